@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Model-backed bricks load WebAssembly runtimes; forks keep them out of each other's way.
+    pool: 'forks',
+  },
+});
