@@ -1,0 +1,138 @@
+/**
+ * The brick contract. A brick is declared once (name, kind, ports, description,
+ * constraint, version, run) and that one declaration drives validation, the
+ * Builder's catalogue, the CLI listing and the executor, as a tool does in the
+ * Vercel AI SDK.
+ */
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ImageData, MaskData, ValueType } from './values.ts';
+
+export type BrickKind = 'predict' | 'edit' | 'function';
+
+export interface PortSpec<T extends ValueType = ValueType> {
+  readonly type: T;
+  readonly description?: string;
+  readonly optional?: boolean;
+  /** Used when the input is not given. Only for Str and Float. */
+  readonly default?: string | number;
+  /** Validates and coerces a literal given for this port (Str and Float only). */
+  readonly schema?: z.ZodType<string | number>;
+}
+
+interface PortOptions {
+  readonly description?: string;
+  readonly optional?: boolean;
+}
+
+/** Port builders: `port.float({ min: 0 })`, `port.image({ optional: true })`. Option literals are kept in the type. */
+export const port = {
+  image<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Image'> & O {
+    return { type: 'Image', ...(opts as O) };
+  },
+  mask<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Mask'> & O {
+    return { type: 'Mask', ...(opts as O) };
+  },
+  str<const O extends PortOptions & { default?: string; oneOf?: readonly string[] } = PortOptions>(opts?: O): PortSpec<'Str'> & Omit<O, 'oneOf'> {
+    const { oneOf, ...rest } = (opts ?? {}) as O;
+    const schema = oneOf
+      ? z.string().transform((s) => s.trim().toLowerCase()).pipe(z.enum(oneOf as unknown as [string, ...string[]]))
+      : z.string();
+    return { type: 'Str', ...(rest as Omit<O, 'oneOf'>), schema };
+  },
+  float<const O extends PortOptions & { default?: number; min?: number; max?: number } = PortOptions>(
+    opts?: O,
+  ): PortSpec<'Float'> & Omit<O, 'min' | 'max'> {
+    const { min, max, ...rest } = (opts ?? {}) as O;
+    let bounded = z.number().finite();
+    if (min !== undefined) bounded = bounded.min(min);
+    if (max !== undefined) bounded = bounded.max(max);
+    // Builders emit numbers as strings ("2.0"); coerce, but refuse "", "abc", NaN and infinities.
+    const schema = z
+      .union([z.number(), z.string().trim().min(1).regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'not a number')])
+      .transform(Number)
+      .pipe(bounded);
+    return { type: 'Float', ...(rest as Omit<O, 'min' | 'max'>), schema: schema as unknown as z.ZodType<number> };
+  },
+};
+
+type PortValue<P extends PortSpec> = P['type'] extends 'Image'
+  ? ImageData
+  : P['type'] extends 'Mask'
+    ? MaskData
+    : P['type'] extends 'Str'
+      ? string
+      : number;
+
+type IsOptional<P extends PortSpec> = P['optional'] extends true ? (P['default'] extends string | number ? false : true) : false;
+
+export type InputValues<I extends Record<string, PortSpec>> = {
+  [K in keyof I]: IsOptional<I[K]> extends true ? PortValue<I[K]> | null : PortValue<I[K]>;
+};
+
+/** Outputs marked optional may be left out (INVERSE returns a mask or an image, not both). */
+export type OutputValues<O extends Record<string, PortSpec>> = { [K in keyof O as O[K]['optional'] extends true ? never : K]: PortValue<O[K]> } & {
+  [K in keyof O as O[K]['optional'] extends true ? K : never]?: PortValue<O[K]>;
+};
+
+export interface BrickProgress {
+  fraction?: number;
+  message?: string;
+}
+
+export interface BrickContext {
+  /** Aborted on cancellation or timeout; long work must check it. */
+  readonly signal: AbortSignal;
+  readonly progress: (p: BrickProgress) => void;
+  readonly logger: Logger;
+}
+
+/** Where a brick's work can happen and whether that is possible right now. */
+export interface BackendStatus {
+  /** e.g. "sharp", "opencv-wasm", "onnx:lama.onnx", "gpu-host". */
+  readonly name: string;
+  readonly available: boolean;
+  /** What it does or why it is missing. */
+  readonly detail?: string;
+}
+
+export interface BrickDefinition<
+  I extends Record<string, PortSpec> = Record<string, PortSpec>,
+  O extends Record<string, PortSpec> = Record<string, PortSpec>,
+> {
+  readonly name: string;
+  readonly kind: BrickKind;
+  /** One line, shown in the catalogue: "Segmentation by object specified by prompt". */
+  readonly description: string;
+  readonly inputs: I;
+  readonly outputs: O;
+  /** Free text for the Builder: when to use it, what it cannot do. */
+  readonly constraint?: string;
+  /** Bumped when results change, so cached outputs of older versions are not reused. */
+  readonly version: string;
+  /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
+  readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
+  readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;
+}
+
+/** A brick with its port types erased, as the registry and executor hold it. */
+export type AnyBrick = BrickDefinition<Record<string, PortSpec>, Record<string, PortSpec>>;
+
+/** Declare a brick; keeps the ports' literal types for `run`. */
+export function defineBrick<I extends Record<string, PortSpec>, O extends Record<string, PortSpec>>(
+  def: BrickDefinition<I, O>,
+): AnyBrick {
+  return def as unknown as AnyBrick;
+}
+
+/** The schema a literal for this port is checked with. */
+export function literalSchema(spec: PortSpec): z.ZodType<string | number> | undefined {
+  if (spec.schema) return spec.schema;
+  if (spec.type === 'Str') return z.string();
+  if (spec.type === 'Float') return port.float().schema;
+  return undefined;
+}
+
+export function isRequired(spec: PortSpec): boolean {
+  return !spec.optional && spec.default === undefined;
+}

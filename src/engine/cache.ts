@@ -1,0 +1,45 @@
+import { LRUCache } from 'lru-cache';
+import type { Value } from './values.ts';
+import { valueBytes } from './values.ts';
+
+export type StepOutputs = Readonly<Record<string, Value>>;
+
+/**
+ * Step outputs by content key, bounded by bytes, least recently used out first.
+ * Values are shared between runs, so bricks must treat their inputs as read-only.
+ */
+export class OutputCache {
+  readonly #lru: LRUCache<string, StepOutputs>;
+  hits = 0;
+  misses = 0;
+
+  constructor(maxBytes = 512 * 1024 * 1024) {
+    this.#lru = new LRUCache<string, StepOutputs>({
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (outputs) => Math.max(1, Object.values(outputs).reduce<number>((n, v) => n + valueBytes(v), 0)),
+    });
+  }
+
+  get(key: string): StepOutputs | undefined {
+    const v = this.#lru.get(key);
+    if (v) this.hits++;
+    else this.misses++;
+    return v;
+  }
+
+  set(key: string, outputs: StepOutputs): void {
+    this.#lru.set(key, outputs);
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+}

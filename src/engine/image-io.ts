@@ -1,0 +1,109 @@
+/** Decoding user images into raw pixels once, and encoding only final results. */
+import { createHash } from 'node:crypto';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { ImageTooLargeError, UnreadableImageError } from './errors.ts';
+import type { ImageData, MaskData, Value } from './values.ts';
+import { makeImage, makeMask } from './values.ts';
+
+export interface ImageLimits {
+  /** Largest accepted encoded file. */
+  readonly maxBytes: number;
+  /** Largest accepted width × height. */
+  readonly maxPixels: number;
+}
+
+export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
+
+function mb(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Decodes an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF) into RGB or RGBA pixels, applying EXIF orientation. */
+export async function decodeImage(input: Uint8Array, limits: ImageLimits = DEFAULT_LIMITS): Promise<ImageData> {
+  if (input.byteLength === 0) throw new UnreadableImageError('the file is empty');
+  if (input.byteLength > limits.maxBytes) throw new ImageTooLargeError(mb(input.byteLength), mb(limits.maxBytes));
+  let meta: Metadata;
+  try {
+    meta = await sharp(input).metadata();
+  } catch (err) {
+    throw new UnreadableImageError('unknown or damaged format', { cause: err });
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > limits.maxPixels) {
+    throw new ImageTooLargeError(`${meta.width}×${meta.height} pixels`, `${(limits.maxPixels / 1e6).toFixed(0)} megapixels`);
+  }
+  try {
+    const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+      .rotate()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const channels = info.channels === 4 ? 4 : 3;
+    if (info.channels !== channels) throw new Error(`unexpected ${info.channels} channels`);
+    return makeImage(info.width, info.height, channels, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  } catch (err) {
+    throw new UnreadableImageError('the image data is damaged', { cause: err });
+  }
+}
+
+/** Decodes a mask file: any image, reduced to one channel (alpha if present, else luminance). */
+export async function decodeMask(input: Uint8Array, limits: ImageLimits = DEFAULT_LIMITS): Promise<MaskData> {
+  const img = await decodeImage(input, limits);
+  return imageToMask(img);
+}
+
+export function imageToMask(img: ImageData): MaskData {
+  const out = makeMask(img.width, img.height);
+  const { data, channels } = img;
+  let alphaUsed = false;
+  if (channels === 4) for (let i = 3; i < data.length; i += 4) if (data[i]! < 255) { alphaUsed = true; break; }
+  for (let p = 0, i = 0; p < out.data.length; p++, i += channels) {
+    out.data[p] = alphaUsed ? data[i + 3]! : Math.round(0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!);
+  }
+  return out;
+}
+
+export function sharpFromImage(v: ImageData | MaskData): Sharp {
+  const channels = v.kind === 'image' ? v.channels : 1;
+  return sharp(v.data, { raw: { width: v.width, height: v.height, channels } });
+}
+
+/** Runs a sharp pipeline on raw pixels and returns raw pixels, without any encode. */
+export async function rawFromSharp(pipeline: Sharp): Promise<ImageData> {
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 && info.channels !== 4) throw new Error(`sharp produced ${info.channels} channels`);
+  return makeImage(info.width, info.height, info.channels, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+
+/** Encodes a final result. Masks become grayscale images. */
+export async function encodeImage(v: ImageData | MaskData, format: OutputFormat = 'png'): Promise<Buffer> {
+  const s = sharpFromImage(v);
+  if (format === 'jpeg') return s.jpeg({ quality: 92 }).toBuffer();
+  if (format === 'webp') return s.webp({ quality: 92 }).toBuffer();
+  return s.png().toBuffer();
+}
+
+export function formatFromPath(path: string): OutputFormat {
+  const ext = path.toLowerCase().split('.').pop();
+  if (ext === 'jpg' || ext === 'jpeg') return 'jpeg';
+  if (ext === 'webp') return 'webp';
+  return 'png';
+}
+
+// Values are immutable once made, so one hash per pixel buffer serves every later run (revisions re-run the same image).
+const pixelHashes = new WeakMap<ImageData | MaskData, string>();
+
+/** Content hash of a value, used in cache keys. */
+export function hashValue(v: Value): string {
+  if (typeof v === 'string' || typeof v === 'number') return createHash('sha256').update(`${typeof v}:${v}`).digest('hex');
+  const known = pixelHashes.get(v);
+  if (known) return known;
+  const h = createHash('sha256');
+  h.update(`${v.kind}:${v.width}x${v.height}x${v.kind === 'image' ? v.channels : 1}:`);
+  h.update(v.data);
+  const digest = h.digest('hex');
+  pixelHashes.set(v, digest);
+  return digest;
+}

@@ -1,0 +1,180 @@
+/**
+ * Lenient reading of Builder output. Real MLLM output wraps the workflow in a
+ * `<think>` trace, code fences and prose, and bends JSON (trailing commas,
+ * single quotes, full-width punctuation, numbers as strings). We repair the
+ * text with jsonrepair, then normalise the Lego-Edit shape into a Workflow.
+ */
+import { jsonrepair } from 'jsonrepair';
+import { LegoEditError } from '../errors.ts';
+import type { Binding, Source, Workflow, WorkflowNode } from './types.ts';
+import { findRefs, parseRef } from './types.ts';
+
+export class WorkflowParseError extends LegoEditError {
+  constructor(
+    message: string,
+    /** The text that could not be read, for logs and self-repair prompts. */
+    readonly text: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('workflow-parse', message, options);
+  }
+}
+
+export interface ParsedBuilderReply {
+  /** The `<think>` trace, if any. */
+  readonly reasoning?: string;
+  readonly workflow: Workflow;
+}
+
+/** Splits a Builder reply into its reasoning trace and the rest. */
+export function splitReasoning(text: string): { reasoning?: string; rest: string } {
+  const open = text.search(/<think>/i);
+  const close = text.search(/<\/think>/i);
+  if (close === -1) {
+    // An unclosed trace: the model stopped mid-thought or forgot to close it; the JSON may still follow it.
+    if (open !== -1) return { reasoning: text.slice(open + 7).trim(), rest: text.slice(open + 7) };
+    return { rest: text };
+  }
+  // Some chat templates strip the opening tag: everything before </think> is reasoning.
+  const start = open !== -1 && open < close ? open + 7 : 0;
+  return { reasoning: text.slice(start, close).trim(), rest: text.slice(close + 8) };
+}
+
+const FULL_WIDTH: Record<string, string> = {
+  '，': ',',
+  '：': ':',
+  '；': ',',
+  '“': '"',
+  '”': '"',
+  '「': '"',
+  '」': '"',
+  '｛': '{',
+  '｝': '}',
+  '［': '[',
+  '］': ']',
+  '（': '(',
+  '）': ')',
+};
+
+/** Maps full-width punctuation to ASCII outside string values; text inside strings is left as written. */
+export function asciiPunctuation(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inString) {
+      out += ch;
+      if (ch === '\\') {
+        out += text[++i] ?? '';
+      } else if (ch === '"') {
+        inString = false;
+      }
+      continue;
+    }
+    const mapped = FULL_WIDTH[ch];
+    if (mapped !== undefined) {
+      out += mapped;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    out += ch;
+  }
+  return out;
+}
+
+/** The JSON part of a reply: inside a code fence if there is one, from the first `{` or `[` to its last closer. */
+export function extractJsonText(text: string): string {
+  const fence = /```[a-zA-Z]*\s*\n?([\s\S]*?)(```|$)/.exec(text);
+  const body = fence && /[{[]/.test(fence[1]!) ? fence[1]! : text;
+  const normalised = asciiPunctuation(body);
+  const start = normalised.search(/[{[]/);
+  if (start === -1) return normalised.trim();
+  const closer = normalised[start] === '{' ? '}' : ']';
+  const end = normalised.lastIndexOf(closer);
+  return end > start ? normalised.slice(start, end + 1) : normalised.slice(start);
+}
+
+/** Reads JSON the way a forgiving human would. Throws WorkflowParseError when nothing JSON-like is there. */
+export function parseLenientJson(text: string): unknown {
+  const candidate = extractJsonText(text);
+  if (!/[{[]/.test(candidate)) throw new WorkflowParseError('The reply contains no JSON workflow.', text);
+  try {
+    return JSON.parse(candidate);
+  } catch {
+    try {
+      return JSON.parse(jsonrepair(candidate));
+    } catch (err) {
+      throw new WorkflowParseError(`The workflow JSON cannot be repaired: ${(err as Error).message}`, text, { cause: err });
+    }
+  }
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function toBinding(value: unknown): Binding | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'number') return { kind: 'literal', value };
+  if (typeof value === 'string') {
+    const ref = parseRef(value);
+    if (ref) return { kind: 'ref', source: ref };
+    // The model sometimes writes "null"/"None" as a string for an input it does not give.
+    if (/^\s*(null|none)\s*$/i.test(value)) return undefined;
+    return { kind: 'literal', value };
+  }
+  return { kind: 'invalid', raw: value };
+}
+
+function resultSources(value: unknown): Source[] {
+  if (typeof value === 'string') return findRefs(value);
+  if (Array.isArray(value)) return value.flatMap(resultSources);
+  return [];
+}
+
+/** Normalises a parsed Lego-Edit object (`{process, pipeline: [...steps, {result}]}`) into a Workflow. */
+export function normaliseWorkflow(raw: unknown, originalText = ''): Workflow {
+  const root = asRecord(raw);
+  const pipeline: unknown = Array.isArray(raw) ? raw : (root?.pipeline ?? root?.workflow ?? root?.steps);
+  if (!Array.isArray(pipeline)) {
+    throw new WorkflowParseError('The workflow has no "pipeline" list.', originalText || JSON.stringify(raw));
+  }
+  const nodes: WorkflowNode[] = [];
+  const results: Source[] = root && 'result' in root ? resultSources(root.result) : [];
+  pipeline.forEach((entry, index) => {
+    const rec = asRecord(entry);
+    if (!rec) return;
+    if ('result' in rec && !('model' in rec)) {
+      results.push(...resultSources(rec.result));
+      return;
+    }
+    const stepNum = Number(rec.step);
+    const step = Number.isInteger(stepNum) && stepNum > 0 ? stepNum : index + 1;
+    const inputs: Record<string, Binding> = {};
+    for (const [name, value] of Object.entries(asRecord(rec.input ?? rec.inputs) ?? {})) {
+      const binding = toBinding(value);
+      if (binding) inputs[name.trim().toLowerCase()] = binding;
+    }
+    // The reference is what later steps use, so it wins over a mismatched key: {"mask": "step2[image]"} declares "image".
+    const outputs: string[] = [];
+    for (const [key, value] of Object.entries(asRecord(rec.output ?? rec.outputs) ?? {})) {
+      const ref = typeof value === 'string' ? parseRef(value) : undefined;
+      const name = ref?.kind === 'step' ? ref.output : key.trim().toLowerCase();
+      if (!outputs.includes(name)) outputs.push(name);
+    }
+    nodes.push({ step, brick: String(rec.model ?? rec.brick ?? rec.tool ?? '').trim().toUpperCase(), inputs, outputs });
+  });
+  const process = typeof root?.process === 'string' ? root.process : undefined;
+  return { ...(process !== undefined ? { process } : {}), nodes, results };
+}
+
+/** Reads a Builder reply or a workflow file: reasoning trace, then the workflow. */
+export function parseBuilderReply(text: string): ParsedBuilderReply {
+  const { reasoning, rest } = splitReasoning(text);
+  const workflow = normaliseWorkflow(parseLenientJson(rest), text);
+  return reasoning !== undefined ? { reasoning, workflow } : { workflow };
+}
+
+export function parseWorkflow(text: string): Workflow {
+  return parseBuilderReply(text).workflow;
+}

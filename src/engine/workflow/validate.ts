@@ -1,0 +1,238 @@
+/**
+ * Checks a workflow against the registry before anything runs, reporting every
+ * problem at once with step, brick and field: precise enough to hand back to an
+ * MLLM for self-repair.
+ */
+import { LegoEditError } from '../errors.ts';
+import type { BrickRegistry } from '../registry.ts';
+import type { ValueType } from '../values.ts';
+import { isRequired, literalSchema } from '../brick.ts';
+import type { Binding, Source, Workflow, WorkflowNode } from './types.ts';
+import { refText } from './types.ts';
+
+export type ValidationCode =
+  | 'empty-pipeline'
+  | 'no-result'
+  | 'duplicate-step'
+  | 'unknown-brick'
+  | 'missing-input'
+  | 'unknown-input'
+  | 'missing-step'
+  | 'unknown-output'
+  | 'unknown-init'
+  | 'missing-user-input'
+  | 'forward-reference'
+  | 'cycle'
+  | 'type-mismatch'
+  | 'bad-literal'
+  | 'result-unresolved';
+
+export interface ValidationIssue {
+  readonly code: ValidationCode;
+  readonly message: string;
+  readonly step?: number;
+  readonly brick?: string;
+  readonly field?: string;
+  readonly suggestion?: string;
+}
+
+export class WorkflowValidationError extends LegoEditError {
+  constructor(readonly issues: readonly ValidationIssue[]) {
+    super('workflow-invalid', `The workflow is invalid:\n${formatIssues(issues)}`);
+  }
+}
+
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((i) => `- ${i.message}`).join('\n');
+}
+
+/** User inputs a run will have. `init[image]` is always there; `init[mask]` only when the user gave one. */
+export const INIT_TYPES: Readonly<Record<string, ValueType>> = { image: 'Image', mask: 'Mask' };
+
+export interface ValidateOptions {
+  /** Which `init[...]` inputs the run will provide (default: image only). */
+  readonly provided?: ReadonlySet<string>;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly workflow: Workflow; readonly issues: readonly [] }
+  | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+
+function where(node: WorkflowNode, field?: string): string {
+  return `step ${node.step} (${node.brick || 'no model'})${field ? ` input "${field}"` : ''}`;
+}
+
+/**
+ * Validates and returns the workflow with literals coerced (e.g. "2.0" → 2) and
+ * each step's outputs filled in from its brick, ready for the Executor.
+ */
+export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options: ValidateOptions = {}): ValidationResult {
+  const provided = options.provided ?? new Set(['image']);
+  const issues: ValidationIssue[] = [];
+  const byStep = new Map<number, WorkflowNode>();
+
+  if (wf.nodes.length === 0) issues.push({ code: 'empty-pipeline', message: 'The pipeline has no steps.' });
+  if (wf.results.length === 0) {
+    issues.push({ code: 'no-result', message: 'The workflow has no result: add {"result": "[stepN[image]]"} as the last entry.' });
+  }
+  for (const node of wf.nodes) {
+    if (byStep.has(node.step)) {
+      issues.push({ code: 'duplicate-step', step: node.step, brick: node.brick, message: `Step number ${node.step} is used twice.` });
+    } else {
+      byStep.set(node.step, node);
+    }
+  }
+
+  /** The type a reference yields, or undefined after reporting why it is unusable. */
+  const resolve = (src: Source, node: WorkflowNode | undefined, field: string | undefined): ValueType | undefined => {
+    const at = node ? where(node, field) : 'result';
+    const base = { step: node?.step, brick: node?.brick, field } as const;
+    if (src.kind === 'init') {
+      const t = INIT_TYPES[src.name];
+      if (!t) {
+        issues.push({ ...base, code: 'unknown-init', message: `${at}: init[${src.name}] does not exist; use init[image] or init[mask].` });
+        return undefined;
+      }
+      if (!provided.has(src.name)) {
+        issues.push({ ...base, code: 'missing-user-input', message: `${at}: uses init[${src.name}] but the user gave no ${src.name}.` });
+        return undefined;
+      }
+      return t;
+    }
+    const producer = byStep.get(src.step);
+    if (!producer) {
+      issues.push({
+        ...base,
+        code: node ? 'missing-step' : 'result-unresolved',
+        message: `${at}: ${refText(src)} refers to step ${src.step}, which does not exist.`,
+      });
+      return undefined;
+    }
+    if (node && src.step >= node.step) {
+      issues.push({
+        ...base,
+        code: 'forward-reference',
+        message: `${at}: ${refText(src)} refers to ${src.step === node.step ? 'its own step' : 'a later step'}; a step may only use earlier steps' outputs.`,
+      });
+    }
+    const brick = registry.get(producer.brick);
+    if (!brick) return undefined; // reported as unknown-brick
+    const out = brick.outputs[src.output];
+    if (!out) {
+      issues.push({
+        ...base,
+        code: node ? 'unknown-output' : 'result-unresolved',
+        message: `${at}: ${refText(src)} does not exist; ${brick.name} outputs ${Object.keys(brick.outputs).join(', ')}.`,
+      });
+      return undefined;
+    }
+    return out.type;
+  };
+
+  const coerced: WorkflowNode[] = [];
+  for (const node of wf.nodes) {
+    const brick = registry.get(node.brick);
+    if (!brick) {
+      const suggestion = registry.suggest(node.brick);
+      issues.push({
+        code: 'unknown-brick',
+        step: node.step,
+        brick: node.brick,
+        ...(suggestion ? { suggestion } : {}),
+        message: `step ${node.step}: unknown brick "${node.brick}"${suggestion ? `; did you mean ${suggestion}?` : ''}.`,
+      });
+      for (const b of Object.values(node.inputs)) if (b.kind === 'ref') resolve(b.source, node, undefined);
+      coerced.push(node);
+      continue;
+    }
+    const inputs: Record<string, Binding> = {};
+    for (const [field, binding] of Object.entries(node.inputs)) {
+      const spec = brick.inputs[field];
+      if (!spec) {
+        issues.push({
+          code: 'unknown-input',
+          step: node.step,
+          brick: brick.name,
+          field,
+          message: `${where(node, field)}: ${brick.name} has no such input; it takes ${Object.keys(brick.inputs).join(', ')}.`,
+        });
+        continue;
+      }
+      if (binding.kind === 'ref') {
+        const t = resolve(binding.source, node, field);
+        if (t && t !== spec.type) {
+          issues.push({
+            code: 'type-mismatch',
+            step: node.step,
+            brick: brick.name,
+            field,
+            message: `${where(node, field)}: expects ${spec.type} but ${refText(binding.source)} is ${t}.`,
+          });
+        }
+        inputs[field] = binding;
+        continue;
+      }
+      const schema = literalSchema(spec);
+      const value = binding.kind === 'literal' ? binding.value : binding.raw;
+      const parsed = schema?.safeParse(value);
+      if (!schema || !parsed?.success) {
+        const why = schema ? (parsed?.error?.issues[0]?.message ?? 'invalid') : `${spec.type} inputs must come from a reference such as init[image] or stepN[${spec.type.toLowerCase()}]`;
+        issues.push({
+          code: 'bad-literal',
+          step: node.step,
+          brick: brick.name,
+          field,
+          message: `${where(node, field)}: ${JSON.stringify(value)} is not a valid ${spec.type} (${why}).`,
+        });
+        continue;
+      }
+      inputs[field] = { kind: 'literal', value: parsed.data };
+    }
+    for (const [field, spec] of Object.entries(brick.inputs)) {
+      if (isRequired(spec) && !(field in node.inputs)) {
+        issues.push({ code: 'missing-input', step: node.step, brick: brick.name, field, message: `${where(node, field)}: required ${spec.type} input is missing.` });
+      }
+    }
+    coerced.push({ ...node, brick: brick.name, inputs, outputs: Object.keys(brick.outputs) });
+  }
+
+  const cycle = findCycle(wf.nodes);
+  if (cycle) {
+    issues.push({ code: 'cycle', step: cycle[0], message: `Steps ${cycle.join(' → ')} depend on each other in a cycle.` });
+  }
+  for (const r of wf.results) resolve(r, undefined, undefined);
+
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, issues: [], workflow: { ...wf, nodes: coerced } };
+}
+
+/** A dependency cycle among steps, as step numbers, if there is one. */
+function findCycle(nodes: readonly WorkflowNode[]): number[] | undefined {
+  const deps = new Map<number, number[]>();
+  for (const n of nodes) {
+    deps.set(
+      n.step,
+      Object.values(n.inputs).flatMap((b) => (b.kind === 'ref' && b.source.kind === 'step' ? [b.source.step] : [])),
+    );
+  }
+  const state = new Map<number, 'visiting' | 'done'>();
+  const path: number[] = [];
+  const visit = (step: number): number[] | undefined => {
+    if (state.get(step) === 'done' || !deps.has(step)) return undefined;
+    if (state.get(step) === 'visiting') return [...path.slice(path.indexOf(step)), step];
+    state.set(step, 'visiting');
+    path.push(step);
+    for (const d of deps.get(step)!) {
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(step, 'done');
+    return undefined;
+  };
+  for (const n of nodes) {
+    const found = visit(n.step);
+    if (found) return found;
+  }
+  return undefined;
+}

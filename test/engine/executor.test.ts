@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest';
+import { functionBricks } from '../../bricks/index.ts';
+import type { ExecutorEvent } from '../../src/engine/events.ts';
+import { EmptyMaskError, Executor, StepFailedError } from '../../src/engine/executor.ts';
+import { CancelledError, StepTimeoutError } from '../../src/engine/errors.ts';
+import { BrickRegistry } from '../../src/engine/registry.ts';
+import type { ImageData } from '../../src/engine/values.ts';
+import { WorkflowValidationError } from '../../src/engine/workflow/validate.ts';
+import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+import { FAIL, FIND_NOTHING, STUBBORN, delayBrick, newLog, solidImage } from '../support/test-bricks.ts';
+
+function setup(options: ConstructorParameters<typeof Executor>[1] = {}) {
+  const log = newLog();
+  const registry = new BrickRegistry([...functionBricks, delayBrick(log), STUBBORN, FAIL, FIND_NOTHING]);
+  return { log, executor: new Executor(registry, { concurrency: 4, ...options }) };
+}
+
+type Step = [model: string, input: Record<string, unknown>];
+function workflow(steps: Step[], results: string[]) {
+  const pipeline = steps.map(([model, input], i) => ({ step: i + 1, model, input, output: {} }));
+  return parseWorkflow(JSON.stringify({ pipeline: [...pipeline, { result: `[${results.join(', ')}]` }] }));
+}
+
+const image = solidImage(8, 8, [10, 20, 30]);
+
+function record() {
+  const events: ExecutorEvent[] = [];
+  return { events, onEvent: (e: ExecutorEvent) => events.push(e) };
+}
+
+describe('Executor', () => {
+  it('runs independent branches concurrently: both start before either finishes', async () => {
+    const { executor } = setup();
+    const { events, onEvent } = record();
+    const wf = workflow(
+      [
+        ['DELAY', { image: 'init[image]', ms: 60, tag: 1 }],
+        ['DELAY', { image: 'init[image]', ms: 60, tag: 2 }],
+        ['COMPOSE', { image1: 'step1[image]', image2: 'step2[image]' }],
+      ],
+      ['step3[image]'],
+    );
+    const outcome = await executor.run(wf, { image }, { onEvent });
+    expect(outcome.status).toBe('ok');
+    const order = events.filter((e) => e.type === 'step-started' || e.type === 'step-finished').map((e) => `${e.type === 'step-started' ? 'start' : 'end'}${'step' in e ? e.step : ''}`);
+    expect(order.slice(0, 2).sort()).toEqual(['start1', 'start2']);
+    expect(order.slice(-2)).toEqual(['start3', 'end3']);
+    const t = outcome.trace;
+    expect(Math.max(t[0]!.startSeq!, t[1]!.startSeq!)).toBeLessThan(Math.min(t[0]!.finishSeq!, t[1]!.finishSeq!));
+  });
+
+  it('orders steps by their references, not by their position in the list', async () => {
+    const { executor, log } = setup();
+    const wf = parseWorkflow(
+      JSON.stringify({
+        pipeline: [
+          { step: 2, model: 'DELAY', input: { image: 'step1[image]', ms: 0, tag: 5 }, output: {} },
+          { step: 1, model: 'DELAY', input: { image: 'init[image]', ms: 0, tag: 1 }, output: {} },
+          { result: '[step2[image]]' },
+        ],
+      }),
+    );
+    const outcome = await executor.run(wf, { image });
+    expect(outcome.status).toBe('ok');
+    expect(log.calls).toEqual(['DELAY:1', 'DELAY:5']);
+    if (outcome.status === 'ok') expect((outcome.results[0] as ImageData).data[0]).toBe(16);
+  });
+
+  it('keeps no more steps running than the concurrency limit', async () => {
+    const { executor } = setup({ concurrency: 1 });
+    const { events, onEvent } = record();
+    const wf = workflow(
+      [
+        ['DELAY', { image: 'init[image]', ms: 10, tag: 1 }],
+        ['DELAY', { image: 'init[image]', ms: 10, tag: 2 }],
+        ['COMPOSE', { image1: 'step1[image]', image2: 'step2[image]' }],
+      ],
+      ['step3[image]'],
+    );
+    await executor.run(wf, { image }, { onEvent });
+    let running = 0;
+    let peak = 0;
+    for (const e of events) {
+      if (e.type === 'step-started') peak = Math.max(peak, ++running);
+      if (e.type === 'step-finished') running--;
+    }
+    expect(peak).toBe(1);
+  });
+
+  it('re-runs only the steps downstream of a changed literal', async () => {
+    const { executor, log } = setup();
+    const steps = (lastTag: number): Step[] => [
+      ['DELAY', { image: 'init[image]', ms: 0, tag: 1 }],
+      ['DELAY', { image: 'step1[image]', ms: 0, tag: 2 }],
+      ['DELAY', { image: 'init[image]', ms: 0, tag: 3 }],
+      ['COMPOSE', { image1: 'step2[image]', image2: 'step3[image]' }],
+      ['DELAY', { image: 'step4[image]', ms: 0, tag: lastTag }],
+    ];
+    const first = await executor.run(workflow(steps(4), ['step5[image]']), { image });
+    expect(first.trace.every((t) => t.cache === 'miss')).toBe(true);
+    log.calls.length = 0;
+    const revised = await executor.run(workflow(steps(9), ['step5[image]']), { image });
+    expect(revised.trace.map((t) => t.cache)).toEqual(['hit', 'hit', 'hit', 'hit', 'miss']);
+    expect(log.calls).toEqual(['DELAY:9']);
+    if (revised.status === 'ok') expect((revised.results[0] as ImageData).data[0]).toBe(10 + 3 + 9);
+  });
+
+  it('invalidates every step when the input image changes', async () => {
+    const { executor } = setup();
+    const wf = workflow([['DELAY', { image: 'init[image]', ms: 0 }]], ['step1[image]']);
+    await executor.run(wf, { image });
+    const other = await executor.run(wf, { image: solidImage(8, 8, [11, 20, 30]) });
+    expect(other.trace[0]!.cache).toBe('miss');
+  });
+
+  it('treats "2.0" and 2 as the same literal for caching', async () => {
+    const { executor } = setup();
+    await executor.run(workflow([['RESIZE', { image: 'init[image]', ratio: 2 }]], ['step1[image]']), { image });
+    const again = await executor.run(workflow([['RESIZE', { image: 'init[image]', ratio: '2.0' }]], ['step1[image]']), { image });
+    expect(again.trace[0]!.cache).toBe('hit');
+  });
+
+  it('evicts least recently used outputs beyond its byte bound', async () => {
+    const { executor } = setup({ cacheBytes: 8 * 8 * 3 * 2 });
+    for (const tag of [1, 2, 3]) await executor.run(workflow([['DELAY', { image: 'init[image]', ms: 0, tag }]], ['step1[image]']), { image });
+    expect(executor.cache.size).toBe(2);
+    const first = await executor.run(workflow([['DELAY', { image: 'init[image]', ms: 0, tag: 1 }]], ['step1[image]']), { image });
+    expect(first.trace[0]!.cache).toBe('miss');
+  });
+
+  it('stops scheduling and aborts running bricks when cancelled', async () => {
+    const { executor, log } = setup();
+    const controller = new AbortController();
+    const wf = workflow(
+      [
+        ['DELAY', { image: 'init[image]', ms: 5000, tag: 1 }],
+        ['DELAY', { image: 'step1[image]', ms: 0, tag: 2 }],
+      ],
+      ['step2[image]'],
+    );
+    const { events, onEvent } = record();
+    const pending = executor.run(wf, { image }, { signal: controller.signal, onEvent });
+    setTimeout(() => controller.abort(new CancelledError()), 20);
+    const outcome = await pending;
+    expect(outcome.status).toBe('cancelled');
+    expect(log.aborted).toEqual(['DELAY:1']);
+    expect(log.calls).not.toContain('DELAY:2');
+    expect(outcome.trace.map((t) => t.status)).toEqual(['cancelled', 'cancelled']);
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'cancelled' });
+  });
+
+  it('returns at once when cancelled even if a brick ignores its signal', async () => {
+    const { executor } = setup();
+    const controller = new AbortController();
+    const pending = executor.run(workflow([['STUBBORN', { image: 'init[image]' }]], ['step1[image]']), { image }, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    expect((await pending).status).toBe('cancelled');
+  });
+
+  it('fails a step that outlives its timeout with a retryable timeout error', async () => {
+    const { executor } = setup({ stepTimeoutMs: 50 });
+    const outcome = await executor.run(workflow([['STUBBORN', { image: 'init[image]' }]], ['step1[image]']), { image });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toBeInstanceOf(StepFailedError);
+    expect(outcome.error.cause).toBeInstanceOf(StepTimeoutError);
+    expect(outcome.error.retryable).toBe(true);
+    expect(outcome.error.message).toMatch(/Step 1 \(STUBBORN\).*50 ms/);
+  });
+
+  it('names the failed step, brick, inputs and cause, and cancels the other branches', async () => {
+    const { executor, log } = setup();
+    const { events, onEvent } = record();
+    const wf = workflow(
+      [
+        ['DELAY', { image: 'init[image]', ms: 5000, tag: 1 }],
+        ['FAIL', { image: 'init[image]', why: 'out of memory' }],
+        ['COMPOSE', { image1: 'step1[image]', image2: 'step2[image]' }],
+      ],
+      ['step3[image]'],
+    );
+    const outcome = await executor.run(wf, { image }, { onEvent });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error.message).toBe('Step 2 (FAIL) failed: out of memory [inputs: image=init[image] (Image 8x8), why="out of memory"]');
+    expect(log.aborted).toEqual(['DELAY:1']);
+    expect(outcome.trace.map((t) => t.status)).toEqual(['cancelled', 'failed', 'pending']);
+    expect(events.filter((e) => e.type === 'step-failed')).toHaveLength(1);
+  });
+
+  it('reports an empty mask from a predict brick as its own outcome instead of editing nothing', async () => {
+    const { executor } = setup();
+    const wf = workflow(
+      [
+        ['FIND-NOTHING', { image: 'init[image]', prompt: 'unicorn' }],
+        ['GRAYSCALE', { image: 'init[image]', mask: 'step1[mask]' }],
+      ],
+      ['step2[image]'],
+    );
+    const { events, onEvent } = record();
+    const outcome = await executor.run(wf, { image }, { onEvent });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toBeInstanceOf(EmptyMaskError);
+    expect(outcome.error.code).toBe('empty-mask');
+    expect(outcome.error.message).toMatch(/Step 1 \(FIND-NOTHING\) found nothing for "unicorn"/);
+    expect(outcome.trace[0]!.emptyMasks).toEqual(['mask']);
+    expect(events.find((e) => e.type === 'step-finished')).toMatchObject({ emptyMasks: ['mask'] });
+  });
+
+  it('can be told to only warn about empty masks', async () => {
+    const { executor } = setup({ emptyMask: 'warn' });
+    const wf = workflow(
+      [
+        ['FIND-NOTHING', { image: 'init[image]', prompt: 'unicorn' }],
+        ['GRAYSCALE', { image: 'init[image]', mask: 'step1[mask]' }],
+      ],
+      ['step2[image]'],
+    );
+    const outcome = await executor.run(wf, { image });
+    expect(outcome.status).toBe('ok');
+    if (outcome.status === 'ok') expect(outcome.warnings.map((w) => w.code)).toEqual(['empty-mask']);
+  });
+
+  it('refuses an invalid workflow before running anything', async () => {
+    const { executor, log } = setup();
+    const outcome = await executor.run(workflow([['DELAY', { image: 'init[mask]' }]], ['step1[image]']), { image });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status === 'failed') expect(outcome.error).toBeInstanceOf(WorkflowValidationError);
+    expect(log.calls).toEqual([]);
+  });
+
+  it('skips steps no result depends on', async () => {
+    const { executor, log } = setup();
+    const outcome = await executor.run(
+      workflow(
+        [
+          ['DELAY', { image: 'init[image]', ms: 0, tag: 1 }],
+          ['DELAY', { image: 'init[image]', ms: 0, tag: 2 }],
+        ],
+        ['step2[image]'],
+      ),
+      { image },
+    );
+    expect(log.calls).toEqual(['DELAY:2']);
+    expect(outcome.trace.map((t) => t.status)).toEqual(['unused', 'ok']);
+  });
+
+  it('returns several results in the order the workflow lists them', async () => {
+    const { executor } = setup();
+    const outcome = await executor.run(
+      workflow(
+        [
+          ['DELAY', { image: 'init[image]', ms: 0, tag: 1 }],
+          ['DELAY', { image: 'init[image]', ms: 0, tag: 2 }],
+        ],
+        ['step2[image]', 'step1[image]', 'init[image]'],
+      ),
+      { image },
+    );
+    expect(outcome.status).toBe('ok');
+    if (outcome.status === 'ok') expect(outcome.results.map((r) => (r as ImageData).data[0])).toEqual([12, 11, 10]);
+  });
+});
