@@ -1,0 +1,327 @@
+/**
+ * Removal fills shared by FASTINPAINT and FLUX-INPAINT: OpenCV Telea on a crop
+ * around the mask, and a score of how believable such a diffusion fill is.
+ *
+ * Diffusion fills are smooth, so they look right on flat surroundings and thin
+ * regions and wrong where the surroundings are textured or the hole is wide;
+ * the score measures exactly those two things.
+ */
+import type { ImageData, MaskData } from '../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../src/engine/values.ts';
+import type { LoadedModel } from '../models/onnx-models.ts';
+import { runInpaintModel } from '../models/onnx-run.ts';
+import { loadOpenCv, type CV } from '../models/opencv.ts';
+import { bytesOf, disc, withMats, type MatScope } from './cv-mats.ts';
+import { patchFill } from './patch-fill.ts';
+import { fitImage, fitMask, maskBounds, type Box } from './pixels.ts';
+
+/** Largest crop side Telea works on; larger regions are filled at reduced resolution (a diffusion fill has no detail to lose). */
+export const MAX_WORK_SIDE = 480;
+
+/** Copies a box of an image as packed RGB. */
+export function cropRgb(img: ImageData, box: Box): Uint8Array {
+  const out = new Uint8Array(box.width * box.height * 3);
+  const c = img.channels;
+  for (let y = 0; y < box.height; y++) {
+    let i = ((box.y + y) * img.width + box.x) * c;
+    let o = y * box.width * 3;
+    for (let x = 0; x < box.width; x++, i += c, o += 3) {
+      out[o] = img.data[i]!;
+      out[o + 1] = img.data[i + 1]!;
+      out[o + 2] = img.data[i + 2]!;
+    }
+  }
+  return out;
+}
+
+/** Copies a box of a mask as 0/255 at the given threshold. */
+export function cropBinary(mask: MaskData, box: Box, threshold: number): Uint8Array {
+  const out = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) {
+    const row = (box.y + y) * mask.width + box.x;
+    for (let x = 0; x < box.width; x++) out[y * box.width + x] = mask.data[row + x]! > threshold ? 255 : 0;
+  }
+  return out;
+}
+
+export function growBox(box: Box, margin: number, width: number, height: number): Box {
+  const x = Math.max(0, box.x - margin);
+  const y = Math.max(0, box.y - margin);
+  return { x, y, width: Math.min(width, box.x + box.width + margin) - x, height: Math.min(height, box.y + box.height + margin) - y };
+}
+
+/**
+ * How far a removal mask is dilated: enough to cover the anti-aliased rim and
+ * JPEG ringing around the object, which otherwise survive as a ghost outline.
+ */
+export function holeGrowth(width: number, height: number): number {
+  return Math.max(3, Math.round(Math.min(width, height) * 0.006));
+}
+
+export interface FillResult {
+  readonly image: ImageData;
+  /** 0 (poor) … 1 (seamless). */
+  readonly score: number;
+  /** The pixels that were replaced (the input mask, binarised and slightly dilated). */
+  readonly filled: MaskData;
+  readonly box: Box;
+}
+
+export interface FillOptions {
+  readonly signal?: AbortSignal;
+  readonly method?: 'telea' | 'ns';
+  /** Telea's neighbourhood radius at working resolution. */
+  readonly radius?: number;
+  /** Extra dilation (pixels at full resolution) on top of the default, for JPEG halos and soft edges. */
+  readonly grow?: number;
+}
+
+/** Telea (or Navier-Stokes) inpainting of the masked region, and its score. */
+export async function diffusionFill(image: ImageData, mask: MaskData, opts: FillOptions = {}): Promise<FillResult> {
+  const { width: W, height: H } = image;
+  const m = await fitMask(mask, W, H);
+  const core = maskBounds(m, 32);
+  if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
+  const cv = await loadOpenCv();
+  opts.signal?.throwIfAborted();
+  const grow = holeGrowth(W, H) + (opts.grow ?? 0);
+  const ring = Math.max(4, Math.min(32, Math.round(Math.max(core.width, core.height) * 0.12)));
+  const box = growBox(core, grow + ring + 8, W, H);
+  const scale = Math.min(1, MAX_WORK_SIDE / Math.max(box.width, box.height));
+  const ww = Math.max(1, Math.round(box.width * scale));
+  const wh = Math.max(1, Math.round(box.height * scale));
+  const radius = opts.radius ?? 5;
+
+  return withMats(cv, (s) => {
+    const srcFull = s.fromBytes(cropRgb(image, box), box.height, box.width, 3);
+    const maskFull = s.fromBytes(cropBinary(m, box, 32), box.height, box.width, 1);
+    cv.dilate(maskFull, maskFull, disc(cv, s, grow));
+    let src = srcFull;
+    let msk = maskFull;
+    if (scale < 1) {
+      src = s.mat();
+      msk = s.mat();
+      cv.resize(srcFull, src, new cv.Size(ww, wh), 0, 0, cv.INTER_AREA);
+      cv.resize(maskFull, msk, new cv.Size(ww, wh), 0, 0, cv.INTER_AREA);
+      cv.threshold(msk, msk, 0, 255, cv.THRESH_BINARY);
+    }
+    const dst = s.mat();
+    cv.inpaint(src, msk, dst, radius, opts.method === 'ns' ? cv.INPAINT_NS : cv.INPAINT_TELEA);
+    opts.signal?.throwIfAborted();
+    const score = fillScore(cv, s, bytesOf(src), bytesOf(dst), bytesOf(msk), ww, wh, scale, Math.max(3, Math.round(ring * scale)));
+    let filledCrop = dst;
+    if (scale < 1) {
+      filledCrop = s.mat();
+      cv.resize(dst, filledCrop, new cv.Size(box.width, box.height), 0, 0, cv.INTER_CUBIC);
+    }
+    const fill = bytesOf(filledCrop);
+    const fm = bytesOf(maskFull);
+    const out = makeImage(W, H, image.channels, new Uint8Array(image.data));
+    const filled = makeMask(W, H);
+    const c = image.channels;
+    for (let y = 0; y < box.height; y++) {
+      for (let x = 0; x < box.width; x++) {
+        const q = y * box.width + x;
+        if (!fm[q]) continue;
+        const p = (box.y + y) * W + box.x + x;
+        filled.data[p] = 255;
+        out.data[p * c] = fill[q * 3]!;
+        out.data[p * c + 1] = fill[q * 3 + 1]!;
+        out.data[p * c + 2] = fill[q * 3 + 2]!;
+      }
+    }
+    return { image: out, score, filled, box };
+  });
+}
+
+/**
+ * Texture match between the fill and a ring of surroundings, times a penalty
+ * for wide holes (the distance from the hole's deepest point to its edge, at
+ * full resolution): diffusion is exact for scratches and blurry for cars.
+ */
+function fillScore(
+  cv: CV,
+  s: MatScope,
+  src: Uint8Array,
+  dst: Uint8Array,
+  msk: Uint8Array,
+  w: number,
+  h: number,
+  scale: number,
+  ring: number,
+): number {
+  const inside = s.fromBytes(msk, h, w, 1);
+  const outside = s.mat();
+  cv.bitwise_not(inside, outside);
+  const dIn = s.mat();
+  const dOut = s.mat();
+  cv.distanceTransform(inside, dIn, cv.DIST_L2, 3);
+  cv.distanceTransform(outside, dOut, cv.DIST_L2, 3);
+  const din = dIn.data32F;
+  const dout = dOut.data32F;
+  const grad = (rgb: Uint8Array, p: number): number => {
+    const l = (q: number) => 0.299 * rgb[q * 3]! + 0.587 * rgb[q * 3 + 1]! + 0.114 * rgb[q * 3 + 2]!;
+    return Math.abs(l(p + 1) - l(p - 1)) + Math.abs(l(p + w) - l(p - w));
+  };
+  let gFill = 0;
+  let nFill = 0;
+  let gRing = 0;
+  let nRing = 0;
+  let deepest = 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const p = y * w + x;
+      const a = din[p]!;
+      if (a > deepest) deepest = a;
+      if (a >= 2) {
+        gFill += grad(dst, p);
+        nFill++;
+      } else if (msk[p] === 0 && dout[p]! >= 2 && dout[p]! <= ring) {
+        gRing += grad(src, p);
+        nRing++;
+      }
+    }
+  }
+  const fillTex = nFill ? gFill / nFill : 0;
+  const ringTex = nRing ? gRing / nRing : fillTex;
+  const texture = nFill ? (Math.min(fillTex, ringTex) + 1) / (Math.max(fillTex, ringTex) + 1) : 1;
+  const halfWidth = deepest / scale;
+  const thin = 1 / (1 + (halfWidth / 20) ** 1.5);
+  // Missing texture is invisible in a scratch and glaring in a car-sized hole.
+  const texturePenalty = (1 - texture) * Math.min(1, halfWidth / 15);
+  const score = thin ** 0.5 * (1 - 0.6 * texturePenalty);
+  return Math.round(Math.max(0, Math.min(1, score)) * 1000) / 1000;
+}
+
+/** Hole pixels the exemplar search handles at full resolution; beyond this it works on a downscaled crop. */
+export const MAX_PATCH_TARGETS = 30_000;
+
+export interface RefineOptions {
+  readonly signal?: AbortSignal;
+  /** FASTINPAINT's score: a good pre-fill keeps more weight in the blend. */
+  readonly score?: number;
+}
+
+/**
+ * FLUX-INPAINT's CPU pass: exemplar (PatchMatch) synthesis over the same
+ * dilated hole FASTINPAINT filled, guided by its pre-fill, blended with the
+ * pre-fill by its score and feathered over the outermost pixels.
+ */
+export async function exemplarRefine(image: ImageData, mask: MaskData, preimage: ImageData, opts: RefineOptions = {}): Promise<FillResult> {
+  const { width: W, height: H } = image;
+  const m = await fitMask(mask, W, H);
+  const core = maskBounds(m, 32);
+  if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
+  const cv = await loadOpenCv();
+  const grow = holeGrowth(W, H);
+  const box = growBox(core, grow + Math.max(16, Math.round(0.6 * Math.max(core.width, core.height))), W, H);
+  const pre = preimage.width === W && preimage.height === H ? preimage : await fitImage(preimage, W, H, image.channels);
+  opts.signal?.throwIfAborted();
+
+  const { hole: holeFull, depth: featherFull } = dilatedHole(cv, m, box, grow);
+  let guess = cropRgb(pre, box);
+  const orig = cropRgb(image, box);
+  // A pre-fill that still shows the object would guide the search back to it: start from a diffusion fill instead.
+  let diff = 0;
+  let count = 0;
+  for (let q = 0; q < holeFull.length; q++) {
+    if (!holeFull[q]) continue;
+    count++;
+    for (let k = 0; k < 3; k++) diff += Math.abs(guess[q * 3 + k]! - orig[q * 3 + k]!);
+  }
+  let score = opts.score;
+  if (count === 0 || diff / (count * 3) < 2) {
+    const fast = await diffusionFill(image, mask, { signal: opts.signal });
+    guess = cropRgb(fast.image, box);
+    score ??= fast.score;
+  }
+  score ??= 0.5;
+
+  const scale = Math.min(1, Math.sqrt(MAX_PATCH_TARGETS / Math.max(1, count)));
+  const ww = Math.max(8, Math.round(box.width * scale));
+  const wh = Math.max(8, Math.round(box.height * scale));
+  const refined = withMats(cv, (s) => {
+    let src = s.fromBytes(orig, box.height, box.width, 3);
+    let gss = s.fromBytes(guess, box.height, box.width, 3);
+    let hol = s.fromBytes(holeFull, box.height, box.width, 1);
+    if (scale < 1) {
+      const size = new cv.Size(ww, wh);
+      const [a, b, c] = [s.mat(), s.mat(), s.mat()];
+      cv.resize(src, a, size, 0, 0, cv.INTER_AREA);
+      cv.resize(gss, b, size, 0, 0, cv.INTER_AREA);
+      cv.resize(hol, c, size, 0, 0, cv.INTER_AREA);
+      cv.threshold(c, c, 0, 255, cv.THRESH_BINARY);
+      [src, gss, hol] = [a, b, c];
+    }
+    // Coarse to fine: at half size the search sees enough context to continue large structures (a road's edge), and its result guides the full-size pass.
+    const hw = Math.max(8, ww >> 1);
+    const hh = Math.max(8, wh >> 1);
+    const [a, b, c] = [s.mat(), s.mat(), s.mat()];
+    cv.resize(src, a, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
+    cv.resize(gss, b, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
+    cv.resize(hol, c, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
+    cv.threshold(c, c, 0, 255, cv.THRESH_BINARY);
+    const coarse = patchFill(bytesOf(a), bytesOf(b), bytesOf(c), hw, hh, { signal: opts.signal, emIterations: 3, searchIterations: 3, guideWeight: 1 });
+    const up = s.mat();
+    cv.resize(s.fromBytes(coarse, hh, hw, 3), up, new cv.Size(ww, wh), 0, 0, cv.INTER_LINEAR);
+    const filled = patchFill(bytesOf(src), bytesOf(up), bytesOf(hol), ww, wh, { signal: opts.signal, emIterations: 2, searchIterations: 2, sharp: true });
+    if (scale === 1) return filled;
+    const out = s.mat();
+    cv.resize(s.fromBytes(filled, wh, ww, 3), out, new cv.Size(box.width, box.height), 0, 0, cv.INTER_CUBIC);
+    return bytesOf(out);
+  });
+
+  // Trust the exemplar fill more the worse the diffusion fill was.
+  const weight = 1 - 0.5 * Math.max(0, Math.min(1, score));
+  const mixed = new Uint8Array(refined.length);
+  for (let i = 0; i < mixed.length; i++) mixed[i] = Math.round(refined[i]! * weight + guess[i]! * (1 - weight));
+  const { image: out, filled } = pasteHole(image, box, mixed, holeFull, featherFull, Math.min(3, grow));
+  return { image: out, score, filled, box };
+}
+
+/** The mask binarised and dilated by `grow` inside `box`, with each hole pixel's distance to the hole's edge. */
+export function dilatedHole(cv: CV, m: MaskData, box: Box, grow: number): { hole: Uint8Array; depth: Float32Array } {
+  return withMats(cv, (s) => {
+    const h = s.fromBytes(cropBinary(m, box, 32), box.height, box.width, 1);
+    cv.dilate(h, h, disc(cv, s, grow));
+    const d = s.mat();
+    cv.distanceTransform(h, d, cv.DIST_L2, 3);
+    return { hole: bytesOf(h), depth: new Float32Array(d.data32F) };
+  });
+}
+
+/** Pastes packed-RGB crop pixels into a copy of `image` inside the hole, feathered over its outermost `feather` pixels. */
+export function pasteHole(image: ImageData, box: Box, rgb: Uint8Array, hole: Uint8Array, depth: Float32Array, feather: number): { image: ImageData; filled: MaskData } {
+  const { width: W, height: H } = image;
+  const out = makeImage(W, H, image.channels, new Uint8Array(image.data));
+  const filled = makeMask(W, H);
+  const c = image.channels;
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) {
+      const q = y * box.width + x;
+      if (!hole[q]) continue;
+      const p = (box.y + y) * W + box.x + x;
+      const edge = Math.min(1, depth[q]! / Math.max(1, feather));
+      filled.data[p] = Math.round(255 * edge);
+      for (let k = 0; k < 3; k++) out.data[p * c + k] = Math.round(rgb[q * 3 + k]! * edge + image.data[p * c + k]! * (1 - edge));
+    }
+  }
+  return { image: out, filled };
+}
+
+/** Fills the dilated hole with a user-supplied LaMa-style ONNX model run on a crop with context around it. */
+export async function modelFill(model: LoadedModel, image: ImageData, mask: MaskData, opts: { signal?: AbortSignal; prompt?: string; feather?: boolean } = {}): Promise<FillResult> {
+  const { width: W, height: H } = image;
+  const m = await fitMask(mask, W, H);
+  const core = maskBounds(m, 32);
+  if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
+  const cv = await loadOpenCv();
+  const grow = holeGrowth(W, H);
+  const box = growBox(core, grow + Math.max(32, Math.round(0.5 * Math.max(core.width, core.height))), W, H);
+  const { hole, depth } = dilatedHole(cv, m, box, grow);
+  opts.signal?.throwIfAborted();
+  const rgb = await runInpaintModel(model, cropRgb(image, box), hole, box.width, box.height, opts.prompt);
+  opts.signal?.throwIfAborted();
+  const { image: out, filled } = pasteHole(image, box, rgb, hole, depth, opts.feather === false ? 1 : Math.min(3, grow));
+  return { image: out, score: 1, filled, box };
+}

@@ -1,0 +1,86 @@
+/** Pixel helpers shared by bricks: mask fitting, masked blending, bounding boxes. */
+import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
+import type { ImageData, MaskData } from '../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../src/engine/values.ts';
+
+/** A mask at the given size (bilinear when it has to be resized, as masks come from models at other resolutions). */
+export async function fitMask(mask: MaskData, width: number, height: number): Promise<MaskData> {
+  if (mask.width === width && mask.height === height) return mask;
+  // sharp widens single-band input to sRGB when it resamples; ask for one band back.
+  const { data, info } = await sharpFromImage(mask).resize(width, height, { fit: 'fill' }).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`resized mask has ${info.channels} channels`);
+  return makeMask(width, height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+/** An image at the given size and channel count. */
+export async function fitImage(img: ImageData, width: number, height: number, channels: 3 | 4 = img.channels): Promise<ImageData> {
+  if (img.width === width && img.height === height && img.channels === channels) return img;
+  let s = sharpFromImage(img).resize(width, height, { fit: 'fill' });
+  s = channels === 4 ? s.ensureAlpha() : s.removeAlpha();
+  return rawFromSharp(s);
+}
+
+export async function toChannels(img: ImageData, channels: 3 | 4): Promise<ImageData> {
+  return fitImage(img, img.width, img.height, channels);
+}
+
+/**
+ * `edited` inside the mask, `base` outside it, with soft mask edges blended.
+ * Pixels where the mask is 0 are copied from `base` bit for bit.
+ */
+export async function blendByMask(base: ImageData, edited: ImageData, mask: MaskData | null): Promise<ImageData> {
+  if (!mask) return edited;
+  const m = await fitMask(mask, base.width, base.height);
+  const e = await fitImage(edited, base.width, base.height, base.channels);
+  const out = makeImage(base.width, base.height, base.channels, new Uint8Array(base.data));
+  const c = base.channels;
+  for (let p = 0, i = 0; p < m.data.length; p++, i += c) {
+    const a = m.data[p]!;
+    if (a === 0) continue;
+    if (a === 255) {
+      for (let k = 0; k < c; k++) out.data[i + k] = e.data[i + k]!;
+      continue;
+    }
+    for (let k = 0; k < c; k++) out.data[i + k] = Math.round((e.data[i + k]! * a + base.data[i + k]! * (255 - a)) / 255);
+  }
+  return out;
+}
+
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The smallest box holding every non-zero mask pixel, or undefined for an empty mask. */
+export function maskBounds(mask: MaskData, threshold = 0): Box | undefined {
+  let minX = mask.width;
+  let minY = mask.height;
+  let maxX = -1;
+  let maxY = -1;
+  for (let y = 0; y < mask.height; y++) {
+    const row = y * mask.width;
+    for (let x = 0; x < mask.width; x++) {
+      if (mask.data[row + x]! > threshold) {
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+        if (y < minY) minY = y;
+        if (y > maxY) maxY = y;
+      }
+    }
+  }
+  if (maxX < 0) return undefined;
+  return { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+export function boxMask(width: number, height: number, box: Box | undefined): MaskData {
+  const m = makeMask(width, height);
+  if (!box) return m;
+  const x0 = Math.max(0, Math.floor(box.x));
+  const y0 = Math.max(0, Math.floor(box.y));
+  const x1 = Math.min(width, Math.ceil(box.x + box.width));
+  const y1 = Math.min(height, Math.ceil(box.y + box.height));
+  for (let y = y0; y < y1; y++) m.data.fill(255, y * width + x0, y * width + x1);
+  return m;
+}

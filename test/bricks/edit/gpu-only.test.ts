@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { FLUX_FILL } from '../../../bricks/edit/flux-fill.ts';
+import { FLUX_POSE } from '../../../bricks/edit/flux-pose.ts';
+import { editBricks } from '../../../bricks/index.ts';
+import { NeedsGpuHostError } from '../../../src/engine/errors.ts';
+import { makeImage } from '../../../src/engine/values.ts';
+import { call, ellipseMask } from './support.ts';
+
+describe('GPU-only edit bricks without a GPU host or user model', () => {
+  it('FLUX-FILL raises NeedsGpuHostError naming the brick and how to configure a GPU host', async () => {
+    const err = await call(FLUX_FILL, { image: makeImage(8, 8, 3), mask: ellipseMask(8, 8, 4, 4, 3, 3), prompt: 'a dog', preimage: null }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NeedsGpuHostError);
+    expect((err as NeedsGpuHostError).brick).toBe('FLUX-FILL');
+    expect((err as NeedsGpuHostError).message).toMatch(/LEGO_EDIT_WORKER_URL|REDIS_URL/);
+  });
+
+  it('FLUX-POSE raises NeedsGpuHostError', async () => {
+    const err = await call(FLUX_POSE, { image: makeImage(8, 8, 3), prompt: 'raise both hands' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NeedsGpuHostError);
+    expect((err as NeedsGpuHostError).brick).toBe('FLUX-POSE');
+  });
+
+  it('every edit brick lists its backends, with at least one available or a GPU-host line saying what is missing', async () => {
+    for (const brick of editBricks) {
+      const list = await brick.backends!();
+      expect(list.length, brick.name).toBeGreaterThan(0);
+      for (const b of list) expect(typeof b.available, `${brick.name} ${b.name}`).toBe('boolean');
+      if (!['FLUX-FILL', 'FLUX-POSE'].includes(brick.name)) expect(list.some((b) => b.available), brick.name).toBe(true);
+      else expect(list.every((b) => !b.available), brick.name).toBe(true);
+    }
+  });
+});

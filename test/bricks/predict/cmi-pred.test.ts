@@ -1,0 +1,56 @@
+import { expect, it } from 'vitest';
+import { CMI_PRED } from '../../../bricks/predict/cmi-pred.ts';
+import { BrickInputError } from '../../../src/engine/errors.ts';
+import type { ImageData, MaskData } from '../../../src/engine/values.ts';
+import { makeImage } from '../../../src/engine/values.ts';
+import { describeWithPhotos } from '../../support/shared.ts';
+import { maskStats, photo, runBrick } from './helpers.ts';
+
+function flat(w: number, h: number): ImageData {
+  const img = makeImage(w, h, 3);
+  for (let i = 0; i < img.data.length; i += 3) {
+    img.data[i] = 200;
+    img.data[i + 1] = 120;
+    img.data[i + 2] = (i / 3) % 256;
+  }
+  return img;
+}
+
+it('expands the canvas by the ratios and masks exactly the new area', async () => {
+  const src = flat(200, 100);
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: 0.5, right_ratio: 0.25, top_ratio: 0.1, bottom_ratio: 0 });
+  const img = out.image as ImageData;
+  const mask = out.mask as MaskData;
+  expect([img.width, img.height]).toEqual([200 + 100 + 50, 100 + 10]);
+  expect([mask.width, mask.height]).toEqual([350, 110]);
+  expect(maskStats(mask).area).toBe(350 * 110 - 200 * 100);
+  // The original sits at (100, 10), untouched.
+  for (const [x, y] of [[0, 0], [199, 99], [57, 33]] as const) {
+    for (let k = 0; k < 3; k++) expect(img.data[((y + 10) * 350 + x + 100) * 3 + k]).toBe(src.data[(y * 200 + x) * 3 + k]);
+  }
+  expect(mask.data[10 * 350 + 100]).toBe(0);
+  expect(mask.data[0]).toBe(255);
+  // The margin is filled from the edges, not left black.
+  expect(img.data[(50 * 350 + 10) * 3]).toBeGreaterThan(150);
+});
+
+it('without ratios returns the image and an empty mask', async () => {
+  const src = flat(64, 48);
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null });
+  expect(out.image).toBe(src);
+  expect(maskStats(out.mask as MaskData).area).toBe(0);
+  expect(typeof out.caption).toBe('string');
+});
+
+it('refuses some-but-not-all ratios with a BrickInputError', async () => {
+  await expect(runBrick(CMI_PRED, { image: flat(32, 32), left_ratio: 0.2, right_ratio: null, top_ratio: null, bottom_ratio: null })).rejects.toBeInstanceOf(BrickInputError);
+});
+
+describeWithPhotos('CMI-PRED captions', () => {
+  it('names the white car on the road in white-suv.jpg and the two sheep', async () => {
+    const suv = (await runBrick(CMI_PRED, { image: await photo('white-suv.jpg'), left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null })).caption;
+    expect(suv).toMatch(/^a photo of a white car/);
+    const sheep = (await runBrick(CMI_PRED, { image: await photo('two-sheep.jpg'), left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null })).caption;
+    expect(sheep).toContain('two sheep');
+  });
+});
