@@ -1,0 +1,81 @@
+/** The Builder turns an image and an instruction (plus conversation context) into a Lego-Edit workflow. */
+import { LegoEditError } from '../engine/errors.ts';
+import type { ImageData } from '../engine/values.ts';
+import type { StepTrace } from '../engine/executor.ts';
+import type { Workflow } from '../engine/workflow/types.ts';
+
+/** A standing constraint from user feedback, e.g. "don't use RES before INPAINT". */
+export interface Rule {
+  /** forbid: never use `brick`; forbid-before: `brick`'s output must not feed `before` (directly or transitively); require/prefer: use `brick`. */
+  readonly kind: 'forbid' | 'forbid-before' | 'require' | 'prefer';
+  readonly brick: string;
+  readonly before?: string;
+  /** What the user wrote. */
+  readonly text: string;
+  /** For `require`: the job it applies to ("segmentation"); the workflow then may not do that job with another brick. */
+  readonly purpose?: string;
+  /** The bricks `brick` stood for when parsed (a family such as INPAINT names several); checks re-resolve against the registry. */
+  readonly bricks?: readonly string[];
+  /** Likewise for `before`. */
+  readonly beforeBricks?: readonly string[];
+}
+
+/** An earlier turn of the conversation, as context for planning. */
+export interface PriorTurn {
+  readonly instruction: string;
+  readonly workflow?: Workflow;
+  readonly status: 'done' | 'failed' | 'cancelled' | 'interrupted';
+  readonly trace?: readonly StepTrace[];
+  readonly error?: string;
+}
+
+/** One call to the planner and what became of its workflow. */
+export interface PlanAttempt {
+  readonly raw?: string;
+  readonly workflow?: Workflow;
+  /** Validation or rule problems sent back for self-repair; empty when accepted. */
+  readonly problems: readonly string[];
+  readonly latencyMs?: number;
+}
+
+export interface PlanRequest {
+  readonly image: ImageData;
+  readonly instruction: string;
+  /** Whether the user supplied a mask (`init[mask]` may be used). */
+  readonly hasMask?: boolean;
+  /** Bricks that can run right now; plans use only these where they can. */
+  readonly available: ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+  /** Earlier turns of this conversation, oldest first. */
+  readonly history?: readonly PriorTurn[];
+  /** Feedback on this earlier turn: plan a revised workflow for the same source image. */
+  readonly revise?: { readonly turn: PriorTurn; readonly feedback: string };
+  /** Standing rules every accepted workflow must satisfy. */
+  readonly rules?: readonly Rule[];
+}
+
+export interface Plan {
+  readonly workflow: Workflow;
+  /** The Builder's reasoning trace (`<think>` of an MLLM, or the offline planner's explanation). */
+  readonly reasoning?: string;
+  /** Which Builder made it: "offline" or the model name. */
+  readonly builder: string;
+  readonly attempts?: readonly PlanAttempt[];
+  readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
+  readonly latencyMs?: number;
+}
+
+export interface Builder {
+  readonly name: string;
+  plan(request: PlanRequest): Promise<Plan>;
+}
+
+/** The Builder understood the request but cannot plan it; the message says why and what it can do instead. */
+export class PlanRefusedError extends LegoEditError {
+  constructor(
+    message: string,
+    readonly suggestions: readonly string[] = [],
+  ) {
+    super('plan-refused', suggestions.length ? `${message} I can, for example: ${suggestions.join('; ')}.` : message);
+  }
+}

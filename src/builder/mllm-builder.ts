@@ -1,0 +1,283 @@
+/**
+ * The MLLM Builder: any OpenAI-compatible Chat Completions endpoint (OpenAI, a
+ * vLLM server with the released Lego-Edit Builder, Ollama, LM Studio) plans the
+ * workflow from the image, the instruction and the conversation. Its replies
+ * are read leniently, validated against the registry and the user's rules, and
+ * every problem goes back to the model for a corrected workflow, up to a limit.
+ */
+import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import type { Logger } from 'pino';
+import sharp from 'sharp';
+import { LegoEditError } from '../engine/errors.ts';
+import { encodeImage } from '../engine/image-io.ts';
+import type { BrickRegistry } from '../engine/registry.ts';
+import type { ImageData } from '../engine/values.ts';
+import { WorkflowParseError, parseBuilderReply } from '../engine/workflow/parse.ts';
+import { serialiseWorkflow, summariseWorkflow } from '../engine/workflow/serialise.ts';
+import type { Workflow } from '../engine/workflow/types.ts';
+import { formatIssues, validateWorkflow } from '../engine/workflow/validate.ts';
+import { silentLogger } from '../logger.ts';
+import type { Builder, Plan, PlanAttempt, PlanRequest, PriorTurn } from './builder.ts';
+import { checkRules, describeRule } from './rules.ts';
+
+export interface MllmBuilderOptions {
+  readonly registry: BrickRegistry;
+  readonly model: string;
+  /** Endpoint, e.g. http://localhost:8000/v1; the SDK's default (api.openai.com) when omitted. */
+  readonly baseURL?: string;
+  /** Local servers usually need none. Never logged or shown. */
+  readonly apiKey?: string;
+  /** Corrections asked for after the first reply (default 2). */
+  readonly maxRepairs?: number;
+  /** Timeout of one HTTP call in ms (default 60 s). */
+  readonly timeoutMs?: number;
+  /** SDK retries with exponential backoff on 408/409/429/5xx and connection errors (default 2). */
+  readonly maxRetries?: number;
+  /** Longest side of the image sent (default 768 px): enough to plan, small enough to send fast. */
+  readonly imageMaxSide?: number;
+  readonly temperature?: number;
+  readonly logger?: Logger;
+}
+
+/** The endpoint cannot be used right now: down, unreachable, timing out, overloaded. */
+export class BuilderUnavailableError extends LegoEditError {
+  constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super('builder-unavailable', message, { retryable: true, ...options });
+  }
+}
+
+/** The endpoint refused our credentials or does not serve the model: a configuration problem. */
+export class BuilderConfigError extends LegoEditError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('builder-config', message, options);
+  }
+}
+
+/** The model did not produce an acceptable workflow within the allowed attempts. */
+export class PlanInvalidError extends LegoEditError {
+  constructor(
+    message: string,
+    readonly attempts: readonly PlanAttempt[],
+  ) {
+    super('plan-invalid', message);
+  }
+}
+
+const TEMPLATE = readFileSync(new URL('./prompt.md', import.meta.url), 'utf8');
+
+/** Worked examples in the published Builder's patterns, shown only when their bricks exist. */
+const EXAMPLES: ReadonlyArray<{ readonly bricks: readonly string[]; readonly instruction: string; readonly workflow: string }> = [
+  {
+    bricks: ['RES', 'FASTINPAINT', 'FLUX-INPAINT'],
+    instruction: 'Remove the dog on the left',
+    workflow: `{"process": "Remove the dog on the left", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the dog on the left"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "FASTINPAINT", "input": {"image": "init[image]", "mask": "step1[mask]"}, "output": {"image": "step2[image]", "score": "step2[score]"}}, {"step": 3, "model": "FLUX-INPAINT", "input": {"image": "init[image]", "mask": "step1[mask]", "preimage": "step2[image]", "score": "step2[score]"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
+  },
+  {
+    bricks: ['RES', 'FLUX-RCM'],
+    instruction: 'Change the car colour to light blue',
+    workflow: `{"process": "Change the car colour to light blue", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the car"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "FLUX-RCM", "input": {"image": "init[image]", "mask": "step1[mask]", "prompt": "light blue"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
+  },
+  {
+    bricks: ['RES', 'BBOX', 'FLUX-FILL'],
+    instruction: 'Replace the left sheep with a border collie',
+    workflow: `{"process": "Replace the left sheep with a border collie", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the left sheep"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "BBOX", "input": {"mask": "step1[mask]"}, "output": {"mask": "step2[mask]"}}, {"step": 3, "model": "FLUX-FILL", "input": {"image": "init[image]", "mask": "step2[mask]", "prompt": "a border collie"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
+  },
+  {
+    bricks: ['ADD-PRED', 'FLUX-FILL'],
+    instruction: 'Add a red balloon on the right',
+    workflow: `{"process": "Add a red balloon on the right", "pipeline": [{"step": 1, "model": "ADD-PRED", "input": {"image": "init[image]", "prompt": "a red balloon on the right"}, "output": {"mask": "step1[mask]"}}, {"step": 2, "model": "FLUX-FILL", "input": {"image": "init[image]", "mask": "step1[mask]", "prompt": "a red balloon"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
+  },
+  {
+    bricks: ['SOS', 'INVERSE', 'FLUX-CBG'],
+    instruction: 'Put the subject on a beach',
+    workflow: `{"process": "Put the subject on a beach", "pipeline": [{"step": 1, "model": "SOS", "input": {"image": "init[image]"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "INVERSE", "input": {"mask2": "step1[mask]"}, "output": {"mask": "step2[mask]"}}, {"step": 3, "model": "FLUX-CBG", "input": {"image": "init[image]", "mask": "step2[mask]", "prompt": "a sunny beach"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
+  },
+  {
+    bricks: ['CMI-PRED', 'FLUX-STYLE'],
+    instruction: 'Make it look like a watercolour painting',
+    workflow: `{"process": "Make it look like a watercolour painting", "pipeline": [{"step": 1, "model": "CMI-PRED", "input": {"image": "init[image]"}, "output": {"caption": "step1[caption]", "image": "step1[image]", "mask": "step1[mask]"}}, {"step": 2, "model": "FLUX-STYLE", "input": {"image": "init[image]", "prompt": "step1[caption]", "style": "watercolour"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
+  },
+];
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? '');
+}
+
+function describeTurn(turn: PriorTurn, index: number): string {
+  const lines = [`Turn ${index}: "${turn.instruction}" → ${turn.status}`];
+  if (turn.workflow) lines.push(`  workflow: ${summariseWorkflow(turn.workflow)}`);
+  for (const t of turn.trace ?? []) {
+    const bits = [`${t.brick} ${t.status}`];
+    if (t.durationMs !== undefined) bits.push(`${Math.round(t.durationMs)} ms`);
+    if (t.emptyMasks.length) bits.push(`EMPTY ${t.emptyMasks.join(', ')}`);
+    if (t.error) bits.push(`error: ${t.error}`);
+    lines.push(`  step ${t.step}: ${bits.join(', ')}`);
+  }
+  if (turn.error) lines.push(`  error: ${turn.error}`);
+  return lines.join('\n');
+}
+
+export class MllmBuilder implements Builder {
+  readonly name: string;
+  readonly #client: OpenAI;
+  readonly #options: MllmBuilderOptions;
+  readonly #logger: Logger;
+  readonly #secret: string | undefined;
+
+  constructor(options: MllmBuilderOptions) {
+    this.#options = options;
+    this.name = options.model;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'mllm-builder', model: options.model });
+    this.#secret = options.apiKey;
+    this.#client = new OpenAI({
+      // Local servers (vLLM, Ollama, LM Studio) need no key, but the SDK insists on one.
+      apiKey: options.apiKey ?? 'none',
+      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+      timeout: options.timeoutMs ?? 60_000,
+      maxRetries: options.maxRetries ?? 2,
+      logLevel: 'off',
+    });
+  }
+
+  /** The system prompt for a request: format, catalogue, availability, examples, rules, context. */
+  systemPrompt(request: PlanRequest): string {
+    const registry = this.#options.registry;
+    const names = new Set(registry.names());
+    const examples = EXAMPLES.filter((e) => e.bricks.every((b) => names.has(b)))
+      .map((e) => `Instruction: ${e.instruction}\n${e.workflow}`)
+      .join('\n\n');
+    const rules = request.rules?.length ? request.rules.map((r, i) => `${i + 1}. "${r.text}": ${describeRule(r)}.`).join('\n') : 'None.';
+    const history = (request.history ?? []).map((t, i) => describeTurn(t, i + 1));
+    if (request.revise) {
+      history.push(
+        `The user is giving feedback on this plan, for the same source image:\n${describeTurn(request.revise.turn, history.length + 1)}\n${
+          request.revise.turn.workflow ? `Its workflow:\n${serialiseWorkflow(request.revise.turn.workflow, 0)}\n` : ''
+        }Feedback: "${request.revise.feedback}"\nRevise that workflow: change only what the feedback asks for and keep every other step exactly as it was (same bricks, same inputs), so finished steps can be reused.`,
+      );
+    }
+    return fill(TEMPLATE, {
+      has_mask: request.hasMask ? 'yes' : 'no',
+      catalogue: registry.catalogue(),
+      available: [...request.available].sort().join(', ') || 'none',
+      examples,
+      rules,
+      context: history.length ? history.join('\n\n') : 'This is the first edit of the conversation.',
+    }).trim();
+  }
+
+  async plan(request: PlanRequest): Promise<Plan> {
+    const started = performance.now();
+    const image = await this.#imageUrl(request.image);
+    const userText = request.revise ? `Feedback on the last edit: ${request.revise.feedback}\n(Original instruction: ${request.revise.turn.instruction})` : request.instruction;
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: 'system', content: this.systemPrompt(request) },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: image } }, { type: 'text', text: userText }] },
+    ];
+    const attempts: PlanAttempt[] = [];
+    const usage = { promptTokens: 0, completionTokens: 0 };
+    const maxAttempts = 1 + Math.max(0, this.#options.maxRepairs ?? 2);
+    const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+    const catalogue = this.#options.registry.list();
+
+    for (let n = 1; n <= maxAttempts; n++) {
+      const t0 = performance.now();
+      const completion = await this.#complete(messages, request.signal);
+      const latencyMs = performance.now() - t0;
+      usage.promptTokens += completion.usage?.prompt_tokens ?? 0;
+      usage.completionTokens += completion.usage?.completion_tokens ?? 0;
+      const raw = completion.choices[0]?.message?.content ?? '';
+      this.#logger.debug({ attempt: n, latencyMs: Math.round(latencyMs), usage: completion.usage }, 'builder reply');
+
+      let problems: string[];
+      let workflow: Workflow | undefined;
+      let reasoning: string | undefined;
+      try {
+        const parsed = parseBuilderReply(raw);
+        reasoning = parsed.reasoning;
+        const checked = validateWorkflow(parsed.workflow, this.#options.registry, { provided });
+        if (checked.ok) {
+          workflow = checked.workflow;
+          problems = checkRules(workflow, request.rules ?? [], catalogue);
+        } else {
+          workflow = parsed.workflow;
+          problems = formatIssues(checked.issues).split('\n');
+        }
+      } catch (err) {
+        if (!(err instanceof WorkflowParseError)) throw err;
+        problems = [`- The reply could not be read as a workflow: ${err.message}`];
+      }
+      attempts.push({ raw, ...(workflow ? { workflow } : {}), problems, latencyMs });
+      if (problems.length === 0 && workflow) {
+        return { workflow, ...(reasoning ? { reasoning } : {}), builder: this.name, attempts, usage, latencyMs: performance.now() - started };
+      }
+      this.#logger.info({ attempt: n, problems }, 'builder workflow rejected');
+      messages.push({ role: 'assistant', content: raw });
+      messages.push({ role: 'user', content: repairRequest(problems) });
+    }
+    const last = attempts.at(-1)?.problems ?? [];
+    throw new PlanInvalidError(
+      `The planning model did not produce a usable workflow in ${attempts.length} attempt${attempts.length > 1 ? 's' : ''}. Last problems:\n${last.map((p) => (p.startsWith('-') ? p : `- ${p}`)).join('\n')}`,
+      attempts,
+    );
+  }
+
+  /**
+   * Asks for a corrected plan after a run failed in a way the plan can fix (an
+   * empty mask, an unknown brick, a type mismatch): the failure goes back to
+   * the model as feedback on that turn.
+   */
+  async repairAfterFailure(request: PlanRequest, failed: PriorTurn): Promise<Plan> {
+    const why = failed.error ?? failed.trace?.find((t) => t.error || t.emptyMasks.length)?.error ?? 'a step produced an empty mask';
+    return this.plan({ ...request, revise: { turn: failed, feedback: `Running the workflow failed: ${why}. Change the plan so it works (e.g. a simpler RES prompt, another segmenter).` } });
+  }
+
+  async #imageUrl(image: ImageData): Promise<string> {
+    const side = this.#options.imageMaxSide ?? 768;
+    const png = await encodeImage(image, 'png');
+    const jpeg = await sharp(png).resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
+    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+  }
+
+  async #complete(messages: OpenAI.Chat.ChatCompletionMessageParam[], signal: AbortSignal | undefined): Promise<OpenAI.Chat.ChatCompletion> {
+    try {
+      return await this.#client.chat.completions.create(
+        { model: this.#options.model, messages, temperature: this.#options.temperature ?? 0 },
+        signal ? { signal } : {},
+      );
+    } catch (err) {
+      throw this.#userError(err);
+    }
+  }
+
+  /** A message a user can act on, with the key scrubbed from anything the endpoint echoed. */
+  #userError(err: unknown): Error {
+    const where = this.#options.baseURL ? new URL(this.#options.baseURL).host : 'the OpenAI API';
+    const scrub = (text: string): string => (this.#secret ? text.split(this.#secret).join('[redacted]') : text);
+    const detail = scrub(err instanceof Error ? err.message : String(err)).slice(0, 300);
+    if (err instanceof OpenAI.APIUserAbortError) return new LegoEditError('cancelled', 'Planning was cancelled.');
+    if (err instanceof OpenAI.APIConnectionTimeoutError) {
+      return new BuilderUnavailableError(`The planning model at ${where} did not answer within ${Math.round((this.#options.timeoutMs ?? 60_000) / 1000)} s. Try again, or raise BUILDER_TIMEOUT_MS.`);
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      return new BuilderUnavailableError(`The planning model at ${where} is not reachable (${detail}). Is the server running? Check OPENAI_BASE_URL.`);
+    }
+    if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError) {
+      return new BuilderConfigError(`The planning model at ${where} rejected the API key (HTTP ${err.status}). Check OPENAI_API_KEY.`);
+    }
+    if (err instanceof OpenAI.NotFoundError) {
+      return new BuilderConfigError(`The endpoint at ${where} does not serve the model "${this.#options.model}" (HTTP 404). Check BUILDER_MODEL and OPENAI_BASE_URL.`);
+    }
+    if (err instanceof OpenAI.RateLimitError) {
+      return new BuilderUnavailableError(`The planning model at ${where} is rate-limiting us (HTTP 429) even after retries. Try again in a minute.`);
+    }
+    if (err instanceof OpenAI.APIError) {
+      return new BuilderUnavailableError(`The planning model at ${where} failed (HTTP ${err.status ?? '?'}: ${detail}).`, { retryable: (err.status ?? 500) >= 500 });
+    }
+    return err instanceof Error ? new LegoEditError('builder-failed', scrub(err.message), { cause: undefined }) : new LegoEditError('builder-failed', detail);
+  }
+}
+
+function repairRequest(problems: readonly string[]): string {
+  return `That workflow cannot be used:\n${problems.map((p) => (p.startsWith('-') ? p : `- ${p}`)).join('\n')}\nReply with a corrected workflow: <think> briefly, then the JSON only.`;
+}

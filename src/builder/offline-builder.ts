@@ -1,0 +1,731 @@
+/**
+ * The embedded default Builder: a deterministic planner that needs no network
+ * and no model. It understands the common instruction families and emits the
+ * workflows the published Lego-Edit Builder emits for them (remove = RES →
+ * FASTINPAINT → FLUX-INPAINT, recolour = RES → FLUX-RCM, replace = RES → BBOX →
+ * FLUX-FILL, add = ADD-PRED → FLUX-FILL, background = SOS → INVERSE → FLUX-CBG,
+ * …). Each instruction is planned in a few variants (segmenter, refinement,
+ * box) and the best variant that validates and keeps the user's rules wins, so
+ * a rule such as "don't use RES before INPAINT" re-routes the plan rather than
+ * failing it. What it cannot plan it refuses, saying what it can do instead.
+ */
+import { BrickRegistry } from '../engine/registry.ts';
+import { serialiseWorkflow } from '../engine/workflow/serialise.ts';
+import type { Source, Workflow } from '../engine/workflow/types.ts';
+import { validateWorkflow } from '../engine/workflow/validate.ts';
+import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from './builder.ts';
+import { PlanRefusedError } from './builder.ts';
+import { Draft, INIT_IMAGE, INIT_MASK, out } from './draft.ts';
+import { canWire, searchBricks } from './fallback.ts';
+import {
+  isColourPhrase,
+  isMaterialPhrase,
+  isPronoun,
+  location,
+  objectPhrase,
+  splitClauses,
+  statedAspect,
+  statedRatio,
+  stripPoliteness,
+} from './language.ts';
+import { reviseWorkflow } from './revise.ts';
+import { type BrickInfo, bricksForPurpose, checkRules, purposesOf } from './rules.ts';
+
+/** What a plan variant chooses where the catalogue offers a choice. */
+interface Variant {
+  /** How a named object is found: RES by its name, the most salient object, or the user's rough mask refined. */
+  readonly segmenter: 'RES' | 'SOS' | 'MASK-SEG';
+  /** Refine removals with FLUX-INPAINT after FASTINPAINT. */
+  readonly refine: boolean;
+  /** Give replacements room with BBOX. */
+  readonly bbox: boolean;
+}
+
+/** A clause the planner understood but cannot carry out with these bricks. */
+class Unplannable extends Error {}
+
+interface Ctx {
+  readonly draft: Draft;
+  readonly variant: Variant;
+  readonly request: PlanRequest;
+  readonly registry: BrickRegistry;
+  /** The image the current clause edits: the user's, or the previous clause's result. */
+  image: Source;
+  /** The object named last, for "it" in "change the car to red and then remove it". */
+  lastObject: string | undefined;
+  readonly notes: string[];
+  /** A non-image result (an extracted cut-out) to return instead of the image. */
+  results?: Source[];
+}
+
+type Family = (clause: string, ctx: Ctx) => boolean;
+
+const MAIN_SUBJECT = /^(the )?(main |central |salient )?(subject|object|foreground( object)?|thing in front|central figure|main figure)$/i;
+const TEXT_OBJECT = /\b(text|texts|watermarks?|captions?|logos?|letter(ing|s)?|writing|words?|subtitles?|signatures?|date ?stamps?|time ?stamps?|labels?|inscriptions?|graffiti)\b/i;
+const FACE_OBJECT = /\b(faces?|face of|heads?)\b/i;
+const IMAGE_ITSELF = /^(it|the (image|picture|photo|photograph|pic|scene|shot|whole (image|picture|photo|thing))|this|everything|all)$/i;
+
+// ---------------------------------------------------------------------------
+// Building blocks shared by the families.
+
+function segment(ctx: Ctx, phrase: string): Source {
+  let object = phrase.trim();
+  if (isPronoun(object) && ctx.lastObject) object = ctx.lastObject;
+  const { draft, variant, request } = ctx;
+  // "the text on the sign" is text; "the sign with writing" is an object.
+  const head = object.replace(/\s+(?:on|in|from|at|of|across|over|along)\s+.*$/i, '');
+  if (TEXT_OBJECT.test(head) && ctx.registry.has('TEXT-DET')) {
+    ctx.notes.push(`TEXT-DET finds the text regions for "${object}".`);
+    return out(draft.add('TEXT-DET', { image: ctx.image }), 'mask');
+  }
+  if (FACE_OBJECT.test(object) && /\b(faces|everyone|every|all|people'?s?|their)\b/i.test(object) && ctx.registry.has('FACE-DET')) {
+    ctx.notes.push(`FACE-DET finds the faces.`);
+    return out(draft.add('FACE-DET', { image: ctx.image }), 'mask');
+  }
+  ctx.lastObject = object;
+  const vague = isPronoun(object) || MAIN_SUBJECT.test(object) || /^(the )?(selected|masked|marked) (area|region|part|object)|^(here|there)$/i.test(object);
+  if (variant.segmenter === 'MASK-SEG') {
+    if (!request.hasMask) throw new Unplannable('MASK-SEG needs a mask from the user');
+    ctx.notes.push(`MASK-SEG refines the user's mask to the object.`);
+    return out(draft.add('MASK-SEG', { image: ctx.image, mask: INIT_MASK }), 'mask');
+  }
+  if (variant.segmenter === 'SOS' || vague) {
+    ctx.notes.push(`SOS takes the most salient object${vague ? '' : ` as "${object}"`}.`);
+    return out(draft.add('SOS', { image: ctx.image }), 'mask');
+  }
+  ctx.notes.push(`RES segments "${object}".`);
+  return out(draft.add('RES', { image: ctx.image, prompt: object }), 'mask');
+}
+
+function removeObject(ctx: Ctx, object: string): void {
+  const mask = segment(ctx, object);
+  const source = ctx.image;
+  const fast = ctx.draft.add('FASTINPAINT', { image: source, mask });
+  ctx.image = out(fast, 'image');
+  ctx.notes.push(`FASTINPAINT fills the region from its surroundings${ctx.variant.refine ? '; FLUX-INPAINT refines that pre-fill' : ''}.`);
+  if (ctx.variant.refine) {
+    ctx.image = out(ctx.draft.add('FLUX-INPAINT', { image: source, mask, preimage: out(fast, 'image'), score: out(fast, 'score') }), 'image');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Instruction families, tried in order: the first that recognises a clause plans it.
+
+const REMOVE_VERB = String.raw`(?:remove|erase|delete|eliminate|get rid of|take (?:out|away|off)|clear (?:away|out|off)?|rub out|wipe (?:out|off|away)|cut out|lose|drop|hide|make (.+?) disappear)`;
+
+const extract: Family = (clause, ctx) => {
+  const bg = /^(?:remove|delete|erase|cut out|drop|get rid of|take out|isolate .+ from)\s+(?:the\s+)?(?:background|backdrop)(?:\s+(?:from|behind|around)\s+(.+))?$/i.exec(clause);
+  const m = bg ? undefined : /^(?:extract|isolate|cut out|segment|select|crop out|single out|separate|mask(?: out)?|give me (?:a )?(?:mask|cut-?out) of|make (?:a )?(?:mask|cut-?out|sticker) of)\s+(.+)$/i.exec(clause);
+  if (!bg && !m) return false;
+  const object = objectPhrase(bg ? (bg[1] ?? 'the main subject') : m![1]!);
+  const mask = segment(ctx, object);
+  const producer = ctx.draft.nodes[mask.kind === 'step' ? mask.step - 1 : 0];
+  const hasImage = producer && Object.keys(ctx.registry.get(producer.brick)?.outputs ?? {}).includes('image');
+  ctx.results = [hasImage && mask.kind === 'step' ? out(mask.step, 'image') : mask];
+  ctx.notes.push(`The cut-out of "${object}" is the result.`);
+  return true;
+};
+
+const removeText: Family = (clause, ctx) => {
+  const m = new RegExp(String.raw`^${REMOVE_VERB}\s+(.+)$`, 'i').exec(clause);
+  if (!m) return false;
+  const object = objectPhrase(m[2] ?? m[1] ?? '');
+  if (!TEXT_OBJECT.test(object)) return false;
+  removeObject(ctx, object);
+  return true;
+};
+
+const blurFaces: Family = (clause, ctx) => {
+  const m = /^(?:blur|pixel+ate|anonymi[sz]e|obscure|censor|hide|mask|cover|smudge)\s+(.+?)(?:\s+(?:out|with .*))?$/i.exec(clause);
+  if (!m) return false;
+  const target = objectPhrase(m[1]!);
+  if (/^(the )?(background|backdrop|surroundings)$/i.test(target)) return false;
+  const mode = /pixel/i.test(clause) ? 'pixelate' : undefined;
+  if (IMAGE_ITSELF.test(target)) {
+    ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mode }), 'image');
+    return true;
+  }
+  const mask = FACE_OBJECT.test(target) && ctx.registry.has('FACE-DET') ? out(ctx.draft.add('FACE-DET', { image: ctx.image }), 'mask') : segment(ctx, target);
+  ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mask, mode }), 'image');
+  ctx.notes.push(`BLUR ${mode === 'pixelate' ? 'pixelates' : 'blurs'} "${target}".`);
+  return true;
+};
+
+const SCENE =
+  /\b(background|backdrop|setting|scenery|scene|landscape|cityscape|skyline|environment|surroundings|beach|forest|jungle|desert|mountains?|ocean|sea|lake|river|city|street|park|garden|field|meadow|space|galaxy|studio|sky|snowfield|countryside|village|room|interior|stage|underwater|island|savanna|farm|meadow|canyon|volcano|waterfall)\b/i;
+
+function changeBackground(ctx: Ctx, subject: string | undefined, prompt: string): void {
+  const subjectMask = segment(ctx, subject ?? 'the main subject');
+  const background = out(ctx.draft.add('INVERSE', { mask2: subjectMask }), 'mask');
+  ctx.image = out(ctx.draft.add('FLUX-CBG', { image: ctx.image, mask: background, prompt }), 'image');
+  ctx.notes.push(`INVERSE turns the subject mask into the background; FLUX-CBG paints "${prompt}" there.`);
+}
+
+function backgroundPrompt(text: string): string {
+  const t = text.trim().replace(/^(a|an|the)\s+/i, (m) => m.toLowerCase());
+  if (/^(plain |pure |solid |studio |clean )?white( studio)?$/i.test(t)) return 'white studio';
+  if (/^(blurr?(ed|y)|out of focus|bokeh|soft|defocus(ed)?)$/i.test(t)) return 'blurred';
+  return t;
+}
+
+const background: Family = (clause, ctx) => {
+  // "blur the background", "make the background white", "change the background to a beach", "replace the background with …"
+  let m = /^(?:blur|defocus|soften)\s+(?:the\s+)?(?:background|backdrop|surroundings)(?:\s+(?:behind|around)\s+(.+))?/i.exec(clause);
+  if (m) {
+    changeBackground(ctx, m[1] ? objectPhrase(m[1]) : undefined, 'blurred');
+    return true;
+  }
+  m = /^(?:change|replace|swap|switch|set|make|turn|transform|convert|update|alter|put)\s+(?:the\s+)?(?:((?:(?!\b(?:to|into|with)\b).)+?)\s+)?(?:background|backdrop|setting|scenery|surroundings)(?:\s+colou?r)?(?:\s+(?:of|behind|around)\s+(.+?))?(?:\s+(?:with|from)\s+.+?)?\s+(?:to|into|so that it shows)\s+(.+)$/i.exec(clause) ??
+    /^(?:change|replace|swap|switch|set|make|turn|transform|convert|update|alter|put)\s+(?:the\s+)?(?:((?:(?!\b(?:to|into|with)\b).)+?)\s+)?(?:background|backdrop|setting|scenery|surroundings)(?:\s+(?:of|behind|around)\s+(.+?))?\s+(?:with|for|by|as)\s+(.+)$/i.exec(clause);
+  if (m && !(m[1] && /\b(change|make)\b/i.test(m[1]))) {
+    const subject = m[2] ? objectPhrase(m[2]) : undefined;
+    changeBackground(ctx, subject, backgroundPrompt(objectPhrase(m[3]!)));
+    return true;
+  }
+  m = /^(?:make|turn|paint)\s+(?:the\s+)?(?:background|backdrop)\s+(.+)$/i.exec(clause);
+  if (m) {
+    changeBackground(ctx, undefined, backgroundPrompt(m[1]!));
+    return true;
+  }
+  // "change the cabin in the picture from the forest to the beach", "change the beach in the picture to a mountain landscape"
+  m = /^(?:change|move|transport|relocate|place|put|set)\s+(.+?)\s+(?:from\s+(.+?)\s+)?(?:to|into|in|on|onto|at)\s+(.+)$/i.exec(clause);
+  if (m) {
+    const thing = objectPhrase(m[1]!);
+    const from = m[2];
+    const to = objectPhrase(m[3]!);
+    const sceneThing = SCENE.test(thing) && !/\b(person|man|woman|car|animal|dog|cat|building|house|statue)\b/i.test(thing);
+    const sceneTarget = /\b(scene|setting|landscape|cityscape|environment|backdrop|background|scenery|surroundings)\b/i.test(to);
+    if ((from && (SCENE.test(from) || SCENE.test(to))) || (sceneThing && SCENE.test(to) && !isColourPhrase(to)) || (sceneTarget && !isColourPhrase(to))) {
+      changeBackground(ctx, sceneThing || (sceneTarget && !from) ? undefined : thing, backgroundPrompt(to));
+      return true;
+    }
+    if (/^(move|transport|relocate|place|put)$/i.test(clause.split(' ')[0]!) && SCENE.test(to) && !/^(a|an|some)\b/i.test(thing)) {
+      changeBackground(ctx, thing, backgroundPrompt(to));
+      return true;
+    }
+  }
+  return false;
+};
+
+const remove: Family = (clause, ctx) => {
+  const m = new RegExp(String.raw`^${REMOVE_VERB}\s+(.+)$`, 'i').exec(clause);
+  const disappear = /^make\s+(.+?)\s+(?:disappear|vanish|go away)$/i.exec(clause);
+  if (!m && !disappear) return false;
+  const object = objectPhrase(disappear ? disappear[1]! : (m![2] ?? m![1]!));
+  if (IMAGE_ITSELF.test(object) && !ctx.lastObject) throw new Unplannable('removing the whole image leaves nothing to show');
+  removeObject(ctx, object);
+  return true;
+};
+
+const ENV_WORDS =
+  /\b(sunset|sunrise|dusk|dawn|golden hour|twilight|night(time)?|midnight|evening|morning|noon|daytime|winter|wintry|snow(y|ing|fall|storm)?|blizzard|rain(y|ing|storm)?|storm(y)?|thunderstorm|lightning|fog(gy)?|mist(y)?|haz(e|y)|overcast|cloudy|sunny|autumn(al)?|fall season|spring(time)?|summer(time)?|frost(y)?|icy|moonlight|moonlit|starry|aurora)\b/i;
+
+const environment: Family = (clause, ctx) => {
+  const m =
+    /^(?:make|turn|change|set|transform|convert|switch|let)\s+(?:it|the (?:image|picture|photo|scene|setting|weather|season|time(?: of day)?|lighting|environment|sky|atmosphere|whole scene))?\s*(?:to|into|look like|look|as if (?:it(?:'s| is| were) )?(?:at|in|during)?|be|feel like|appear)?\s*(?:a|an|the|at|in|during)?\s*(.+)$/i.exec(clause) ??
+    /^(?:add|create|bring)\s+(?:some\s+|a\s+|an\s+)?(.+)$/i.exec(clause);
+  const target = m?.[1] ?? '';
+  if (!m || !ENV_WORDS.test(target)) return false;
+  // "make the car snowy" edits an object, not the scene; "add a snowman" adds one.
+  if (/^(?:make|turn)\s+(?!it\b|the (?:image|picture|photo|scene|weather|season|sky|atmosphere|whole scene)\b)/i.test(clause) && !/^(make|turn) (it|the)/i.test(clause)) return false;
+  if (/^(add|create|bring)/i.test(clause) && !/^(?:add|create|bring)\s+(?:some\s+|a\s+|an\s+)?(?:snow|rain|fog|mist|haze|sunset|night|storm|frost|lightning|falling snow|snowfall|moonlight|stars)\b/i.test(clause)) return false;
+  const prompt = target.replace(/^.*\bfrom\s+.+?\s+(?:to|into)\s+/i, '').replace(/^(look|be)\s+/i, '').replace(/\s+(time|setting|scene|environment|look|atmosphere|weather|season)$/i, '').trim();
+  ctx.image = out(ctx.draft.add('FLUX-ENV', { image: ctx.image, prompt }), 'image');
+  ctx.notes.push(`FLUX-ENV changes the scene to "${prompt}".`);
+  return true;
+};
+
+const STYLE_WORDS =
+  /\b(style|styled|watercolou?r|oil paint(ing)?|painting|sketch|drawing|drawn|cartoon|anime|manga|comic|pixel art|pixelated art|ghibli|van gogh|monet|picasso|impressionis[tm]|cubis[tm]|expressionis[tm]|pop art|ukiyo-?e|mosaic|stained[- ]glass|sepia|vintage|retro|film noir|noir|cyberpunk|steampunk|vaporwave|synthwave|art deco|art nouveau|baroque|renaissance|gothic|minimalis[tm]|low[- ]poly|3d render|claymation|clay|origami|pencil|charcoal|ink|engraving|woodcut|woodblock|blueprint|graffiti|pastel|crayon|lego|neon|psychedelic|surreal(ist)?|pointillis[tm]|illustration|poster|storybook|disney|pixar|lomo|polaroid|negative|posteri[sz]ed?|tilt[- ]shift|hdr)\b/i;
+const GREY = /\b(black[- ]and[- ]white|b\s*&\s*w|gr[ae]y ?scale|monochrome|mono|desaturated fully|colou?rless)\b/i;
+
+const style: Family = (clause, ctx) => {
+  if (!STYLE_WORDS.test(clause) && !GREY.test(clause)) return false;
+  // "add a vintage car", "remove the neon sign": the style word describes an object.
+  if (/^(add|insert|include|put|place|remove|erase|delete|get rid|take|replace|swap|substitute|extract|isolate|cut|segment|select)\b/i.test(clause)) return false;
+  // Object-scoped: "make the car look like a watercolour", "paint the sky in Van Gogh style".
+  const scoped = /^(?:make|turn|render|paint|draw|convert|transform|restyle|stylize|stylise|change|transfer)\s+(?:the\s+)?(.+?)\s+(?:in|into|to|as|look like|like|with)\s+(.+)$/i.exec(clause);
+  let object: string | undefined;
+  let styleText = clause;
+  if (scoped) {
+    const o = objectPhrase(scoped[1]!);
+    styleText = scoped[2]!;
+    if (!IMAGE_ITSELF.test(o) && !/^(the )?(image|picture|photo|photograph|scene|whole|entire|style|it)\b/i.test(o) && !STYLE_WORDS.test(o) && !GREY.test(o)) object = o;
+  }
+  if (!STYLE_WORDS.test(styleText) && !GREY.test(styleText)) styleText = clause;
+  const mask = object ? segment(ctx, object) : undefined;
+  if (GREY.test(styleText) && !/\bnoir\b/i.test(styleText) && !ctx.request.rules?.some((r) => r.kind === 'require' && /STYLE/i.test(r.brick))) {
+    ctx.image = out(ctx.draft.add('GRAYSCALE', { image: ctx.image, mask }), 'image');
+    ctx.notes.push(`GRAYSCALE makes ${object ? `"${object}"` : 'the image'} black and white.`);
+    return true;
+  }
+  const styleName = styleText
+    .replace(/^(?:(?:transfer|convert|turn|change|make|render|restyle|stylize|stylise|redo|recreate|apply|switch|go|do)\s+)?(?:(?:the|this)\s+(?:image|picture|photo|scene)|it)?\s*/i, '')
+    .replace(/^(?:into|to|in|as|look like|like|with|an?|the)\s+/gi, '')
+    .replace(/^(?:an?|the)\s+/i, '')
+    .replace(/\s+(?:style|look|effect|aesthetic|version|filter)$/i, '')
+    .replace(/^(?:the\s+)?style\s+of\s+/i, '')
+    .trim();
+  const caption = ctx.draft.add('CMI-PRED', { image: ctx.image });
+  ctx.image = out(ctx.draft.add('FLUX-STYLE', { image: ctx.image, mask, prompt: out(caption, 'caption'), style: styleName || styleText }), 'image');
+  ctx.notes.push(`CMI-PRED captions the image so FLUX-STYLE can redraw it in "${styleName || styleText}" style.`);
+  return true;
+};
+
+/** Multipliers for "a bit"/"much" qualifiers. */
+function degree(text: string): number {
+  if (/\b(slightly|a (little )?bit|a little|a tad|subtly|somewhat|gently)\b/i.test(text)) return 0.5;
+  if (/\b(much|a lot|significantly|dramatically|way|very|really|considerably|heavily)\b/i.test(text)) return 2;
+  return 1;
+}
+
+const TONE: ReadonlyArray<{ re: RegExp; port: 'brightness' | 'contrast' | 'saturation'; up: boolean }> = [
+  // No direction given ("adjust the brightness of the sky"): people mostly mean brighter; an explicit word below overrides it.
+  { re: /\b(?:adjust|fix|improve|correct|enhance)\s+(?:the\s+)?(?:brightness|lighting|exposure|light)\b/i, port: 'brightness', up: true },
+  { re: /\b(brighter|brighten|lighten|lighter|more light|increase (?:the )?(?:brightness|exposure|light(?:ing)?)|boost (?:the )?(?:brightness|exposure)|raise (?:the )?(?:brightness|exposure)|illuminate|more exposure|overexpose|brightness up)\b/i, port: 'brightness', up: true },
+  { re: /\b(darker|darken|dimmer|dim|less light|decrease (?:the )?(?:brightness|exposure|light(?:ing)?)|reduce (?:the )?(?:brightness|exposure|light(?:ing)?)|lower (?:the )?(?:brightness|exposure)|underexpose|moodier)\b/i, port: 'brightness', up: false },
+  { re: /\b(more contrast|higher contrast|increase (?:the )?contrast|boost (?:the )?contrast|punchier|contrastier|more punch)\b/i, port: 'contrast', up: true },
+  { re: /\b(less contrast|lower contrast|reduce (?:the )?contrast|decrease (?:the )?contrast|flatter|softer contrast)\b/i, port: 'contrast', up: false },
+  { re: /\b(more (?:vivid|saturated|colou?rful|vibrant)|saturate|increase (?:the )?saturation|boost (?:the )?(?:saturation|colou?rs?)|vivid|vibrant|richer colou?rs?|pop)\b/i, port: 'saturation', up: true },
+  { re: /\b(less (?:saturated|colou?rful|vivid)|desaturate|reduce (?:the )?saturation|decrease (?:the )?saturation|muted|washed[- ]out|faded)\b/i, port: 'saturation', up: false },
+];
+
+const tone: Family = (clause, ctx) => {
+  const hits = TONE.filter((t) => t.re.test(clause));
+  const warm = /\b(warmer|warm up|warm tones?|more warmth)\b/i.test(clause);
+  const cool = /\b(cooler|cool down|cool tones?|colder)\b/i.test(clause);
+  const hue = /\b(?:shift|rotate|change)\s+(?:the\s+)?hue\s+(?:by\s+)?(-?\d+)/i.exec(clause);
+  if (hits.length === 0 && !warm && !cool && !hue) return false;
+  // "lighter shade of blue" is a colour, "brighten the car" is scoped: find the object, if any.
+  if (/\bshade of\b/i.test(clause)) return false;
+  const k = degree(clause);
+  const literals: Record<string, number> = {};
+  for (const h of hits) literals[h.port] = Number((h.up ? 1 + 0.3 * k : 1 / (1 + 0.3 * k)).toFixed(2));
+  if (hue) literals.hue = Number(hue[1]);
+  const scope =
+    /\b(?:of|on|in|for)\s+(?:the\s+)?((?!image|picture|photo|scene|whole|entire|overall)[a-z][\w\s'-]*?)(?:\s+(?:to|by|so|and|a bit|slightly)\b.*)?$/i.exec(clause.replace(/\b(brightness|contrast|saturation|exposure|lighting|light|colou?rs?)\s+(of|on|in)\b/i, 'X $2')) ??
+    /^(?:make|brighten|darken|lighten|saturate|desaturate)\s+(?:the\s+)?((?!image|picture|photo|scene|it\b|everything|whole|overall)[a-z][\w\s'-]*?)\s*(?:brighter|darker|lighter|dimmer|more|less|a bit|slightly|much)?\b.*$/i.exec(clause);
+  let mask: Source | undefined;
+  const scoped = scope?.[1] ? objectPhrase(scope[1]).replace(/\s+(brighter|darker|lighter|dimmer|more|less|much|slightly)\b.*$/i, '').trim() : '';
+  if (scoped && !/^(it|this|image|picture|photo|scene|overall|lighting|light|exposure|tones?|colou?rs?|X|brightness|contrast|saturation)$/i.test(scoped) && !/^(a|an)\b/i.test(scoped)) {
+    mask = segment(ctx, scoped.startsWith('the ') ? scoped : `the ${scoped}`);
+  }
+  if (warm || cool) {
+    if (mask || hits.length) {
+      literals.hue = warm ? -8 : 8;
+      literals.saturation ??= warm ? 1.15 : 0.95;
+    } else {
+      const prompt = warm ? 'warm golden light' : 'cool blue light';
+      ctx.image = out(ctx.draft.add('FLUX-ENV', { image: ctx.image, prompt }), 'image');
+      ctx.notes.push(`FLUX-ENV grades the image with ${prompt}.`);
+      return true;
+    }
+  }
+  ctx.image = out(ctx.draft.add('ADJUST', { image: ctx.image, ...literals, mask }), 'image');
+  ctx.notes.push(`ADJUST sets ${Object.entries(literals).map(([k2, v]) => `${k2} ${v}`).join(', ')}${mask ? ' inside the mask' : ''}.`);
+  return true;
+};
+
+const COLOUR_TARGET = /^(a |an )?(lighter|darker|brighter|deeper|paler|richer|warmer|cooler) (shade|tone|colou?r|hue)( of [\w ]+)?$/i;
+
+function colourTarget(text: string): string | undefined {
+  const t = text.replace(/\s+(colou?r|material|finish|texture|look|paint(job)?|tones?|instead|one)$/i, '').replace(/^(a|an|the)\s+/i, '').replace(/[.!]+$/, '').trim();
+  return t && (isColourPhrase(t) || isMaterialPhrase(t) || COLOUR_TARGET.test(t)) ? t : undefined;
+}
+
+const recolour: Family = (clause, ctx) => {
+  let object: string | undefined;
+  let target: string | undefined;
+  const of = /^(?:change|alter|switch|turn|set|update|modify|adjust|make)\s+(?:the\s+)?(?:surface\s+|body\s+|paint\s+)?(?:colou?r|hue|shade|tone|material|texture|finish|surface(?: texture)?)\s+of\s+(.+?)\s+(?:from\s+.+?\s+)?(?:to|into|as|in)\s+(.+)$/i.exec(clause);
+  const attr = /^(?:change|alter|switch|turn|set|update|modify|make|adjust)\s+(.+?)(?:'s?)?\s+(?:colou?r|hue|shade|tone|material|texture|finish)\s+(?:from\s+.+?\s+)?(?:to|into|as|in)\s+(.+)$/i.exec(clause);
+  const give = /^give\s+(.+?)\s+(?:an?\s+)?(.+?)\s+(?:colou?r|finish|look|material|texture|paint job)$/i.exec(clause);
+  for (const m of [of, attr, give]) {
+    if (m && colourTarget(m[2]!)) {
+      object = m[1]!;
+      target = colourTarget(m[2]!);
+      break;
+    }
+  }
+  if (!target) {
+    // "make the red car blue", "paint the fence dark green", "change the bunk bed to blue", "turn the vase into gold":
+    // the target is the longest tail that reads as a colour or material.
+    const v = /^(recolou?r|colou?r|paint|dye|tint|spray|repaint|coat|make|turn|change|convert|transform|render|adjust|switch)\s+(.+)$/i.exec(clause);
+    if (!v) return false;
+    const bare = /^(recolou?r|colou?r|paint|dye|tint|spray|repaint|coat|make|turn)$/i.test(v[1]!);
+    const words = v[2]!.split(' ');
+    for (let i = 1; i < words.length && !target; i++) {
+      const tail = words.slice(i);
+      const link = /^(to|into|in|as|with)$/i.test(tail[0]!) ? 1 : /^(out|made)$/i.test(tail[0]!) && /^of$/i.test(tail[1] ?? '') ? 2 : 0;
+      if (!link && !bare) continue;
+      const t = colourTarget(tail.slice(link).join(' ').replace(/^from\s+.+?\s+to\s+/i, ''));
+      if (t) {
+        object = words.slice(0, i).join(' ').replace(/\s+from\s+.+$/i, '');
+        target = t;
+      }
+    }
+  }
+  if (!object || !target) return false;
+  object = objectPhrase(object).replace(/^the the /i, 'the ');
+  if (!object || /^(colou?r|background|backdrop|style)$/i.test(object)) return false;
+  if (IMAGE_ITSELF.test(object) && GREY.test(target)) return false;
+  if (IMAGE_ITSELF.test(object) && !ctx.lastObject) {
+    // "make it blue": a global tint is a grade, not a recolour of one object.
+    const hues: Record<string, number> = { red: 0, orange: 30, yellow: 55, green: 120, blue: 220, purple: 280, pink: 320 };
+    const h = Object.entries(hues).find(([name]) => target!.toLowerCase().includes(name));
+    if (!h) throw new Unplannable(`I can't tint the whole image "${target}"; name the object to recolour`);
+    ctx.image = out(ctx.draft.add('ADJUST', { image: ctx.image, hue: h[1] }), 'image');
+    return true;
+  }
+  const mask = segment(ctx, object);
+  ctx.image = out(ctx.draft.add('FLUX-RCM', { image: ctx.image, mask, prompt: target }), 'image');
+  ctx.notes.push(`FLUX-RCM changes "${object}" to ${target}.`);
+  return true;
+};
+
+const POSE_WORDS =
+  /\b(raise|raising|lift|lifting|lower|lowering|wave|waving|smile|smiling|frown|frowning|laugh|laughing|cry|crying|wink|winking|look(?:ing)?\s+(?:up|down|left|right|away|at|towards|to|over|slightly|straight|back)|turn(?:ing)?\s+(?:his|her|their|its|the)\s+(?:head|face|body)|tilt|tilting|nod|nodding|sit(?:ting)?\s+down|stand(?:ing)?\s+up|jump(?:ing)?|run(?:ning)?|danc(?:e|ing)|cross(?:ing)?\s+(?:his|her|their)\s+(?:arms|legs)|fold(?:ing)?\s+(?:his|her|their)\s+arms|clap(?:ping)?|point(?:ing)?|kneel(?:ing)?|bend(?:ing)?|close\s+(?:his|her|their|its)\s+eyes|open\s+(?:his|her|their|its)\s+(?:mouth|eyes)|pose|posture|expression|surprised|angry|sad|happy|shrug|yawn|salute|thumbs up|hands? up|arms? up)\b/i;
+const BODY = /\b(arm|arms|hand|hands|head|face|leg|legs|eyes|mouth|body|posture|pose|expression|smile|person|man|woman|boy|girl|child|kid|he|she|they|people|dog|cat|animal|bird|horse|figure)\b/i;
+
+const pose: Family = (clause, ctx) => {
+  if (!POSE_WORDS.test(clause) || !BODY.test(clause)) return false;
+  ctx.image = out(ctx.draft.add('FLUX-POSE', { image: ctx.image, prompt: clause }), 'image');
+  ctx.notes.push(`FLUX-POSE changes the posture or expression: "${clause}".`);
+  return true;
+};
+
+const replace: Family = (clause, ctx) => {
+  const m =
+    /^(?:replace|swap|substitute|exchange|switch)\s+(.+?)\s+(?:with|by|for|to|into)\s+(.+)$/i.exec(clause) ??
+    /^(?:change|turn|transform|convert|morph|make)\s+(.+?)\s+(?:in)?to\s+(?:be\s+)?(.+)$/i.exec(clause) ??
+    /^(?:change|turn|transform|convert|morph)\s+(.+?)\s+into\s+(.+)$/i.exec(clause) ??
+    /^(?:make)\s+(.+?)\s+(?:into|a|an)\s+(.+)$/i.exec(clause);
+  if (!m) return false;
+  const object = objectPhrase(m[1]!);
+  const prompt = objectPhrase(m[2]!.replace(/^(be\s+)/i, ''));
+  if (!object || !prompt || IMAGE_ITSELF.test(object) && !ctx.lastObject) return false;
+  const mask = segment(ctx, object);
+  const region = ctx.variant.bbox ? out(ctx.draft.add('BBOX', { mask }), 'mask') : mask;
+  ctx.image = out(ctx.draft.add('FLUX-FILL', { image: ctx.image, mask: region, prompt }), 'image');
+  ctx.notes.push(`FLUX-FILL draws "${prompt}" where "${object}" was${ctx.variant.bbox ? ' (BBOX gives it room)' : ''}.`);
+  return true;
+};
+
+const add: Family = (clause, ctx) => {
+  const m = /^(?:add|insert|include|introduce|draw|paint|put|place|attach|stick|generate|create|give)\s+(.+)$/i.exec(clause);
+  if (!m) return false;
+  let what = m[1]!.trim();
+  const verb = clause.split(' ')[0]!.toLowerCase();
+  // "give the dog a hat" → "a hat on the dog".
+  const give = verb === 'give' ? /^(.+?)\s+((?:a|an|some|two|three)\s+.+)$/i.exec(what) : null;
+  if (verb === 'give' && !give) return false;
+  if (give) what = `${give[2]} on ${give[1]}`;
+  if (/^(put|place|paint|draw|create|generate)$/.test(verb) && !/^(a|an|some|one|two|three|four|five|several|many|more|few|another|the words?|text)\b/i.test(what)) return false;
+  const full = objectPhrase(what, 24);
+  const objectOnly = full.replace(/\s+(?:on|to|at|in|into|onto|near|next to|beside|behind|in front of|above|below|under|over|along|across|inside|outside|around|between|by|floating|sitting|standing|lying|leaning|parked|flying|swimming|walking|running|hanging|perched|grazing)\b.*$/i, '').trim();
+  const hint = location(what);
+  const predicted = ctx.draft.add('ADD-PRED', { image: ctx.image, prompt: full, mask: ctx.request.hasMask ? INIT_MASK : undefined });
+  ctx.image = out(ctx.draft.add('FLUX-FILL', { image: ctx.image, mask: out(predicted, 'mask'), prompt: objectOnly || full }), 'image');
+  ctx.notes.push(`ADD-PRED places "${full}"${hint ? ` (${hint})` : ''}; FLUX-FILL draws "${objectOnly || full}" there.`);
+  return true;
+};
+
+const geometry: Family = (clause, ctx) => {
+  const { width, height } = ctx.request.image;
+  const wholeImage = (t: string): boolean => !t.trim() || /^(it|the (whole |entire )?(image|picture|photo|photograph|canvas|pic)|this( (image|photo|picture))?|everything)$/i.test(t.trim());
+  let m = /^(?:rotate|turn|spin|tilt)\s*(.*?)\s*(?:by\s+)?(-?\d+(?:\.\d+)?)\s*(?:°|degrees?|deg)\s*(clockwise|cw|counter-?clockwise|anti-?clockwise|ccw|to the left|to the right|left|right)?/i.exec(clause);
+  if (m && wholeImage(m[1]!)) {
+    const ccw = /counter|anti|ccw|left/i.test(m[3] ?? '');
+    ctx.image = out(ctx.draft.add('ROTATE', { image: ctx.image, angle: (ccw ? -1 : 1) * Number(m[2]) }), 'image');
+    return true;
+  }
+  m = /^(?:rotate|turn)\s*(.*?)\s*(upside down|(?:90 )?(?:to the )?(?:left|right)|clockwise|counter-?clockwise|anti-?clockwise|sideways|a quarter turn|half a turn|180)$/i.exec(clause);
+  if (m && wholeImage(m[1]!)) {
+    const dir = m[2]!.toLowerCase();
+    const angle = /upside|half|180/.test(dir) ? 180 : /left|counter|anti/.test(dir) ? -90 : 90;
+    ctx.image = out(ctx.draft.add('ROTATE', { image: ctx.image, angle }), 'image');
+    return true;
+  }
+  m = /^(?:flip|mirror|reflect)\s*(.*?)\s*(horizontally|vertically|upside down|left[- ]to[- ]right|top[- ]to[- ]bottom|side[- ]to[- ]side)?$/i.exec(clause);
+  if (m && wholeImage(m[1]!.replace(/\b(horizontally|vertically)\b/i, ''))) {
+    const vertical = /vertical|upside|top/i.test(`${m[2] ?? ''} ${m[1]}`);
+    ctx.image = out(ctx.draft.add('FLIP', { image: ctx.image, direction: vertical ? 'vertical' : 'horizontal' }), 'image');
+    return true;
+  }
+  m = /^(?:crop|trim|cut)\s*(.*)$/i.exec(clause);
+  if (m && !/^(out|away)\b/i.test(m[1]!)) {
+    const rest = m[1]!;
+    const aspect = statedAspect(rest);
+    const sides: Record<string, number> = {};
+    const pct = statedRatio(rest);
+    const half = /\b(left|right|top|bottom|upper|lower) half\b/i.exec(rest);
+    if (half) {
+      const keep = half[1]!.toLowerCase().replace('upper', 'top').replace('lower', 'bottom');
+      const opposite: Record<string, string> = { left: 'right', right: 'left', top: 'bottom', bottom: 'top' };
+      // "crop the left half" keeps it; "crop off/out/away the left half" removes it.
+      sides[/\b(off|away|remove)\b/i.test(rest) ? keep : opposite[keep]!] = 0.5;
+    } else if (pct !== undefined && pct < 1) {
+      const named = [...rest.matchAll(/\b(left|right|top|bottom)\b/gi)].map((x) => x[1]!.toLowerCase());
+      for (const s of named.length ? named : ['left', 'right', 'top', 'bottom']) sides[s] = Number(pct.toFixed(3));
+    }
+    const toObject = /\b(?:to|around|on)\s+(?:just\s+)?(the\s+(?!edges?|sides?|centre|center|middle)[a-z][\w\s'-]*)$/i.exec(rest);
+    const mask = toObject && !aspect && !statedRatio(toObject[1]!) ? segment(ctx, objectPhrase(toObject[1]!)) : undefined;
+    if (!aspect && !mask && Object.keys(sides).length === 0) {
+      if (/\b(tighter|in|closer|a bit|slightly|edges?|borders?)\b/i.test(rest) || rest === '' || wholeImage(rest)) Object.assign(sides, { left: 0.1, right: 0.1, top: 0.1, bottom: 0.1 });
+      else throw new Unplannable(`I can't tell how to crop "${rest}"; say e.g. "crop to a square", "crop 10% off each side" or "crop to the dog"`);
+    }
+    ctx.image = out(ctx.draft.add('CROP', { image: ctx.image, ...sides, aspect, mask }), 'image');
+    return true;
+  }
+  m = /^(?:resize|scale|rescale|upscale|downscale|upsample|downsample|shrink|enlarge|make)\s*(.*)$/i.exec(clause);
+  if (m) {
+    const rest = m[1]!;
+    const verb = clause.split(' ')[0]!.toLowerCase();
+    const target = rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|px\b|pixels\b|percent\b)/gi, ' ').replace(/\b(to|by|up|down|be|the size|size|a factor of|times|as big|as large|bigger|smaller|larger|wide|tall|high|pixels?|px|\d+(\.\d+)?%?|x|twice|half|double|percent|per cent|width|height|of)\b/gi, '').trim();
+    const isWhole = wholeImage(target) || /^(image|picture|photo)$/i.test(target);
+    if (verb === 'make' && !(isWhole && /\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest))) return false;
+    if (!isWhole) {
+      if (/^(resize|scale|shrink|enlarge)$/.test(verb)) throw new Unplannable(`resizing one object ("${objectPhrase(target)}") needs a generative brick the catalogue lacks; I can resize the whole image`);
+      return false;
+    }
+    let ratio = statedRatio(rest);
+    const px = /(\d{2,5})\s*(?:px|pixels)?\s*(wide|width|tall|high|height)?/i.exec(rest);
+    if (ratio === undefined && px && (px[2] || /px|pixels/i.test(rest))) ratio = Number(px[1]) / (/tall|high|height/i.test(px[2] ?? '') ? height : width);
+    if (ratio === undefined) ratio = /upscale|enlarge|bigger|larger|up\b/i.test(`${verb} ${rest}`) ? 2 : /downscale|shrink|smaller|down\b/i.test(`${verb} ${rest}`) ? 0.5 : undefined;
+    if (ratio === undefined) throw new Unplannable('say how much to resize, e.g. "resize to 50%" or "resize to 800 pixels wide"');
+    if (/\b(by|up by|down by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
+    ratio = Math.min(8, Math.max(0.01, Number(ratio.toFixed(4))));
+    ctx.image = out(ctx.draft.add('RESIZE', { image: ctx.image, ratio }), 'image');
+    return true;
+  }
+  return false;
+};
+
+const outpaint: Family = (clause, ctx) => {
+  const anywhere = /\b(outpaint(?:ing)?|uncrop)\b/i.test(clause) ? /^(?:.*?)(?:by\s+)?(?:outpaint(?:ing)?|uncrop(?:ping)?)\b\s*(.*)$/i.exec(clause.replace(/^make it\s+/i, '')) : null;
+  if (anywhere) {
+    const ratioText = clause;
+    return outpaintBy(ctx, ratioText);
+  }
+  const m = /^(?:expand|extend|outpaint|uncrop|widen|zoom out|broaden|enlarge the canvas|add (?:more )?(?:space|room|canvas)|show more|make (?:it|the image|the picture|the photo) (?:wider|taller))\b\s*(.*)$/i.exec(clause);
+  if (!m) return false;
+  const rest = m[1]!;
+  if (rest && !/^(?:(?:the|this)\s+)?(?:image|picture|photo|canvas|scene|view|frame|it|by|to|on|at|in|from|left|right|top|bottom|horizontally|vertically|sides?|all|both|\d)/i.test(rest) && !/wider|taller/i.test(clause)) return false;
+  return outpaintBy(ctx, clause.includes(rest) ? rest || clause : clause);
+};
+
+function outpaintBy(ctx: Ctx, rest: string): boolean {
+  const clause = rest;
+  const { width, height } = ctx.request.image;
+  let ratio = statedRatio(rest) ?? 0.25;
+  const aspect = statedAspect(rest);
+  const r = { left: 0, right: 0, top: 0, bottom: 0 };
+  if (aspect) {
+    const current = width / height;
+    if (aspect > current) r.left = r.right = Number(((aspect * height - width) / width / 2).toFixed(3));
+    else r.top = r.bottom = Number(((width / aspect - height) / height / 2).toFixed(3));
+  } else {
+    if (ratio > 4) ratio = 4;
+    const named = [...rest.matchAll(/\b(left|right|top|bottom|up|down|above|below)\b/gi)].map((x) => x[1]!.toLowerCase().replace(/^(up|above)$/, 'top').replace(/^(down|below)$/, 'bottom'));
+    const sides = /wider|horizontal|sideways|sides|both sides/i.test(clause) ? ['left', 'right'] : /taller|vertical/i.test(clause) ? ['top', 'bottom'] : named.length ? named : ['left', 'right', 'top', 'bottom'];
+    for (const s of sides) r[s as keyof typeof r] = Number(ratio.toFixed(3));
+  }
+  const setup = ctx.draft.add('CMI-PRED', { image: ctx.image, left_ratio: r.left, right_ratio: r.right, top_ratio: r.top, bottom_ratio: r.bottom });
+  ctx.image = out(ctx.draft.add('FLUX-FILL', { image: out(setup, 'image'), mask: out(setup, 'mask'), prompt: out(setup, 'caption') }), 'image');
+  ctx.notes.push(`CMI-PRED sets up the wider canvas and a caption; FLUX-FILL paints the new area.`);
+  return true;
+}
+
+/** The generic route: a brick whose declaration matches the instruction, wired from its ports. */
+const search: Family = (clause, ctx) => {
+  // The clause's leading verb ("adjust the hair…") says nothing about which brick: match on the rest.
+  const body = clause.replace(/^(adjust|change|make|turn|apply|edit|fix|modify|alter|set|update|improve|enhance|do)\s+/i, '');
+  const candidates = searchBricks(body, ctx.registry).filter((c) => canWire(c.brick) && c.brick.kind !== 'predict' && Object.values(c.brick.outputs).some((o) => o.type === 'Image'));
+  const best = candidates[0];
+  if (!best || best.score < 2) return false;
+  const inputs: Record<string, Source | string | undefined> = {};
+  for (const [name, spec] of Object.entries(best.brick.inputs)) {
+    if (spec.type === 'Image') inputs[name] = ctx.image;
+    else if (spec.type === 'Str' && !spec.optional && spec.default === undefined) inputs[name] = clause;
+    else if (spec.type === 'Mask' && !spec.optional) {
+      const object = /\b(the|a|an)\s+([a-z][\w\s'-]*)$/i.exec(clause);
+      inputs[name] = segment(ctx, object ? objectPhrase(object[0]) : 'the main subject');
+    }
+  }
+  const step = ctx.draft.add(best.brick.name, inputs);
+  const outName = Object.entries(best.brick.outputs).find(([, o]) => o.type === 'Image')![0];
+  ctx.image = out(step, outName);
+  ctx.notes.push(`No instruction family matched; ${best.brick.name} ("${best.brick.description}") matches on ${best.matched.join(', ')}.`);
+  return true;
+};
+
+const FAMILIES: ReadonlyArray<[string, Family]> = [
+  ['background', background],
+  ['extract', extract],
+  ['text removal', removeText],
+  ['blur', blurFaces],
+  ['outpaint', outpaint],
+  ['geometry', geometry],
+  ['environment', environment],
+  ['recolour', recolour],
+  ['style', style],
+  ['tone', tone],
+  ['pose', pose],
+  ['remove', remove],
+  ['add', add],
+  ['replace', replace],
+  ['search', search],
+];
+
+export const OFFLINE_SUGGESTIONS = [
+  '"remove the car"',
+  '"change the car colour to light blue"',
+  '"replace the left sheep with a dog"',
+  '"add a red balloon on the left"',
+  '"make the background white" or "blur the background"',
+  '"make it look like a pencil sketch"',
+  '"make it brighter" or "make it sunset"',
+  '"remove the watermark"',
+  '"blur everyone\'s face"',
+  '"crop to a square", "rotate 90 degrees", "flip horizontally"',
+  '"extract the dog"',
+  '"expand the image by 25% on the left"',
+];
+
+// ---------------------------------------------------------------------------
+
+function variants(hasMask: boolean): Variant[] {
+  const segmenters: Variant['segmenter'][] = hasMask ? ['MASK-SEG', 'RES', 'SOS'] : ['RES', 'SOS'];
+  const out: Variant[] = [];
+  for (const segmenter of segmenters) for (const refine of [true, false]) for (const bbox of [true, false]) out.push({ segmenter, refine, bbox });
+  return out;
+}
+
+/** The last object this conversation segmented, for "it" in a follow-up. */
+function lastObjectOf(history: readonly PriorTurn[] | undefined): string | undefined {
+  for (const turn of [...(history ?? [])].reverse()) {
+    const res = turn.workflow?.nodes.filter((n) => n.brick === 'RES').at(-1);
+    const prompt = res?.inputs.prompt;
+    if (prompt?.kind === 'literal' && typeof prompt.value === 'string') return prompt.value;
+  }
+  return undefined;
+}
+
+interface Candidate {
+  readonly workflow: Workflow;
+  readonly notes: readonly string[];
+  readonly variantIndex: number;
+  readonly segmenterRank: number;
+}
+
+export interface OfflineBuilderOptions {
+  /** The registry to plan over (default: a registry of the built-in bricks is expected to be passed by the runtime). */
+  readonly registry: BrickRegistry;
+}
+
+export class OfflineBuilder implements Builder {
+  readonly name = 'offline';
+  readonly #registry: BrickRegistry;
+
+  constructor(options: OfflineBuilderOptions | BrickRegistry) {
+    this.#registry = options instanceof BrickRegistry ? options : options.registry;
+  }
+
+  async plan(request: PlanRequest): Promise<Plan> {
+    const started = performance.now();
+    if (request.revise) {
+      const revised = reviseWorkflow(request, this.#registry, (instruction) => this.#planFresh({ ...request, instruction, revise: undefined }));
+      return { ...revised, builder: this.name, latencyMs: performance.now() - started, attempts: [{ workflow: revised.workflow, problems: [] }] };
+    }
+    const fresh = this.#planFresh(request);
+    return { ...fresh, builder: this.name, latencyMs: performance.now() - started, attempts: [{ workflow: fresh.workflow, problems: [] }] };
+  }
+
+  /** Plans an instruction from scratch; throws PlanRefusedError when it cannot. */
+  #planFresh(request: PlanRequest): { workflow: Workflow; reasoning: string } {
+    const instruction = stripPoliteness(request.instruction);
+    if (!instruction) throw new PlanRefusedError('There is no instruction to plan.', OFFLINE_SUGGESTIONS.slice(0, 4));
+    const clauses = splitClauses(instruction)
+      .map((c) => stripPoliteness(c).replace(/\s+(?:in|of|from|within)\s+(?:the|this)\s+(?:image|picture|photo|photograph|pic)\b/gi, ''))
+      .filter(Boolean);
+    const rules = request.rules ?? [];
+    const catalogue: BrickInfo[] = this.#registry.list();
+    const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+    const candidates: Candidate[] = [];
+    const seen = new Set<string>();
+    const refusals: string[] = [];
+    const blocked = new Set<string>();
+
+    variants(Boolean(request.hasMask)).forEach((variant, variantIndex) => {
+      const draft = new Draft(this.#registry);
+      const ctx: Ctx = { draft, variant, request, registry: this.#registry, image: INIT_IMAGE, lastObject: lastObjectOf(request.history), notes: [] };
+      for (const clause of clauses) {
+        let planned = false;
+        try {
+          for (const [family, plan] of FAMILIES) {
+            const before = draft.nodes.length;
+            if (plan(clause, ctx)) {
+              planned = true;
+              ctx.notes.push(`("${clause}" read as ${family}.)`);
+              break;
+            }
+            if (draft.nodes.length !== before) draft.nodes.length = before;
+          }
+        } catch (err) {
+          if (!(err instanceof Unplannable)) throw err;
+          refusals.push(`"${clause}": ${err.message}`);
+          return;
+        }
+        if (!planned) {
+          refusals.push(`"${clause}": I don't recognise this kind of edit`);
+          return;
+        }
+      }
+      const workflow = draft.workflow(ctx.results ?? [ctx.image], request.instruction.trim());
+      const key = serialiseWorkflow(workflow, 0);
+      if (seen.has(key)) return;
+      seen.add(key);
+      const checked = validateWorkflow(workflow, this.#registry, { provided });
+      if (!checked.ok) return; // a variant that needs something absent (e.g. a user mask)
+      const violations = checkRules(workflow, rules, catalogue);
+      if (violations.length) {
+        for (const v of violations) blocked.add(v.replace(/: step \d+.*$/, '').replace(/^Rule /, ''));
+        return;
+      }
+      candidates.push({ workflow, notes: ctx.notes, variantIndex, segmenterRank: ['MASK-SEG', 'RES', 'SOS'].indexOf(variant.segmenter) });
+    });
+
+    if (candidates.length === 0) {
+      if (blocked.size > 0) {
+        throw new PlanRefusedError(
+          `Every way I know to do "${request.instruction.trim()}" breaks your rule${blocked.size > 1 ? 's' : ''} ${[...blocked].join(', ')}. Remove the rule or ask for something else.`,
+        );
+      }
+      const reason = [...new Set(refusals)][0] ?? `"${instruction}": I don't recognise this kind of edit`;
+      throw new PlanRefusedError(`I can't plan that without a planning model: ${reason}.`, OFFLINE_SUGGESTIONS.slice(0, 6));
+    }
+    const best = this.#choose(candidates, rules, request.available, catalogue);
+    const violationsNote = rules.length ? ` It keeps your rules: ${rules.map((r) => `"${r.text}"`).join(', ')}.` : '';
+    return { workflow: best.workflow, reasoning: `${best.notes.filter((n) => !n.startsWith('(')).join(' ')}${violationsNote}`.trim() };
+  }
+
+  /** The user's preferences first, then the usual segmenter, then what can run here, then the fuller plan. */
+  #choose(candidates: Candidate[], rules: readonly Rule[], available: ReadonlySet<string>, catalogue: readonly BrickInfo[]): Candidate {
+    const prefer = rules.filter((r) => r.kind === 'prefer');
+    const preference = (wf: Workflow): number => {
+      let score = 0;
+      for (const r of prefer) {
+        const names = new Set(r.bricks?.length ? r.bricks : [r.brick]);
+        const peers = new Set(purposesOf([...names], catalogue).flatMap((p) => bricksForPurpose(p, catalogue)));
+        for (const n of wf.nodes) {
+          if (names.has(n.brick)) score += 1;
+          else if (peers.has(n.brick)) score -= 1;
+        }
+      }
+      return score;
+    };
+    const missing = (wf: Workflow): number => wf.nodes.filter((n) => !available.has(n.brick)).length;
+    return [...candidates].sort(
+      (a, b) => preference(b.workflow) - preference(a.workflow) || a.segmenterRank - b.segmenterRank || missing(a.workflow) - missing(b.workflow) || a.variantIndex - b.variantIndex,
+    )[0]!;
+  }
+}
