@@ -1,0 +1,70 @@
+/** Opening a session manager from a runtime: the configured database, the blob store in the data directory, the configured limits. */
+import { join } from 'node:path';
+import type { Runtime } from '../runtime.ts';
+import { type BlobStore, DiskBlobStore } from './blob-store.ts';
+import { type Database, openDatabase } from './database.ts';
+import { DbSessionManager, type SessionSettings } from './manager.ts';
+
+/** What the session manager needs of a runtime. */
+export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'logger' | 'limits'>;
+
+export interface Sessions {
+  readonly manager: DbSessionManager;
+  readonly database: Database;
+  readonly blobs: BlobStore;
+  /** Stops running turns, then closes the database. */
+  close(): Promise<void>;
+}
+
+export interface OpenSessionsOptions {
+  /** An already opened database (tests share one); otherwise the configured one is opened and owned. */
+  readonly database?: Database;
+  readonly blobs?: BlobStore;
+  readonly settings?: Partial<SessionSettings>;
+}
+
+export async function openSessions(rt: SessionRuntime, options: OpenSessionsOptions = {}): Promise<Sessions> {
+  const { config } = rt;
+  const owned = !options.database;
+  const database =
+    options.database ?? (await openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) }));
+  const blobs = options.blobs ?? new DiskBlobStore(join(config.dataDir, 'blobs'));
+  try {
+    const manager = await DbSessionManager.start({
+      db: database.db,
+      blobs,
+      builder: rt.builder,
+      executor: rt.executor,
+      registry: rt.registry,
+      limits: rt.limits,
+      logger: rt.logger,
+      settings: {
+        maxPendingPerUser: config.maxPendingPerUser,
+        turnsPerMinute: config.turnsPerMinute,
+        maxImagesPerConversation: config.maxImagesPerConversation,
+        maxBlobBytes: config.maxBlobBytes,
+        undoDepth: config.undoDepth,
+        ...options.settings,
+      },
+    });
+    return {
+      manager,
+      database,
+      blobs,
+      async close() {
+        await manager.close();
+        if (owned) await database.close();
+      },
+    };
+  } catch (err) {
+    if (owned) await database.close();
+    throw err;
+  }
+}
+
+export type { BlobStore } from './blob-store.ts';
+export { DiskBlobStore, MemoryBlobStore } from './blob-store.ts';
+export type { Database } from './database.ts';
+export { openDatabase } from './database.ts';
+export { DbSessionManager, type SessionSettings } from './manager.ts';
+export type * from './types.ts';

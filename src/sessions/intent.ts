@@ -1,0 +1,87 @@
+/**
+ * The deterministic intent classifier: what a chat message asks for, from its
+ * text, its attachments and whether there is something to revise. It errs
+ * towards asking: a message it cannot place gets a clarifying question rather
+ * than an edit that might replace the user's work.
+ */
+import type { Rule } from '../builder/builder.ts';
+import { type BrickInfo, parseRule } from '../builder/rules.ts';
+import type { Intent } from './types.ts';
+
+export interface IntentContext {
+  readonly hasImage: boolean;
+  /** There is a current image to edit further. */
+  readonly hasCurrent: boolean;
+  /** There is an earlier planned turn that feedback could revise. */
+  readonly hasLastTurn: boolean;
+  /** Bricks rules may name. */
+  readonly bricks?: readonly BrickInfo[];
+}
+
+export interface Classified {
+  readonly intent: Intent;
+  readonly rule?: Rule;
+  /** 1-based rule number for forget-rule. */
+  readonly index?: number;
+  /** For clarify. */
+  readonly question?: string;
+}
+
+const COMMANDS: ReadonlyArray<{ readonly intent: Intent; readonly re: RegExp }> = [
+  { intent: 'undo', re: /^\/?(undo|go back|back|revert|undo (that|it|the last (one|edit|change)))[.!]*$/i },
+  { intent: 'redo', re: /^\/?(redo|redo (that|it)|forward)[.!]*$/i },
+  { intent: 'history', re: /^\/?(history|show (me )?(the )?history|what have (we|you) done)[.!?]*$/i },
+  { intent: 'rules', re: /^\/?(rules|show (me )?(the |my )?rules|list (the |my )?rules|what are (the |my )?rules)[.!?]*$/i },
+  { intent: 'reset', re: /^\/?(reset|start (over|again|afresh)|new conversation|clear( everything)?)[.!]*$/i },
+  { intent: 'show-plan', re: /^\/?(plan|show (me )?(the )?(plan|workflow)|what did you (do|run)|how did you do (that|it))[.!?]*$/i },
+  { intent: 'cancel', re: /^\/?(cancel|stop|abort)( (it|that|this))?[.!]*$/i },
+];
+
+const FORGET = /^\/?(forget|remove|delete|drop)( the)?( rule)? ?#?(\d+)[.!]*$/i;
+
+/**
+ * Feedback on the last result. Bare "more"/"less" and "too …" only count when
+ * they stand alone or lead: "more vivid colours" is a new instruction.
+ */
+const FEEDBACK: readonly RegExp[] = [
+  /^(no|nope|nah|not (that|this|quite|really|like that|what i (meant|wanted|asked))|wrong|that'?s (wrong|not (it|right|what i (meant|wanted))))\b/i,
+  /\btoo (much|strong|weak|little|bright|dark|light|subtle|big|small|far|many|few|extreme|obvious)\b/i,
+  /^(a (bit|little|lot|tad) |much |even |slightly )?(more|less|stronger|weaker|lighter|softer|harder)( (please|than that|of (it|that)))?[.!]*$/i,
+  /\bnot (enough|strong enough|bright enough|dark enough)\b/i,
+  /^(again|try again|once more|one more time|another (one|try|version|go)|(do|redo) it again|the other one|other one)\b/i,
+  /\binstead\b/i,
+];
+
+/** Too little to act on: bare "no", an emoji, a "?". */
+const BARE_FEEDBACK = /^(no|nope|nah|wrong|hmm+|meh|\?+|!+|\.+)[.!?]*$/i;
+
+function isNoise(text: string): boolean {
+  return text.replace(/[\p{P}\p{S}\s]/gu, '').length < 2;
+}
+
+export function classify(text: string | undefined, ctx: IntentContext): Classified {
+  const t = (text ?? '').trim().replace(/\s+/g, ' ');
+  if (ctx.hasImage) {
+    if (!t || isNoise(t)) return { intent: 'ask-what-to-do', question: 'What should I do with this photo? For example: "make it black and white".' };
+    return { intent: 'edit' };
+  }
+  if (!t) return { intent: 'clarify', question: 'Send me a photo with an instruction, for example "make it black and white".' };
+  for (const c of COMMANDS) if (c.re.test(t)) return { intent: c.intent };
+  const forget = FORGET.exec(t);
+  if (forget) return { intent: 'forget-rule', index: Number(forget[4]) };
+
+  const rule = parseRule(t, ctx.bricks);
+  if (rule) return { intent: 'rule', rule };
+
+  if (BARE_FEEDBACK.test(t) || isNoise(t)) {
+    return ctx.hasLastTurn
+      ? { intent: 'clarify', question: 'What should I change? For example "too much", "darker instead", or "undo".' }
+      : { intent: 'clarify', question: 'Send me a photo with an instruction, for example "make it black and white".' };
+  }
+  if (FEEDBACK.some((re) => re.test(t))) {
+    if (ctx.hasLastTurn) return { intent: 'revision' };
+    if (!ctx.hasCurrent) return { intent: 'clarify', question: 'There is no edit to revise yet. Send me a photo with an instruction.' };
+  }
+  if (!ctx.hasCurrent) return { intent: 'clarify', question: 'Send me a photo first, with what to change, for example "make it black and white".' };
+  return { intent: 'follow-up' };
+}

@@ -1,0 +1,1229 @@
+/**
+ * The session manager: turns chat messages into conversation turns with a
+ * feedback loop, over a database (turns, lineage, rules, current image with
+ * undo/redo) and a content-addressed blob store.
+ *
+ * Ordering: each conversation has one chain of jobs, so turns and state
+ * changes (undo, reset, rules) apply in the order messages arrived, and at
+ * most one turn runs per conversation. Read-only commands skip the chain.
+ *
+ * Durability: a turn row (and its uploaded image) is written before the user
+ * hears "queued" or "planning"; a result is committed, with the new current
+ * image, before the result event. Turns left unfinished by a crash are marked
+ * interrupted at start-up and the user is told on their next message.
+ */
+import { and, asc, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
+import sharp from 'sharp';
+import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
+import type { Builder, PriorTurn, Rule } from '../builder/builder.ts';
+import { checkRules, describeRule } from '../builder/rules.ts';
+import { LegoEditError, errorMessage } from '../engine/errors.ts';
+import type { ExecutorEvent } from '../engine/events.ts';
+import type { Executor, StepTrace } from '../engine/executor.ts';
+import { decodeImage, encodeImage, type ImageLimits } from '../engine/image-io.ts';
+import type { BrickRegistry } from '../engine/registry.ts';
+import type { ImageData } from '../engine/values.ts';
+import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
+import type { Workflow } from '../engine/workflow/types.ts';
+import { silentLogger } from '../logger.ts';
+import type { BlobStore } from './blob-store.ts';
+import type { SessionDb } from './database.ts';
+import { type Classified, classify } from './intent.ts';
+import type {
+  CommandReply,
+  ConversationKey,
+  HandleOutcome,
+  HistoryEntry,
+  IncomingMessage,
+  Intent,
+  PlanView,
+  ResultImage,
+  RuleEntry,
+  SessionEvent,
+  SessionListener,
+  SessionManager,
+  TurnStatus,
+} from './types.ts';
+
+export interface SessionSettings {
+  /** Turns one user may have queued or running at once, over all their conversations. */
+  readonly maxPendingPerUser: number;
+  /** Turns one user may start in any 60 seconds. */
+  readonly turnsPerMinute: number;
+  readonly maxImagesPerConversation: number;
+  readonly maxBlobBytes: number;
+  readonly undoDepth: number;
+  /** Earlier turns given to the Builder as context. */
+  readonly historyTurns: number;
+  /** Check a conversation's image count every this many turns (the limit may be passed by this many meanwhile). */
+  readonly pruneEvery: number;
+  /** Conversations whose state stays cached in memory. */
+  readonly cachedConversations: number;
+  /** Decoded current images kept in memory, in bytes, so follow-ups skip a decode. */
+  readonly decodedCacheBytes: number;
+}
+
+export const DEFAULT_SETTINGS: SessionSettings = {
+  maxPendingPerUser: 10,
+  turnsPerMinute: 30,
+  maxImagesPerConversation: 200,
+  maxBlobBytes: 5 * 1024 ** 3,
+  undoDepth: 20,
+  historyTurns: 8,
+  pruneEvery: 10,
+  cachedConversations: 5_000,
+  decodedCacheBytes: 64 * 1024 * 1024,
+};
+
+export interface SessionManagerOptions {
+  readonly db: SessionDb;
+  readonly blobs: BlobStore;
+  readonly builder: Builder;
+  readonly executor: Executor;
+  readonly registry: BrickRegistry;
+  readonly limits: ImageLimits;
+  readonly settings?: Partial<SessionSettings>;
+  readonly logger?: Logger;
+  /** Milliseconds clock for rate limits (tests move it). */
+  readonly now?: () => number;
+}
+
+type TurnRow = typeof turns.$inferSelect;
+type ConversationRow = typeof conversations.$inferSelect;
+
+/** A job queued or running in a conversation's chain. */
+interface Job {
+  readonly controller: AbortController;
+  turnId?: number;
+}
+
+interface ActiveConversation {
+  tail: Promise<unknown>;
+  readonly jobs: Set<Job>;
+  /** Pinned while jobs run, so the cache can never hand out a second, diverging copy. */
+  state?: ConversationState;
+}
+
+/**
+ * What the manager needs of a conversation on every turn, kept in memory. This
+ * process is the only writer (see docs/sessions.md), and every change is
+ * written to the database before it is applied here.
+ */
+interface ConversationState {
+  readonly id: number;
+  readonly platform: string;
+  readonly userId: string;
+  current: ImageState | null;
+  undo: ImageState[];
+  redo: ImageState[];
+  /** The newest turn with a workflow: what feedback revises. */
+  lastPlanned: number | undefined;
+  /** `scoped`: belongs to this conversation (reset removes it), else to the user everywhere. */
+  rules: Array<{ id: number; rule: Rule; scoped: boolean }>;
+  /** The Builder's context: the newest finished planned turns, oldest first. */
+  history: PriorTurn[];
+  turnsSincePrune: number;
+}
+
+interface UserLoad {
+  pending: number;
+  starts: number[];
+}
+
+/** An error a user caused or can act on; its message is shown as is. */
+class SessionError extends LegoEditError {}
+
+const TURN_INTENTS = new Set<Intent>(['edit', 'follow-up', 'revision', 'rule', 'ask-what-to-do']);
+const FINISHED: readonly TurnStatus[] = ['done', 'failed', 'cancelled', 'interrupted'];
+
+function keyText(k: ConversationKey): string {
+  return `${k.platform}\u0000${k.chatId}\u0000${k.threadId ?? ''}\u0000${k.userId}`;
+}
+
+function quote(text: string, max = 60): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return `"${t.length > max ? `${t.slice(0, max - 1)}…` : t}"`;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if ((e as { code?: string }).code === '23505') return true;
+  return false;
+}
+
+export class DbSessionManager implements SessionManager {
+  readonly #db: SessionDb;
+  readonly #blobs: BlobStore;
+  readonly #builder: Builder;
+  readonly #executor: Executor;
+  readonly #registry: BrickRegistry;
+  readonly #limits: ImageLimits;
+  readonly #settings: SessionSettings;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  readonly #ids: LRUCache<string, number>;
+  readonly #states: LRUCache<number, ConversationState>;
+  readonly #decoded: LRUCache<string, ImageData>;
+  readonly #active = new Map<number, ActiveConversation>();
+  /** Per conversation key: the tail of messages still being classified and admitted, so they queue in arrival order. */
+  readonly #arrivals = new Map<string, Promise<unknown>>();
+  readonly #users = new Map<string, UserLoad>();
+  /** Conversations with interrupted turns nobody has been told about. */
+  readonly #noticeDue = new Set<number>();
+  #available?: { readonly at: number; readonly names: Promise<ReadonlySet<string>> };
+  #blobBytes = 0;
+  #closed = false;
+
+  private constructor(options: SessionManagerOptions) {
+    this.#db = options.db;
+    this.#blobs = options.blobs;
+    this.#builder = options.builder;
+    this.#executor = options.executor;
+    this.#registry = options.registry;
+    this.#limits = options.limits;
+    this.#settings = { ...DEFAULT_SETTINGS, ...options.settings };
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#ids = new LRUCache({ max: this.#settings.cachedConversations });
+    this.#states = new LRUCache({ max: this.#settings.cachedConversations });
+    this.#decoded = new LRUCache({ maxSize: this.#settings.decodedCacheBytes, sizeCalculation: (img) => Math.max(1, img.data.byteLength) });
+  }
+
+  /** Starts a manager: marks turns a crash left unfinished as interrupted, then accepts messages. */
+  static async start(options: SessionManagerOptions): Promise<DbSessionManager> {
+    const m = new DbSessionManager(options);
+    await m.#recover();
+    return m;
+  }
+
+  async #recover(): Promise<void> {
+    const interrupted = await this.#db
+      .update(turns)
+      .set({ status: 'interrupted', noticePending: true, finishedAt: new Date() })
+      .where(inArray(turns.status, ['queued', 'planning', 'running']))
+      .returning({ id: turns.id });
+    if (interrupted.length) this.#logger.warn({ turns: interrupted.map((t) => t.id) }, 'marked turns left unfinished by a crash as interrupted');
+    const due = await this.#db.selectDistinct({ id: turns.conversationId }).from(turns).where(eq(turns.noticePending, true));
+    for (const d of due) this.#noticeDue.add(d.id);
+    const [total] = await this.#db.select({ bytes: sql<string | null>`sum(${images.bytes})` }).from(images);
+    this.#blobBytes = Number(total?.bytes ?? 0);
+  }
+
+  // ---- conversation lookup ------------------------------------------------
+
+  async #conversationId(key: ConversationKey, userName?: string): Promise<number> {
+    const k = keyText(key);
+    const cached = this.#ids.get(k);
+    if (cached !== undefined) return cached;
+    const [row] = await this.#db
+      .insert(conversations)
+      .values({ platform: key.platform, chatId: key.chatId, threadId: key.threadId ?? '', userId: key.userId, userName })
+      .onConflictDoUpdate({
+        target: [conversations.platform, conversations.chatId, conversations.threadId, conversations.userId],
+        set: { updatedAt: sql`now()` },
+      })
+      .returning({ id: conversations.id });
+    this.#ids.set(k, row!.id);
+    return row!.id;
+  }
+
+  /** The conversation of a key if it exists; never creates one (queries must not leave rows behind). */
+  async #existingConversation(key: ConversationKey): Promise<ConversationRow | undefined> {
+    const [row] = await this.#db
+      .select()
+      .from(conversations)
+      .where(
+        and(
+          eq(conversations.platform, key.platform),
+          eq(conversations.chatId, key.chatId),
+          eq(conversations.threadId, key.threadId ?? ''),
+          eq(conversations.userId, key.userId),
+        ),
+      );
+    if (row) this.#ids.set(keyText(key), row.id);
+    return row;
+  }
+
+  async #state(convId: number): Promise<ConversationState> {
+    const pinned = this.#active.get(convId)?.state;
+    if (pinned) return pinned;
+    let state = this.#states.get(convId);
+    if (!state) {
+      const loaded = await this.#loadState(convId);
+      // Another caller may have loaded it meanwhile; keep one copy.
+      state = this.#active.get(convId)?.state ?? this.#states.get(convId) ?? loaded;
+      this.#states.set(convId, state);
+    }
+    const active = this.#active.get(convId);
+    if (active) active.state = state;
+    return state;
+  }
+
+  async #loadState(convId: number): Promise<ConversationState> {
+    const [row] = await this.#db.select().from(conversations).where(eq(conversations.id, convId));
+    if (!row) throw new Error(`conversation ${convId} vanished`);
+    const [ruleRows, planned] = await Promise.all([
+      this.#db
+        .select({ id: rulesTable.id, data: rulesTable.data, conversationId: rulesTable.conversationId })
+        .from(rulesTable)
+        .where(
+          or(
+            eq(rulesTable.conversationId, convId),
+            and(isNull(rulesTable.conversationId), eq(rulesTable.platform, row.platform), eq(rulesTable.userId, row.userId)),
+          ),
+        )
+        .orderBy(asc(rulesTable.id)),
+      this.#db
+        .select({ id: turns.id, text: turns.text, instruction: turns.instruction, workflow: turns.workflow, status: turns.status, errorMessage: turns.errorMessage })
+        .from(turns)
+        .where(and(eq(turns.conversationId, convId), isNotNull(turns.workflow)))
+        .orderBy(desc(turns.id))
+        .limit(this.#settings.historyTurns),
+    ]);
+    return {
+      id: convId,
+      platform: row.platform,
+      userId: row.userId,
+      current: row.current ?? null,
+      undo: row.undoStack,
+      redo: row.redoStack,
+      lastPlanned: planned[0]?.id,
+      rules: ruleRows.map((r) => ({ id: r.id, rule: r.data as Rule, scoped: r.conversationId !== null })),
+      history: planned
+        .filter((r) => (FINISHED as readonly string[]).includes(r.status))
+        .reverse()
+        .map((r) => toPriorTurn(r)),
+      turnsSincePrune: 0,
+    };
+  }
+
+  #remember(state: ConversationState, turn: PriorTurn): void {
+    state.history.push(turn);
+    while (state.history.length > this.#settings.historyTurns) state.history.shift();
+  }
+
+  // ---- handle ---------------------------------------------------------------
+
+  async handle(message: IncomingMessage, listener: SessionListener): Promise<HandleOutcome> {
+    if (this.#closed) throw new Error('session manager is closed');
+    // Classification depends on what earlier messages queued, so a conversation admits one message at a time;
+    // the admitted work itself runs later, on the conversation's chain.
+    const k = keyText(message);
+    const previous = this.#arrivals.get(k) ?? Promise.resolve();
+    let admitted!: () => void;
+    const gate = new Promise<void>((resolve) => (admitted = resolve));
+    const tail = previous.then(() => gate);
+    this.#arrivals.set(k, tail);
+    await previous;
+    let released = false;
+    const admit = (): void => {
+      if (released) return;
+      released = true;
+      admitted();
+      if (this.#arrivals.get(k) === tail) this.#arrivals.delete(k);
+    };
+    try {
+      return await this.#handle(message, listener, admit);
+    } finally {
+      admit();
+    }
+  }
+
+  async #handle(message: IncomingMessage, listener: SessionListener, admitted: () => void): Promise<HandleOutcome> {
+    const emit = async (e: SessionEvent): Promise<void> => {
+      try {
+        await listener(e);
+      } catch (err) {
+        this.#logger.warn({ err, event: e.type }, 'session listener threw');
+      }
+    };
+    const key: ConversationKey = {
+      platform: message.platform,
+      chatId: message.chatId,
+      userId: message.userId,
+      ...(message.threadId ? { threadId: message.threadId } : {}),
+    };
+    const convId = await this.#conversationId(key, message.userName);
+    if (this.#noticeDue.has(convId)) await this.#tellInterrupted(convId, emit);
+
+    const active = this.#active.get(convId);
+    const busy = (active?.jobs.size ?? 0) > 0;
+    const state = await this.#state(convId);
+    const classified = classify(message.text, {
+      hasImage: message.images.length > 0,
+      hasCurrent: busy || state.current !== null,
+      hasLastTurn: busy || state.lastPlanned !== undefined,
+      bricks: this.#registry.list(),
+    });
+    const { intent } = classified;
+
+    switch (intent) {
+      case 'history': {
+        const entries = await this.#history(convId, 10);
+        await emit({ type: 'info', text: formatHistory(entries) });
+        return { intent };
+      }
+      case 'rules': {
+        const list = await this.#rules(convId);
+        await emit({ type: 'info', text: formatRules(list) });
+        return { intent };
+      }
+      case 'show-plan': {
+        const view = await this.#plan(convId, message.replyTo ? await this.#resolveReply(convId, message.replyTo) : undefined);
+        await emit(view ? { type: 'info', text: formatPlan(view), turnId: view.turnId } : { type: 'info', text: 'There is no plan yet in this conversation.' });
+        return { intent };
+      }
+      case 'cancel': {
+        const reply = await this.cancel(key, key.userId);
+        await emit({ type: 'info', text: reply.text });
+        return { intent };
+      }
+      case 'clarify':
+        await emit({ type: 'clarify', question: classified.question ?? 'What should I do?' });
+        return { intent };
+      case 'undo':
+      case 'redo':
+      case 'reset':
+      case 'forget-rule':
+        return this.#enqueueAdmitted(admitted, convId, async () => {
+          const reply =
+            intent === 'undo'
+              ? await this.#undoRedo(convId, 'undo')
+              : intent === 'redo'
+                ? await this.#undoRedo(convId, 'redo')
+                : intent === 'reset'
+                  ? await this.#reset(convId)
+                  : await this.#forgetRule(convId, classified.index ?? 0);
+          await this.#emitReply(reply, emit);
+          return { intent };
+        });
+      default:
+        if (!TURN_INTENTS.has(intent)) throw new Error(`unhandled intent ${intent}`);
+        return this.#acceptTurn(key, convId, message, classified, emit, admitted);
+    }
+  }
+
+  async #emitReply(reply: CommandReply, emit: (e: SessionEvent) => Promise<void>): Promise<void> {
+    if (reply.image) await emit({ type: 'result', turnId: 0, images: [reply.image], texts: [], caption: reply.text });
+    else await emit(reply.ok ? { type: 'info', text: reply.text } : { type: 'error', code: 'command', userMessage: reply.text });
+  }
+
+  async #tellInterrupted(convId: number, emit: (e: SessionEvent) => Promise<void>): Promise<void> {
+    this.#noticeDue.delete(convId);
+    const told = await this.#db
+      .update(turns)
+      .set({ noticePending: false })
+      .where(and(eq(turns.conversationId, convId), eq(turns.noticePending, true)))
+      .returning({ id: turns.id, text: turns.text });
+    for (const t of told.sort((a, b) => a.id - b.id)) {
+      await emit({ type: 'info', turnId: t.id, text: interruptedText(t.text) });
+    }
+  }
+
+  #enqueueAdmitted<T>(admitted: () => void, convId: number, work: (job: Job) => Promise<T>): Promise<T> {
+    const run = this.#enqueue(convId, work);
+    admitted();
+    return run;
+  }
+
+  /** Runs `work` after everything earlier in the conversation; cancellation aborts `job.controller`. */
+  #enqueue<T>(convId: number, work: (job: Job) => Promise<T>, job: Job = { controller: new AbortController() }): Promise<T> {
+    let active = this.#active.get(convId);
+    if (!active) {
+      const cached = this.#states.get(convId);
+      active = { tail: Promise.resolve(), jobs: new Set(), ...(cached ? { state: cached } : {}) };
+      this.#active.set(convId, active);
+    }
+    const conv = active;
+    conv.jobs.add(job);
+    const run = conv.tail.then(() => work(job));
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    conv.tail = settled;
+    void settled.then(() => {
+      conv.jobs.delete(job);
+      // Idle conversations hold no memory beyond their id.
+      if (conv.jobs.size === 0 && this.#active.get(convId) === conv) this.#active.delete(convId);
+    });
+    return run;
+  }
+
+  #userLoad(key: ConversationKey): UserLoad {
+    const k = `${key.platform}\u0000${key.userId}`;
+    let load = this.#users.get(k);
+    if (!load) {
+      load = { pending: 0, starts: [] };
+      this.#users.set(k, load);
+    }
+    return load;
+  }
+
+  /** Refuses a turn over the user's limits; otherwise counts it. */
+  #admit(key: ConversationKey): string | undefined {
+    const load = this.#userLoad(key);
+    const now = this.#now();
+    load.starts = load.starts.filter((t) => now - t < 60_000);
+    if (load.pending >= this.#settings.maxPendingPerUser) {
+      return `You already have ${load.pending} edits waiting or running (the limit is ${this.#settings.maxPendingPerUser}). Wait for them to finish, or cancel them.`;
+    }
+    if (load.starts.length >= this.#settings.turnsPerMinute) {
+      const wait = Math.ceil((60_000 - (now - load.starts[0]!)) / 1000);
+      return `That is more than ${this.#settings.turnsPerMinute} edits in a minute. Please try again in ${wait} s.`;
+    }
+    load.pending++;
+    load.starts.push(now);
+    return undefined;
+  }
+
+  #release(key: ConversationKey): void {
+    const k = `${key.platform}\u0000${key.userId}`;
+    const load = this.#users.get(k);
+    if (!load) return;
+    load.pending = Math.max(0, load.pending - 1);
+    if (load.pending === 0 && load.starts.every((t) => this.#now() - t >= 60_000)) this.#users.delete(k);
+  }
+
+  async #acceptTurn(
+    key: ConversationKey,
+    convId: number,
+    message: IncomingMessage,
+    classified: Classified,
+    emit: (e: SessionEvent) => Promise<void>,
+    admitted: () => void,
+  ): Promise<HandleOutcome> {
+    const { intent } = classified;
+    const refused = this.#admit(key);
+    if (refused) {
+      await emit({ type: 'error', code: 'rate-limited', userMessage: refused });
+      return { intent };
+    }
+    let released = false;
+    const release = (): void => {
+      if (!released) this.#release(key);
+      released = true;
+    };
+    try {
+      // Bad input is refused before anything is stored, so it can never displace the user's work.
+      let upload: { readonly image: ImageData; readonly sha: string } | undefined;
+      const first = message.images[0];
+      if (first) {
+        try {
+          upload = await this.#storeUpload(first.bytes);
+        } catch (err) {
+          if (err instanceof LegoEditError) {
+            await emit({ type: 'error', code: err.code, userMessage: err.userMessage });
+            return { intent };
+          }
+          throw err;
+        }
+      }
+      const replyTarget = message.replyTo ? await this.#resolveReply(convId, message.replyTo) : undefined;
+      if (message.replyTo && replyTarget === undefined) {
+        await emit({ type: 'error', code: 'unknown-reply', userMessage: 'I cannot find the message you replied to in your conversation; send your request without replying to it.' });
+        return { intent };
+      }
+      const text = (message.text ?? '').trim();
+
+      let turnId: number | undefined;
+      if (intent !== 'rule') {
+        try {
+          turnId = await this.#insertTurn(convId, message.messageId, text, intent, upload?.sha, intent === 'ask-what-to-do' ? 'done' : 'queued');
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          await emit({ type: 'info', text: 'I already have this message; it is being handled or was handled before.' });
+          return { intent };
+        }
+      }
+
+      const job: Job = { controller: new AbortController(), ...(turnId !== undefined ? { turnId } : {}) };
+      const ahead = this.#active.get(convId)?.jobs.size ?? 0;
+      const outcome = this.#enqueue(
+        convId,
+        async (j): Promise<HandleOutcome> => {
+          if (intent === 'ask-what-to-do') {
+            await this.#pushState(await this.#state(convId), [{ image: upload!.sha, turnId: turnId! }]);
+            await emit({ type: 'clarify', question: classified.question ?? 'What should I do with this photo?' });
+            return { intent, turnId: turnId!, status: 'done' };
+          }
+          if (intent === 'rule') {
+            const id = await this.#applyRule(key, convId, message, classified.rule!, emit, j);
+            if (id === undefined) return { intent };
+            turnId = id;
+            return { intent, turnId: id, status: await this.#runTurn(convId, id, j, emit, { intent, text, key }) };
+          }
+          return { intent, turnId: turnId!, status: await this.#runTurn(convId, turnId!, j, emit, { intent, text, key, upload, replyTarget }) };
+        },
+        job,
+      );
+      admitted();
+      if (ahead > 0 && turnId !== undefined) await emit({ type: 'queued', turnId, position: ahead });
+      return await outcome;
+    } finally {
+      release();
+    }
+  }
+
+  async #storeUpload(bytes: Uint8Array): Promise<{ image: ImageData; sha: string }> {
+    const image = await decodeImage(bytes, this.#limits);
+    let format = 'unknown';
+    try {
+      format = (await sharp(bytes).metadata()).format ?? 'unknown';
+    } catch {
+      // decodeImage already read it; a format name is only a label.
+    }
+    const sha = await this.#blobs.put(bytes);
+    await this.#recordImage(sha, bytes.byteLength, image.width, image.height, format);
+    this.#decoded.set(sha, image);
+    return { image, sha };
+  }
+
+  async #recordImage(sha: string, size: number, width: number, height: number, format: string): Promise<void> {
+    const inserted = await this.#db
+      .insert(images)
+      .values({ sha256: sha, bytes: size, width, height, format })
+      .onConflictDoNothing()
+      .returning({ sha: images.sha256 });
+    if (inserted.length) this.#blobBytes += size;
+  }
+
+  async #insertTurn(convId: number, messageId: string, text: string, intent: Intent, inputSha: string | undefined, status: TurnStatus): Promise<number> {
+    // One statement, so the turn and its input link are written together without a transaction's round trips.
+    const result = await this.#db.execute(sql`
+      with t as (
+        insert into ${turns} (conversation_id, message_id, text, intent, status, source_image, finished_at)
+        values (${convId}, ${messageId || null}, ${text}, ${intent}, ${status}, ${inputSha ?? null}, ${status === 'done' ? sql`now()` : null})
+        returning id
+      ), l as (
+        insert into ${turnImages} (turn_id, role, position, image_sha)
+        select id, 'input', 0, ${inputSha ?? null}::text from t where ${inputSha ?? null}::text is not null
+      )
+      select id from t`);
+    return Number(rowsOf<{ id: number }>(result)[0]!.id);
+  }
+
+  async #resolveReply(convId: number, replyTo: NonNullable<IncomingMessage['replyTo']>): Promise<number | undefined> {
+    if (replyTo.turnId !== undefined) {
+      const [row] = await this.#db
+        .select({ id: turns.id })
+        .from(turns)
+        .where(and(eq(turns.id, replyTo.turnId), eq(turns.conversationId, convId)));
+      return row?.id;
+    }
+    if (replyTo.messageId !== undefined) {
+      const [row] = await this.#db
+        .select({ id: messageLinks.turnId })
+        .from(messageLinks)
+        .where(and(eq(messageLinks.conversationId, convId), eq(messageLinks.platformMessageId, replyTo.messageId)));
+      return row?.id;
+    }
+    return undefined;
+  }
+
+  async #lastPlannedTurn(convId: number): Promise<TurnRow | undefined> {
+    const { lastPlanned } = await this.#state(convId);
+    return lastPlanned === undefined ? undefined : this.#turnRow(convId, lastPlanned);
+  }
+
+  async #turnRow(convId: number, turnId: number): Promise<TurnRow | undefined> {
+    const [row] = await this.#db
+      .select()
+      .from(turns)
+      .where(and(eq(turns.id, turnId), eq(turns.conversationId, convId)));
+    return row;
+  }
+
+  async #applyRule(
+    key: ConversationKey,
+    convId: number,
+    message: IncomingMessage,
+    rule: Rule,
+    emit: (e: SessionEvent) => Promise<void>,
+    job: Job,
+  ): Promise<number | undefined> {
+    const [stored] = await this.#db
+      .insert(rulesTable)
+      .values({
+        conversationId: convId,
+        platform: key.platform,
+        userId: key.userId,
+        kind: rule.kind,
+        brick: rule.brick,
+        before: rule.before ?? null,
+        text: rule.text,
+        data: rule,
+      })
+      .returning({ id: rulesTable.id });
+    (await this.#state(convId)).rules.push({ id: stored!.id, rule, scoped: true });
+    const last = await this.#lastPlannedTurn(convId);
+    if (!last) {
+      await emit({ type: 'info', text: `Rule stored: ${describeRule(rule)}. It applies to every edit from now on.` });
+      return undefined;
+    }
+    const turnId = await this.#insertTurn(convId, message.messageId, (message.text ?? '').trim(), 'rule', undefined, 'queued');
+    job.turnId = turnId;
+    await this.#db.update(turns).set({ revisesTurnId: last.id }).where(eq(turns.id, turnId));
+    await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. Re-planning your last edit (${quote(last.instruction || last.text)}) under it.` });
+    return turnId;
+  }
+
+  async #availableBricks(): Promise<ReadonlySet<string>> {
+    const now = this.#now();
+    // Backend probes may touch the network; a short cache keeps them off the per-turn path.
+    if (!this.#available || now - this.#available.at > 10_000) {
+      const names = this.#registry.available();
+      this.#available = { at: now, names };
+      names.catch(() => (this.#available = undefined));
+    }
+    return this.#available.names;
+  }
+
+  async #loadImage(sha: string): Promise<ImageData> {
+    const cached = this.#decoded.get(sha);
+    if (cached) return cached;
+    const bytes = await this.#blobs.get(sha);
+    if (!bytes) throw new SessionError('image-gone', 'That image is no longer stored (it was pruned to save space). Send the photo again.');
+    const image = await decodeImage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER });
+    this.#decoded.set(sha, image);
+    return image;
+  }
+
+  async #runTurn(
+    convId: number,
+    turnId: number,
+    job: Job,
+    emit: (e: SessionEvent) => Promise<void>,
+    ctx: {
+      readonly intent: Intent;
+      readonly text: string;
+      readonly key: ConversationKey;
+      readonly upload?: { readonly image: ImageData; readonly sha: string } | undefined;
+      readonly replyTarget?: number | undefined;
+    },
+  ): Promise<TurnStatus> {
+    const { signal } = job.controller;
+    const conv = await this.#state(convId);
+    let planned: { instruction: string; workflow: Workflow } | undefined;
+    const finish = async (status: TurnStatus, extra: Partial<typeof turns.$inferInsert> = {}): Promise<TurnStatus> => {
+      await this.#db
+        .update(turns)
+        .set({ status, finishedAt: new Date(), ...extra })
+        .where(eq(turns.id, turnId));
+      const workflow = planned?.workflow ?? (extra.workflow as Workflow | undefined);
+      if (workflow) {
+        conv.lastPlanned = turnId;
+        this.#remember(conv, toPriorTurn({ text: ctx.text, instruction: planned?.instruction ?? ctx.text, workflow, status, errorMessage: extra.errorMessage ?? null }));
+      }
+      return status;
+    };
+    const cancelled = async (): Promise<TurnStatus> => {
+      const s = await finish('cancelled');
+      await emit({ type: 'cancelled', turnId });
+      return s;
+    };
+    const fail = async (err: unknown, extra: Partial<typeof turns.$inferInsert> = {}): Promise<TurnStatus> => {
+      const known = err instanceof LegoEditError;
+      if (!known) this.#logger.error({ err, turnId }, 'turn failed unexpectedly');
+      const code = known ? err.code : 'internal';
+      const userMessage = known ? err.userMessage : 'Something went wrong on my side; your earlier images are safe. Please try again.';
+      const s = await finish('failed', { errorCode: code, errorMessage: known ? err.message : errorMessage(err), ...extra });
+      await emit({ type: 'error', turnId, code, userMessage });
+      return s;
+    };
+    if (signal.aborted) return cancelled();
+
+    try {
+      // What to plan, on which image: resolved now, not on arrival, so feedback sent while a turn ran revises that turn.
+      let instruction = ctx.text;
+      let sourceSha: string;
+      let image: ImageData;
+      let revise: { turn: PriorTurn; feedback: string } | undefined;
+      let revisesTurnId: number | null = null;
+      if (ctx.intent === 'edit' && ctx.upload) {
+        sourceSha = ctx.upload.sha;
+        image = ctx.upload.image;
+      } else if (ctx.intent === 'revision' || ctx.intent === 'rule') {
+        const target =
+          ctx.intent === 'rule'
+            ? await this.#turnRow(convId, (await this.#turnRow(convId, turnId))!.revisesTurnId!)
+            : ctx.replyTarget !== undefined
+              ? await this.#turnRow(convId, ctx.replyTarget)
+              : await this.#lastPlannedTurn(convId);
+        if (!target?.sourceImage || !target.workflow) throw new SessionError('nothing-to-revise', 'There is no earlier edit to revise. Send a photo with an instruction.');
+        revisesTurnId = target.id;
+        instruction = target.instruction || target.text;
+        sourceSha = target.sourceImage;
+        image = await this.#loadImage(sourceSha);
+        if (ctx.intent === 'revision') revise = { turn: toPriorTurn(target), feedback: ctx.text };
+      } else {
+        let from: ImageState | null | undefined;
+        if (ctx.replyTarget !== undefined) {
+          const [out] = await this.#db
+            .select({ sha: turnImages.imageSha })
+            .from(turnImages)
+            .where(and(eq(turnImages.turnId, ctx.replyTarget), eq(turnImages.role, 'output')))
+            .orderBy(asc(turnImages.position))
+            .limit(1);
+          from = out ? { image: out.sha, turnId: ctx.replyTarget } : undefined;
+        }
+        from ??= conv.current;
+        if (!from) throw new SessionError('no-image', 'There is no image to edit yet. Send a photo with an instruction.');
+        sourceSha = from.image;
+        image = await this.#loadImage(sourceSha);
+      }
+
+      await this.#db.execute(sql`
+        with u as (
+          update ${turns} set status = 'planning', started_at = now(), instruction = ${instruction}, source_image = ${sourceSha}, revises_turn_id = ${revisesTurnId}
+          where id = ${turnId} returning id
+        )
+        insert into ${turnImages} (turn_id, role, position, image_sha) select id, 'input', 0, ${sourceSha} from u on conflict do nothing`);
+      await emit({ type: 'planning', turnId });
+      if (signal.aborted) return cancelled();
+
+      const available = await this.#availableBricks();
+      const history = [...conv.history];
+      const ruleList = conv.rules.map((r) => r.rule);
+      const planStarted = performance.now();
+      let plan;
+      try {
+        plan = await this.#builder.plan({
+          image,
+          instruction,
+          available,
+          signal,
+          history,
+          rules: ruleList,
+          ...(revise ? { revise } : {}),
+        });
+      } catch (err) {
+        if (signal.aborted) return cancelled();
+        return fail(err, { planMs: Math.round(performance.now() - planStarted) });
+      }
+      const planMs = Math.round(plan.latencyMs ?? performance.now() - planStarted);
+      const violations = checkRules(plan.workflow, ruleList, this.#registry.list());
+      const planFields = {
+        builder: plan.builder,
+        reasoning: plan.reasoning ?? null,
+        workflow: plan.workflow,
+        attempts: plan.attempts ?? null,
+        promptTokens: plan.usage?.promptTokens ?? null,
+        completionTokens: plan.usage?.completionTokens ?? null,
+        planMs,
+      };
+      if (violations.length) {
+        return fail(new SessionError('rule-violated', `The plan I found breaks your rules: ${violations.join(' ')} Try /forget to drop a rule, or rephrase.`), planFields);
+      }
+      await this.#db
+        .update(turns)
+        .set({ status: 'running', ...planFields })
+        .where(eq(turns.id, turnId));
+      planned = { instruction, workflow: plan.workflow };
+      conv.lastPlanned = turnId;
+      await emit({
+        type: 'planned',
+        turnId,
+        summary: summariseWorkflow(plan.workflow),
+        workflow: toLegoEditJson(plan.workflow),
+        builder: plan.builder,
+        steps: plan.workflow.nodes.length,
+      });
+      if (signal.aborted) return cancelled();
+
+      const outcome = await this.#executor.run(plan.workflow, { image }, { signal, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+      const runMs = Math.round(outcome.durationMs);
+      const trace = outcome.trace.map(plainTrace);
+      if (outcome.status === 'cancelled') {
+        await finish('cancelled', { trace, runMs });
+        await emit({ type: 'cancelled', turnId });
+        return 'cancelled';
+      }
+      if (outcome.status === 'failed') return fail(outcome.error, { trace, runMs });
+
+      const results: ResultImage[] = [];
+      const texts: string[] = [];
+      for (const v of outcome.results) {
+        if (typeof v === 'string' || typeof v === 'number') {
+          texts.push(String(v));
+          continue;
+        }
+        const bytes = await encodeImage(v, 'png');
+        const sha = await this.#blobs.put(bytes);
+        results.push({ bytes, format: 'png', sha256: sha, width: v.width, height: v.height });
+        if (v.kind === 'image' && !this.#decoded.has(sha)) this.#decoded.set(sha, v);
+      }
+      const warnings = outcome.warnings.map((w) => w.userMessage);
+      const next = results.length
+        ? this.#nextStacks(conv, [...(ctx.intent === 'edit' ? [{ image: sourceSha, turnId }] : []), { image: results[0]!.sha256, turnId }])
+        : undefined;
+      // Images, lineage, the finished turn and the new current image in one statement: all or nothing, one round trip.
+      const imageRows = results.map((r) => sql`(${r.sha256}, ${r.bytes.byteLength}, ${r.width}, ${r.height}, 'png')`);
+      const linkRows = results.map((r, position) => sql`(${turnId}, 'output', ${position}, ${r.sha256})`);
+      const committed = await this.#db.execute(sql`
+        with
+        ${results.length ? sql`img as (insert into ${images} (sha256, bytes, width, height, format) values ${sql.join(imageRows, sql`, `)} on conflict do nothing returning bytes),` : sql``}
+        ${results.length ? sql`lnk as (insert into ${turnImages} (turn_id, role, position, image_sha) values ${sql.join(linkRows, sql`, `)}),` : sql``}
+        ${next ? sql`cnv as (update ${conversations} set current = ${JSON.stringify(next.current)}::jsonb, undo_stack = ${JSON.stringify(next.undo)}::jsonb, redo_stack = '[]'::jsonb, updated_at = now() where id = ${convId}),` : sql``}
+        trn as (update ${turns} set status = 'done', finished_at = now(), trace = ${JSON.stringify(trace)}::jsonb, run_ms = ${runMs}, warnings = ${JSON.stringify(warnings)}::jsonb where id = ${turnId} returning id)
+        select ${results.length ? sql`(select coalesce(sum(bytes), 0) from img)` : sql`0`} as added from trn`);
+      this.#blobBytes += Number(rowsOf<{ added: string | number | null }>(committed)[0]?.added ?? 0);
+      if (next) Object.assign(conv, next);
+      conv.lastPlanned = turnId;
+      this.#remember(conv, toPriorTurn({ text: ctx.text, instruction, workflow: plan.workflow, status: 'done', errorMessage: null }));
+      // A concurrent prune may have removed a blob this turn just linked; put it back.
+      for (const r of results) if (!(await this.#blobs.has(r.sha256))) await this.#blobs.put(r.bytes);
+
+      const caption = [summariseWorkflow(plan.workflow), ...warnings].join('\n');
+      await emit({ type: 'result', turnId, images: results, texts, caption });
+      if (++conv.turnsSincePrune >= this.#settings.pruneEvery || this.#blobBytes > this.#settings.maxBlobBytes) {
+        conv.turnsSincePrune = 0;
+        await this.#prune(convId).catch((err: unknown) => this.#logger.warn({ err, convId }, 'pruning failed'));
+      }
+      return 'done';
+    } catch (err) {
+      if (signal.aborted) return cancelled();
+      return fail(err);
+    }
+  }
+
+  async #stepEvent(turnId: number, e: ExecutorEvent, emit: (e: SessionEvent) => Promise<void>): Promise<void> {
+    switch (e.type) {
+      case 'step-started':
+        return emit({ type: 'step-started', turnId, step: e.step, brick: e.brick });
+      case 'step-progress':
+        return emit({
+          type: 'step-progress',
+          turnId,
+          step: e.step,
+          brick: e.brick,
+          ...(e.fraction !== undefined ? { fraction: e.fraction } : {}),
+          ...(e.message !== undefined ? { message: e.message } : {}),
+        });
+      case 'step-finished':
+        return emit({ type: 'step-finished', turnId, step: e.step, brick: e.brick, durationMs: e.durationMs, cached: e.cache === 'hit', emptyMasks: e.emptyMasks });
+      case 'step-failed':
+        return emit({ type: 'step-failed', turnId, step: e.step, brick: e.brick, userMessage: e.error.userMessage });
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- current image and undo/redo -------------------------------------------
+
+  /** The stacks after making the last of `states` current: the old current (and the others) go onto the undo stack; redo empties. */
+  #nextStacks(conv: ConversationState, states: readonly ImageState[]): { current: ImageState; undo: ImageState[]; redo: ImageState[] } {
+    const undo = [...conv.undo];
+    if (conv.current) undo.push(conv.current);
+    undo.push(...states.slice(0, -1));
+    while (undo.length > this.#settings.undoDepth) undo.shift();
+    return { current: states.at(-1)!, undo, redo: [] };
+  }
+
+  async #pushState(conv: ConversationState, states: readonly ImageState[]): Promise<void> {
+    const next = this.#nextStacks(conv, states);
+    await this.#db
+      .update(conversations)
+      .set({ current: next.current, undoStack: next.undo, redoStack: next.redo, updatedAt: new Date() })
+      .where(eq(conversations.id, conv.id));
+    Object.assign(conv, next);
+  }
+
+  async #undoRedo(convId: number, which: 'undo' | 'redo'): Promise<CommandReply> {
+    const conv = await this.#state(convId);
+    const from = which === 'undo' ? [...conv.undo] : [...conv.redo];
+    const to = which === 'undo' ? [...conv.redo] : [...conv.undo];
+    const next = from.pop();
+    if (!next) return { ok: false, text: which === 'undo' ? 'Nothing to undo.' : 'Nothing to redo.' };
+    if (conv.current) to.push(conv.current);
+    await this.#db
+      .update(conversations)
+      .set({ current: next, undoStack: which === 'undo' ? from : to, redoStack: which === 'undo' ? to : from, updatedAt: new Date() })
+      .where(eq(conversations.id, convId));
+    Object.assign(conv, { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from });
+    const image = await this.#resultImage(next.image);
+    const [turn] = next.turnId !== null ? await this.#db.select({ text: turns.text }).from(turns).where(eq(turns.id, next.turnId)) : [];
+    const what = turn?.text ? ` (${quote(turn.text)})` : '';
+    const text = `${which === 'undo' ? 'Undone' : 'Redone'}: the current image is now the one from turn ${next.turnId ?? '?'}${what}.`;
+    return image ? { ok: true, text, image } : { ok: true, text };
+  }
+
+  async #resultImage(sha: string): Promise<ResultImage | undefined> {
+    const [meta] = await this.#db.select().from(images).where(eq(images.sha256, sha));
+    const bytes = await this.#blobs.get(sha);
+    if (!meta || !bytes) return undefined;
+    return { bytes, format: meta.format === 'jpeg' ? 'jpeg' : 'png', sha256: sha, width: meta.width, height: meta.height };
+  }
+
+  async #reset(convId: number): Promise<CommandReply> {
+    await this.#db.transaction(async (tx) => {
+      await tx.update(conversations).set({ current: null, undoStack: [], redoStack: [], updatedAt: new Date() }).where(eq(conversations.id, convId));
+      await tx.delete(rulesTable).where(eq(rulesTable.conversationId, convId));
+    });
+    const conv = await this.#state(convId);
+    Object.assign(conv, { current: null, undo: [], redo: [], rules: conv.rules.filter((r) => !r.scoped) });
+    return { ok: true, text: 'Started afresh: no current image and no rules. Your history is kept (/history). Send a photo to begin.' };
+  }
+
+  // ---- rules, history, plans -------------------------------------------------
+
+  async #rules(convId: number): Promise<RuleEntry[]> {
+    return (await this.#state(convId)).rules.map((r, i) => ({ index: i + 1, text: r.rule.text, kind: r.rule.kind }));
+  }
+
+  async #forgetRule(convId: number, index: number): Promise<CommandReply> {
+    const conv = await this.#state(convId);
+    const list = conv.rules;
+    const target = list[index - 1];
+    if (!target || index < 1) {
+      return { ok: false, text: list.length ? `There is no rule ${index}; your rules are numbered 1 to ${list.length} (see /rules).` : 'You have no rules to forget.' };
+    }
+    await this.#db.delete(rulesTable).where(eq(rulesTable.id, target.id));
+    conv.rules = list.filter((r) => r.id !== target.id);
+    return { ok: true, text: `Forgot rule ${index}: ${quote(target.rule.text)}.` };
+  }
+
+  async #history(convId: number, limit: number): Promise<HistoryEntry[]> {
+    const [conv, rows] = await Promise.all([
+      this.#state(convId),
+      this.#db
+        .select({ id: turns.id, intent: turns.intent, text: turns.text, status: turns.status, workflow: turns.workflow, createdAt: turns.createdAt })
+        .from(turns)
+        .where(eq(turns.conversationId, convId))
+        .orderBy(desc(turns.id))
+        .limit(limit),
+    ]);
+    return rows.reverse().map((r) => ({
+      turnId: r.id,
+      intent: r.intent as Intent,
+      instruction: r.text,
+      status: r.status,
+      ...(r.workflow ? { summary: summariseWorkflow(r.workflow as Workflow) } : {}),
+      createdAt: r.createdAt,
+      current: conv.current?.turnId === r.id,
+    }));
+  }
+
+  async #plan(convId: number, turnId?: number): Promise<PlanView | undefined> {
+    const row = turnId !== undefined ? await this.#turnRow(convId, turnId) : await this.#lastPlannedTurn(convId);
+    if (!row?.workflow) return undefined;
+    const wf = row.workflow as Workflow;
+    return {
+      turnId: row.id,
+      summary: summariseWorkflow(wf),
+      workflow: toLegoEditJson(wf),
+      builder: row.builder ?? 'unknown',
+      ...(row.reasoning ? { reasoning: row.reasoning } : {}),
+    };
+  }
+
+  // ---- retention ---------------------------------------------------------------
+
+  /** Images the current pointer, undo or redo stack of any conversation (or one) needs. */
+  async #protectedImages(convId?: number): Promise<Set<string>> {
+    const rows = await this.#db
+      .select({ current: conversations.current, undo: conversations.undoStack, redo: conversations.redoStack })
+      .from(conversations)
+      .where(convId !== undefined ? eq(conversations.id, convId) : undefined);
+    const keep = new Set<string>();
+    for (const r of rows) for (const s of [r.current, ...r.undo, ...r.redo]) if (s) keep.add(s.image);
+    return keep;
+  }
+
+  /** Oldest-first pruning of this conversation's images over its limit, then of all images over the total size limit. */
+  async #prune(convId: number): Promise<void> {
+    const linked = await this.#db
+      .select({ sha: turnImages.imageSha, first: sql<number>`min(${turnImages.turnId})` })
+      .from(turnImages)
+      .innerJoin(turns, eq(turns.id, turnImages.turnId))
+      .where(eq(turns.conversationId, convId))
+      .groupBy(turnImages.imageSha)
+      .orderBy(sql`min(${turnImages.turnId})`);
+    let excess = linked.length - this.#settings.maxImagesPerConversation;
+    if (excess > 0) {
+      const keep = await this.#protectedImages(convId);
+      const drop: string[] = [];
+      for (const l of linked) {
+        if (excess <= 0) break;
+        if (keep.has(l.sha)) continue;
+        drop.push(l.sha);
+        excess--;
+      }
+      if (drop.length) {
+        await this.#db
+          .delete(turnImages)
+          .where(
+            and(
+              inArray(turnImages.imageSha, drop),
+              inArray(turnImages.turnId, this.#db.select({ id: turns.id }).from(turns).where(eq(turns.conversationId, convId))),
+            ),
+          );
+        await this.#collect(drop);
+      }
+    }
+    if (this.#blobBytes > this.#settings.maxBlobBytes) await this.#pruneGlobal();
+  }
+
+  async #pruneGlobal(): Promise<void> {
+    const keep = await this.#protectedImages();
+    const target = this.#settings.maxBlobBytes * 0.9;
+    const candidates = await this.#db
+      .select({ sha: images.sha256, bytes: images.bytes })
+      .from(images)
+      .orderBy(asc(images.createdAt));
+    let total = this.#blobBytes;
+    const drop: string[] = [];
+    for (const c of candidates) {
+      if (total <= target) break;
+      if (keep.has(c.sha)) continue;
+      drop.push(c.sha);
+      total -= c.bytes;
+    }
+    if (!drop.length) return;
+    await this.#db.delete(turnImages).where(inArray(turnImages.imageSha, drop));
+    await this.#collect(drop);
+  }
+
+  /** Deletes images no turn links any more: rows first, then bytes, so a crash leaves at worst an unreferenced file. */
+  async #collect(shas: readonly string[]): Promise<void> {
+    const gone = await this.#db
+      .delete(images)
+      .where(and(inArray(images.sha256, [...shas]), sql`not exists (select 1 from ${turnImages} where ${turnImages.imageSha} = ${images.sha256})`))
+      .returning({ sha: images.sha256, bytes: images.bytes });
+    for (const g of gone) {
+      this.#blobBytes -= g.bytes;
+      await this.#blobs.delete(g.sha);
+    }
+  }
+
+  // ---- public commands -------------------------------------------------------------
+
+  async cancel(key: ConversationKey, requestedBy: string): Promise<CommandReply> {
+    if (requestedBy !== key.userId) return { ok: false, text: 'Only the person who asked for this edit can cancel it.' };
+    const conv = await this.#existingConversation(key);
+    const active = conv ? this.#active.get(conv.id) : undefined;
+    if (!active || active.jobs.size === 0) return { ok: false, text: 'Nothing is running.' };
+    const n = active.jobs.size;
+    for (const job of active.jobs) job.controller.abort();
+    return { ok: true, text: n === 1 ? 'Cancelling your edit.' : `Cancelling your ${n} edits.` };
+  }
+
+  async undo(key: ConversationKey): Promise<CommandReply> {
+    const conv = await this.#existingConversation(key);
+    if (!conv) return { ok: false, text: 'Nothing to undo.' };
+    return this.#enqueue(conv.id, () => this.#undoRedo(conv.id, 'undo'));
+  }
+
+  async redo(key: ConversationKey): Promise<CommandReply> {
+    const conv = await this.#existingConversation(key);
+    if (!conv) return { ok: false, text: 'Nothing to redo.' };
+    return this.#enqueue(conv.id, () => this.#undoRedo(conv.id, 'redo'));
+  }
+
+  async history(key: ConversationKey, limit = 20): Promise<readonly HistoryEntry[]> {
+    const conv = await this.#existingConversation(key);
+    return conv ? this.#history(conv.id, limit) : [];
+  }
+
+  async rules(key: ConversationKey): Promise<readonly RuleEntry[]> {
+    const conv = await this.#existingConversation(key);
+    return conv ? this.#rules(conv.id) : [];
+  }
+
+  async forgetRule(key: ConversationKey, index: number): Promise<CommandReply> {
+    const conv = await this.#existingConversation(key);
+    if (!conv) return { ok: false, text: 'You have no rules to forget.' };
+    return this.#enqueue(conv.id, () => this.#forgetRule(conv.id, index));
+  }
+
+  async reset(key: ConversationKey): Promise<CommandReply> {
+    const conv = await this.#existingConversation(key);
+    if (!conv) return { ok: true, text: 'Nothing to reset.' };
+    return this.#enqueue(conv.id, () => this.#reset(conv.id));
+  }
+
+  async showPlan(key: ConversationKey, turnId?: number): Promise<PlanView | undefined> {
+    const conv = await this.#existingConversation(key);
+    return conv ? this.#plan(conv.id, turnId) : undefined;
+  }
+
+  async linkMessage(key: ConversationKey, turnId: number, platformMessageId: string): Promise<void> {
+    const conv = await this.#existingConversation(key);
+    if (!conv || !(await this.#turnRow(conv.id, turnId))) return;
+    await this.#db.insert(messageLinks).values({ conversationId: conv.id, platformMessageId, turnId }).onConflictDoNothing();
+  }
+
+  async pendingNotices(): Promise<ReadonlyArray<{ key: ConversationKey; text: string }>> {
+    const rows = await this.#db
+      .update(turns)
+      .set({ noticePending: false })
+      .where(eq(turns.noticePending, true))
+      .returning({ id: turns.id, conversationId: turns.conversationId, text: turns.text });
+    if (!rows.length) return [];
+    const convs = await this.#db
+      .select()
+      .from(conversations)
+      .where(inArray(conversations.id, [...new Set(rows.map((r) => r.conversationId))]));
+    const byId = new Map(convs.map((c) => [c.id, c]));
+    for (const r of rows) this.#noticeDue.delete(r.conversationId);
+    return rows
+      .sort((a, b) => a.id - b.id)
+      .map((r) => {
+        const c = byId.get(r.conversationId)!;
+        const key: ConversationKey = { platform: c.platform, chatId: c.chatId, userId: c.userId, ...(c.threadId ? { threadId: c.threadId } : {}) };
+        return { key, text: interruptedText(r.text) };
+      });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const tails: Promise<unknown>[] = [];
+    for (const a of this.#active.values()) {
+      for (const job of a.jobs) job.controller.abort();
+      tails.push(a.tail);
+    }
+    await Promise.all(tails);
+  }
+}
+
+/** Rows of a raw query; PGlite and node-postgres both answer with `{ rows }`. */
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
+function interruptedText(text: string): string {
+  return `Your earlier request ${quote(text || 'photo')} was interrupted because I restarted; nothing from it was lost, but it did not finish. Send it again if you still want it.`;
+}
+
+function toPriorTurn(r: { text: string; instruction: string; workflow: unknown; status: string; errorMessage: string | null }): PriorTurn {
+  const status = (['done', 'failed', 'cancelled', 'interrupted'] as const).find((s) => s === r.status) ?? 'interrupted';
+  return {
+    instruction: r.instruction || r.text,
+    ...(r.workflow ? { workflow: r.workflow as Workflow } : {}),
+    status,
+    ...(r.errorMessage ? { error: r.errorMessage } : {}),
+  };
+}
+
+/** Traces hold only JSON-safe fields; step errors are kept as their messages. */
+function plainTrace(t: StepTrace): StepTrace {
+  return JSON.parse(JSON.stringify(t)) as StepTrace;
+}
+
+export function formatHistory(entries: readonly HistoryEntry[]): string {
+  if (!entries.length) return 'No history yet.';
+  return entries
+    .map((e) => `#${e.turnId} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
+    .join('\n');
+}
+
+export function formatRules(list: readonly RuleEntry[]): string {
+  if (!list.length) return 'No rules. Tell me one, e.g. "don\'t use RES before INPAINT".';
+  return list.map((r) => `${r.index}. ${r.text}`).join('\n');
+}
+
+export function formatPlan(view: PlanView): string {
+  return `Plan of turn #${view.turnId} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
+}

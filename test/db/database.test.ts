@@ -1,0 +1,119 @@
+/** The schema's migrations on both databases, the disk blob store, and the export of turns. */
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DiskBlobStore, sha256Hex } from '../../src/sessions/blob-store.ts';
+import { openDatabase } from '../../src/sessions/database.ts';
+import { type ExportedTurn, exportTurns } from '../../src/sessions/export.ts';
+import { describeWithPostgres } from '../support/services.ts';
+import { freshPostgres, gradientPng, message, openHarness } from '../sessions/harness.ts';
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+const describePg = await describeWithPostgres();
+const TABLES = ['conversations', 'images', 'message_links', 'rules', 'turn_images', 'turns'];
+
+async function tables(db: Awaited<ReturnType<typeof openDatabase>>['db']): Promise<string[]> {
+  const result = (await db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`)) as unknown as {
+    rows: Array<{ table_name: string }>;
+  };
+  return result.rows.map((r) => r.table_name);
+}
+
+describe('PGlite database', () => {
+  it('is created under <data dir>/db, migrated at start-up, and reopens without migrating again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lego-db-'));
+    try {
+      const first = await openDatabase({ dataDir: dir });
+      expect(first.kind).toBe('pglite');
+      expect(first.location).toBe(join(dir, 'db'));
+      expect(await tables(first.db)).toEqual(TABLES);
+      await first.close();
+      const again = await openDatabase({ dataDir: dir });
+      const applied = (await again.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)) as unknown as { rows: Array<{ n: number }> };
+      expect(applied.rows[0]!.n).toBe(1);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describePg('PostgreSQL database', () => {
+  it('gets the same schema from the same migrations, and reopens without migrating again', async () => {
+    const pg = await freshPostgres();
+    try {
+      const first = await openDatabase({ databaseUrl: pg.url });
+      expect(first.kind).toBe('postgres');
+      expect(await tables(first.db)).toEqual(TABLES);
+      await first.close();
+      const again = await openDatabase({ databaseUrl: pg.url });
+      expect(await tables(again.db)).toEqual(TABLES);
+      await again.close();
+    } finally {
+      await pg.drop();
+    }
+  });
+
+  it('says which server it could not reach, without the password', async () => {
+    const err = (await openDatabase({ databaseUrl: 'postgres://u:secret@127.0.0.1:1/none' }).then(() => new Error('connected?'), (e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^Cannot connect to PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/);
+    expect(err.message).not.toContain('secret');
+  });
+});
+
+describe('disk blob store', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lego-blobs-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('stores bytes once under their SHA-256, reads them back, deletes them', async () => {
+    const store = new DiskBlobStore(dir);
+    const bytes = await gradientPng();
+    const sha = await store.put(bytes);
+    expect(sha).toBe(sha256Hex(bytes));
+    expect(await store.put(bytes)).toBe(sha);
+    expect(await store.get(sha)).toEqual(bytes);
+    expect(await readdir(join(dir, sha.slice(0, 2)))).toEqual([sha]);
+    await store.delete(sha);
+    expect(await store.has(sha)).toBe(false);
+    expect(await store.get(sha)).toBeUndefined();
+    await store.delete(sha);
+  });
+
+  it('refuses names that are not hashes, so nothing outside the store can be named', async () => {
+    const store = new DiskBlobStore(dir);
+    await writeFile(join(tmpdir(), 'secret.txt'), 'x');
+    await expect(store.get('../../secret.txt')).rejects.toThrow(/not a SHA-256/);
+    await expect(store.delete('0'.repeat(63))).rejects.toThrow(/not a SHA-256/);
+  });
+});
+
+describe('export', () => {
+  it('writes planned turns with their workflow, the feedback that followed, and the outcome', async () => {
+    const h = await openHarness('pglite', { memory: true });
+    try {
+      await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), () => {});
+      await h.manager.handle(message('ann', 'too much'), () => {});
+      await h.manager.handle(message('ann', 'hmm'), () => {});
+      const lines: ExportedTurn[] = [];
+      expect(await exportTurns(h.database.db, (t) => void lines.push(JSON.parse(JSON.stringify(t)) as ExportedTurn), 1)).toBe(2);
+      expect(lines[0]).toMatchObject({
+        turnId: 1,
+        intent: 'edit',
+        instruction: 'make it brighter',
+        workflow: { pipeline: [{ step: 1, model: 'ADJUST' }, { result: '[step1[image]]' }] },
+        feedback: [{ turnId: 2, intent: 'revision', text: 'too much', status: 'done' }],
+        outcome: { status: 'done', errorCode: null },
+        builder: 'offline',
+      });
+      expect(lines[0]!.outputImages).toHaveLength(1);
+      expect(lines[1]).toMatchObject({ turnId: 2, intent: 'revision', instruction: 'make it brighter', message: 'too much', revisesTurnId: 1, feedback: [] });
+    } finally {
+      await h.close();
+    }
+  });
+});

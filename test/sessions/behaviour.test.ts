@@ -1,0 +1,204 @@
+/**
+ * Queueing, limits, cancellation, bad input and isolation between users, on
+ * real PGlite with real bricks.
+ */
+import { eq } from 'drizzle-orm';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { conversations, images, turns } from '../../db/schema.ts';
+import { PlanRefusedError } from '../../src/builder/builder.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { ConversationKey } from '../../src/sessions/types.ts';
+import { type Harness, gradientPng, message, openHarness, recorder, withSlowBrick } from './harness.ts';
+
+// Opening a database costs seconds on a loaded two-core machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const ann: ConversationKey = { platform: 'test', chatId: 'chat-ann', userId: 'ann' };
+
+async function counts(harness: Harness) {
+  const db = harness.database.db;
+  return { turns: (await db.select().from(turns)).length, images: (await db.select().from(images)).length };
+}
+
+describe('session manager behaviour', () => {
+  it('queues a second message behind the running turn, shows its position, and runs it on the first one’s result', async () => {
+    h = await openHarness('pglite', { memory: true, customise: withSlowBrick(300) });
+    const photo = await gradientPng();
+    const first = recorder();
+    const second = recorder();
+    const third = recorder();
+    const p1 = h.manager.handle(message('ann', 'do it slowly', photo), first.listener);
+    await new Promise((r) => setTimeout(r, 50));
+    const p2 = h.manager.handle(message('ann', 'make it black and white'), second.listener);
+    const p3 = h.manager.handle(message('ann', 'make it darker'), third.listener);
+    const [o1, o2, o3] = await Promise.all([p1, p2, p3]);
+    expect([o1.status, o2.status, o3.status]).toEqual(['done', 'done', 'done']);
+    expect(second.events[0]).toMatchObject({ type: 'queued', position: 1 });
+    expect(third.events[0]).toMatchObject({ type: 'queued', position: 2 });
+    const rows = await h.database.db.select().from(turns).orderBy(turns.id);
+    const out1 = first.of('result')[0]!.images[0]!.sha256;
+    const out2 = second.of('result')[0]!.images[0]!.sha256;
+    expect(rows.map((r) => r.sourceImage)).toEqual([rows[0]!.sourceImage, out1, out2]);
+  });
+
+  it('cancels a running turn: marked cancelled, nothing replaced, queued ones dropped too', async () => {
+    h = await openHarness('pglite', { memory: true, customise: withSlowBrick(5_000) });
+    const photo = await gradientPng();
+    await h.manager.handle(message('ann', 'make it brighter', photo), () => {});
+    const before = (await h.database.db.select().from(conversations))[0]!.current;
+    const running = recorder();
+    const p = h.manager.handle(message('ann', 'do it slowly'), running.listener);
+    const queued = h.manager.handle(message('ann', 'make it darker'), () => {});
+    await new Promise((r) => setTimeout(r, 200));
+    expect(running.of('step-started')).toHaveLength(1);
+    expect((await h.manager.cancel(ann, 'mallory')).ok).toBe(false);
+    const reply = await h.manager.cancel(ann, 'ann');
+    expect(reply).toMatchObject({ ok: true, text: 'Cancelling your 2 edits.' });
+    const started = Date.now();
+    expect((await p).status).toBe('cancelled');
+    expect((await queued).status).toBe('cancelled');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(running.events.at(-1)).toMatchObject({ type: 'cancelled' });
+    const statuses = (await h.database.db.select().from(turns).orderBy(turns.id)).map((t) => t.status);
+    expect(statuses).toEqual(['done', 'cancelled', 'cancelled']);
+    expect((await h.database.db.select().from(conversations))[0]!.current).toEqual(before);
+  });
+
+  it('refuses turns over the per-user pending and per-minute limits with a clear message', async () => {
+    h = await openHarness('pglite', { memory: true, settings: { maxPendingPerUser: 1, turnsPerMinute: 3 }, customise: withSlowBrick(400) });
+    const photo = await gradientPng();
+    const p = h.manager.handle(message('ann', 'do it slowly', photo), () => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const busy = recorder();
+    await h.manager.handle(message('ann', 'make it darker'), busy.listener);
+    expect(busy.of('error')[0]).toMatchObject({ code: 'rate-limited' });
+    expect(busy.of('error')[0]!.userMessage).toMatch(/already have 1 edits waiting or running \(the limit is 1\)/);
+    // Another user is not held up by ann's limit.
+    expect((await h.manager.handle(message('bob', 'make it darker', photo), () => {})).status).toBe('done');
+    await p;
+    await h.manager.handle(message('ann', 'make it darker'), () => {});
+    await h.manager.handle(message('ann', 'make it black and white'), () => {});
+    const third = recorder();
+    await h.manager.handle(message('ann', 'make it brighter'), third.listener);
+    expect(third.of('error')[0]?.userMessage).toMatch(/more than 3 edits in a minute\. Please try again in \d+ s/);
+  });
+
+  it('a broken file gets a specific message and loses nothing stored', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const photo = await gradientPng();
+    await h.manager.handle(message('ann', 'make it brighter', photo), () => {});
+    const before = { ...(await counts(h)), conv: (await h.database.db.select().from(conversations))[0] };
+    const r = recorder();
+    const out = await h.manager.handle(message('ann', 'make it black and white', Buffer.from('this is not a picture')), r.listener);
+    expect(out.status).toBeUndefined();
+    expect(r.events).toEqual([{ type: 'error', code: 'unreadable-image', userMessage: 'That file is not an image I can read (unknown or damaged format).' }]);
+    const empty = recorder();
+    await h.manager.handle(message('ann', 'make it darker', new Uint8Array()), empty.listener);
+    expect(empty.of('error')[0]!.userMessage).toBe('That file is not an image I can read (the file is empty).');
+    const truncated = recorder();
+    await h.manager.handle(message('ann', 'make it darker', photo.subarray(0, photo.length / 2)), truncated.listener);
+    expect(truncated.of('error')[0]!.code).toBe('unreadable-image');
+    expect({ ...(await counts(h)), conv: (await h.database.db.select().from(conversations))[0] }).toEqual(before);
+  });
+
+  it('an image over the size limits is refused with the limit named, and nothing is stored', async () => {
+    const config = { ...loadConfig({}), maxImagePixels: 100 * 100 };
+    h = await openHarness('pglite', { memory: true, runtime: { config } });
+    const small = await gradientPng(20, 20);
+    await h.manager.handle(message('ann', 'make it brighter', small), () => {});
+    const before = await counts(h);
+    const huge = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#808080' } }).png().toBuffer();
+    const r = recorder();
+    await h.manager.handle(message('ann', 'make it brighter', huge), r.listener);
+    expect(r.events).toEqual([{ type: 'error', code: 'image-too-large', userMessage: 'That image is too large (400×300 pixels); the limit is 0 megapixels.' }]);
+    expect(await counts(h)).toEqual(before);
+    expect((await h.database.db.select().from(conversations))[0]!.current?.turnId).toBe(1);
+  });
+
+  it('an instruction the Builder refuses fails that turn only, with its suggestions, keeping the current image', async () => {
+    h = await openHarness('pglite', {
+      memory: true,
+      customise: (rt) => {
+        const plan = rt.builder.plan.bind(rt.builder);
+        rt.builder.plan = async (req) => {
+          if (req.instruction.includes('tiger')) throw new PlanRefusedError('I cannot turn things into tigers.', ['"make it brighter"']);
+          return plan(req);
+        };
+      },
+    });
+    await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), () => {});
+    const before = (await h.database.db.select().from(conversations))[0]!.current;
+    const r = recorder();
+    const out = await h.manager.handle(message('ann', 'turn the cat into a tiger'), r.listener);
+    expect(out.status).toBe('failed');
+    expect(r.of('error')[0]).toMatchObject({ code: 'plan-refused', userMessage: 'I cannot turn things into tigers. I can, for example: "make it brighter".' });
+    expect((await h.database.db.select().from(conversations))[0]!.current).toEqual(before);
+    const [row] = await h.database.db.select().from(turns).where(eq(turns.id, out.turnId!));
+    expect(row).toMatchObject({ status: 'failed', errorCode: 'plan-refused' });
+  });
+
+  it('a step that fails ends the turn with the step named, keeping the current image and the trace', async () => {
+    h = await openHarness('pglite', { memory: true });
+    await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), () => {});
+    const before = (await h.database.db.select().from(conversations))[0]!.current;
+    const r = recorder();
+    const out = await h.manager.handle(message('ann', 'remove the giraffe'), r.listener);
+    expect(out.status).toBe('failed');
+    expect(r.of('error')[0]!.userMessage.length).toBeGreaterThan(10);
+    expect((await h.database.db.select().from(conversations))[0]!.current).toEqual(before);
+  });
+
+  it('a redelivered message is not run twice', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const m = message('ann', 'make it brighter', await gradientPng());
+    await h.manager.handle(m, () => {});
+    const again = recorder();
+    await h.manager.handle(m, again.listener);
+    expect(again.of('info')[0]!.text).toMatch(/already have this message/);
+    expect((await counts(h)).turns).toBe(1);
+  });
+});
+
+describe('isolation between users', () => {
+  it('a user cannot reach another user’s conversation, turns, plans or images, even in the same chat', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const annPhoto = await gradientPng(48, 32, 1);
+    const annTurn = await h.manager.handle(message('ann', 'make it brighter', annPhoto, { chatId: 'group' }), () => {});
+    const annKey: ConversationKey = { platform: 'test', chatId: 'group', userId: 'ann' };
+    const bobKey: ConversationKey = { platform: 'test', chatId: 'group', userId: 'bob' };
+
+    const follow = recorder();
+    await h.manager.handle(message('bob', 'make it darker', undefined, { chatId: 'group' }), follow.listener);
+    expect(follow.of('clarify')[0]!.question).toMatch(/photo first/);
+
+    await h.manager.handle(message('bob', 'make it black and white', await gradientPng(48, 32, 2), { chatId: 'group' }), () => {});
+    const reply = recorder();
+    await h.manager.handle(message('bob', 'make it darker', undefined, { chatId: 'group', replyTo: { turnId: annTurn.turnId! } }), reply.listener);
+    expect(reply.of('error')[0]).toMatchObject({ code: 'unknown-reply' });
+
+    await h.manager.linkMessage(annKey, annTurn.turnId!, 'platform-msg-1');
+    await h.manager.linkMessage(bobKey, annTurn.turnId!, 'platform-msg-2');
+    const viaLink = recorder();
+    await h.manager.handle(message('bob', 'too much', undefined, { chatId: 'group', replyTo: { messageId: 'platform-msg-1' } }), viaLink.listener);
+    expect(viaLink.events.some((e) => e.type === 'result')).toBe(false);
+
+    expect(await h.manager.showPlan(bobKey, annTurn.turnId!)).toBeUndefined();
+    expect((await h.manager.history(bobKey)).map((e) => e.instruction)).toEqual(['make it black and white']);
+    expect((await h.manager.cancel(annKey, 'bob')).ok).toBe(false);
+    expect(await h.manager.showPlan(annKey, annTurn.turnId!)).toMatchObject({ summary: 'ADJUST(1.3)' });
+    const annConv = (await h.database.db.select().from(conversations).where(eq(conversations.userId, 'ann')))[0]!;
+    expect(annConv.current?.turnId).toBe(annTurn.turnId);
+
+    // Ann's reply through her own link does reach her turn.
+    const own = recorder();
+    const out = await h.manager.handle(message('ann', 'make it black and white', undefined, { chatId: 'group', replyTo: { messageId: 'platform-msg-1' } }), own.listener);
+    expect(out.status).toBe('done');
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * Crash safety: a bot process is SIGKILLed in the middle of a turn and
+ * restarted on the same data. The completed turn, its images and the current
+ * image survive; the unfinished turn is marked interrupted and the user is
+ * told on their next message.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import { describe, expect, it, vi } from 'vitest';
+import { conversations, images, turnImages, turns } from '../../db/schema.ts';
+import { DiskBlobStore, sha256Hex } from '../../src/sessions/blob-store.ts';
+import { openDatabase } from '../../src/sessions/database.ts';
+import { DbSessionManager } from '../../src/sessions/manager.ts';
+import { loadConfig } from '../../src/config.ts';
+import { describeWithPostgres } from '../support/services.ts';
+import { repoRoot } from '../support/shared.ts';
+import { type DbKind, freshPostgres, gradientPng, message, recorder, testRuntime } from './harness.ts';
+
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+const describePg = await describeWithPostgres();
+
+/** Runs the child until it reports the slow turn running, then kills it without warning. */
+function runAndKill(env: Record<string, string>): Promise<{ done: string; running: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/sessions/fixtures/crash-child.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let done = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      done = /DONE (\d+ \w+)/.exec(out)?.[1] ?? done;
+      const running = /RUNNING (\d+)/.exec(out)?.[1];
+      if (running) {
+        child.kill('SIGKILL');
+        resolve({ done, running });
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`child exited (${code}) before the slow turn ran:\n${out}\n${err}`));
+    });
+  });
+}
+
+async function crashAndRecover(kind: DbKind): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'lego-crash-'));
+  const pgdb = kind === 'postgres' ? await freshPostgres() : undefined;
+  try {
+    const photo = await gradientPng();
+    const photoPath = join(dir, 'photo.png');
+    await writeFile(photoPath, photo);
+    const { done, running } = await runAndKill({ CRASH_DATA_DIR: dir, CRASH_PHOTO: photoPath, CRASH_DATABASE_URL: pgdb?.url ?? '' });
+    expect(done).toBe('1 done');
+    expect(running).toBe('2');
+
+    const database = await openDatabase(pgdb ? { databaseUrl: pgdb.url } : { dataDir: dir });
+    try {
+      const rt = testRuntime({ ...loadConfig({}), dataDir: dir });
+      const blobs = new DiskBlobStore(join(dir, 'blobs'));
+      const manager = await DbSessionManager.start({ db: database.db, blobs, builder: rt.builder, executor: rt.executor, registry: rt.registry, limits: rt.limits });
+      const db = database.db;
+
+      const rows = await db.select().from(turns).orderBy(turns.id);
+      expect(rows.map((r) => [r.id, r.status, r.text])).toEqual([
+        [1, 'done', 'make it brighter'],
+        [2, 'interrupted', 'do it slowly'],
+      ]);
+      expect(rows[1]!.workflow).toBeTruthy();
+      const outputs = await db.select().from(turnImages).where(eq(turnImages.turnId, 1));
+      const out = outputs.find((o) => o.role === 'output')!;
+      for (const sha of [out.imageSha, sha256Hex(photo)]) {
+        const [row] = await db.select().from(images).where(eq(images.sha256, sha));
+        const bytes = await blobs.get(sha);
+        expect(sha256Hex(bytes!)).toBe(sha);
+        expect(bytes!.byteLength).toBe(row!.bytes);
+      }
+      const [conv] = await db.select().from(conversations);
+      expect(conv!.current).toEqual({ image: out.imageSha, turnId: 1 });
+      // No half-written blob is left under a real name.
+      const { readdir } = await import('node:fs/promises');
+      const files = (await readdir(join(dir, 'blobs'), { recursive: true })).map(String);
+      expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+      const r = recorder();
+      const next = await manager.handle(message('ann', 'make it black and white', undefined, { chatId: 'chat-ann' }), r.listener);
+      expect(r.events[0]).toMatchObject({ type: 'info', turnId: 2 });
+      expect((r.events[0] as { text: string }).text).toMatch(/"do it slowly" was interrupted because I restarted/);
+      expect(next.status).toBe('done');
+      // Told once only.
+      const again = recorder();
+      await manager.handle(message('ann', 'history', undefined, { chatId: 'chat-ann' }), again.listener);
+      expect(again.events.filter((e) => e.type === 'info' && /was interrupted because/.test(e.text))).toHaveLength(0);
+      expect(await manager.pendingNotices()).toEqual([]);
+      await manager.close();
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await pgdb?.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('crash safety on PGlite', () => {
+  it('SIGKILL mid-turn: history intact, the turn marked interrupted, the user told', () => crashAndRecover('pglite'));
+});
+
+describePg('crash safety on PostgreSQL', () => {
+  it('SIGKILL mid-turn: history intact, the turn marked interrupted, the user told', () => crashAndRecover('postgres'));
+});
