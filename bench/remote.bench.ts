@@ -1,0 +1,117 @@
+/**
+ * Remote execution figures: queue throughput with 1, 2 and 4 worker processes
+ * serving a brick with a fixed simulated 200 ms compute (a sleep, so it scales
+ * past this machine's cores), and the per-call transport overhead for a
+ * 1024×1024 photo over HTTP and over the queue (p50 of sequential calls to a
+ * brick that does no work). Loopback only; needs Redis on 127.0.0.1:6379.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Socket } from 'node:net';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { makeImage } from '../src/engine/values.ts';
+import type { ImageData } from '../src/engine/values.ts';
+import { HttpTransport } from '../src/remote/http-client.ts';
+import { QueueTransport } from '../src/remote/queue-client.ts';
+import type { BrickTransport } from '../src/remote/transport.ts';
+import type { PixelEncoding } from '../src/remote/wire.ts';
+import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, uniquePrefix } from '../test/remote/support.ts';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const TOKEN = 'bench-token';
+const COMPUTE_MS = 200;
+const logger = pino({ level: 'silent' });
+
+function redisUp(): Promise<boolean> {
+  const u = new URL(REDIS_URL);
+  return new Promise((resolve) => {
+    const s = new Socket();
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(false));
+    s.connect(Number(u.port || 6379), u.hostname, () => (s.destroy(), resolve(true)));
+  });
+}
+
+function queueClient(prefix: string, encoding: PixelEncoding = 'png'): QueueTransport {
+  return new QueueTransport({ redisUrl: REDIS_URL, prefix, attempts: 2, backoffMs: 200, noWorkerTimeoutMs: 20_000, maxPayloadBytes: 64 << 20, blobTtlS: 600, encoding, pollMs: 500, logger });
+}
+
+async function photo1024(): Promise<ImageData> {
+  const { data, info } = await sharp(readFileSync(new URL('../examples/sample.jpg', import.meta.url)))
+    .resize(1024, 1024, { fit: 'fill' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return makeImage(info.width, info.height, 3, new Uint8Array(data));
+}
+
+function p50(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function throughput(t: BrickTransport, jobs: number): Promise<number> {
+  const image = makeImage(64, 64, 3);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: jobs }, (_, i) => t.call('SLEEP', { image, ms: COMPUTE_MS, tag: i }, { signal: AbortSignal.timeout(120_000) })));
+  return jobs / ((performance.now() - t0) / 1000);
+}
+
+async function overhead(t: BrickTransport, image: ImageData, calls: number): Promise<number> {
+  const times: number[] = [];
+  await t.call('SLEEP', { image, ms: 0 }, { signal: AbortSignal.timeout(30_000) }); // warm connections
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await t.call('SLEEP', { image, ms: 0, tag: i }, { signal: AbortSignal.timeout(30_000) });
+    times.push(performance.now() - t0);
+  }
+  return p50(times);
+}
+
+export async function run(): Promise<void> {
+  if (!(await redisUp())) {
+    console.log(`SKIPPED: no Redis at ${REDIS_URL}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'lego-bench-'));
+  const prefix = uniquePrefix('bench');
+  const env = { REDIS_URL, LEGO_EDIT_QUEUE_PREFIX: prefix, LEGO_EDIT_WORKER_TOKEN: TOKEN, LEGO_EDIT_DATA_DIR: dir, LOG_LEVEL: 'warn' };
+  const args = ['--queue', '--module', TEST_BRICKS_MODULE, '--bricks', 'SLEEP'];
+  const workers: WorkerProcess[] = [];
+  const q = queueClient(prefix);
+  try {
+    console.log(`queue throughput, brick with ${COMPUTE_MS} ms simulated compute, 64×64 payload, all jobs enqueued at once:`);
+    const rates = new Map<number, number>();
+    for (const n of [1, 2, 4]) {
+      while (workers.length < n) workers.push(await spawnWorker(workers.length === 0 ? [...args, '--listen', '127.0.0.1:0'] : args, env));
+      const jobs = 8 * n + 8;
+      await throughput(q, n); // every worker has its connections up
+      const rate = await throughput(q, jobs);
+      rates.set(n, rate);
+      console.log(`  ${n} worker${n > 1 ? 's' : ' '}: ${rate.toFixed(2)} jobs/s (${jobs} jobs; ideal ${(n * 1000 / COMPUTE_MS).toFixed(1)})${n > 1 ? `  ×${(rate / rates.get(1)!).toFixed(2)} vs 1 worker` : ''}`);
+    }
+    const scale = rates.get(4)! / rates.get(1)!;
+    console.log(`  4 workers / 1 worker = ${scale.toFixed(2)}× (target ≥ 3.5×: ${scale >= 3.5 ? 'met' : 'NOT met'})`);
+
+    // Overhead: only the first worker listens on HTTP; stop the rest so queue calls go to the same process.
+    await Promise.all(workers.splice(1).map((w) => w.stop()));
+    const image = await photo1024();
+    const calls = 15;
+    console.log(`transport overhead per call, 1024×1024 photo, brick does no work (p50 of ${calls} sequential calls):`);
+    for (const encoding of ['png', 'raw'] as const) {
+      const http = new HttpTransport({ url: workers[0]!.ready.http!, token: TOKEN, maxPayloadBytes: 64 << 20, encoding, logger });
+      const queue = encoding === 'png' ? q : queueClient(prefix, encoding);
+      const h = await overhead(http, image, calls);
+      const qq = await overhead(queue, image, calls);
+      console.log(`  ${encoding.padEnd(3)}: HTTP ${h.toFixed(1)} ms, queue ${qq.toFixed(1)} ms`);
+      if (queue !== q) await queue.close();
+    }
+    console.log('ONNX CUDA vs CPU: not measured (no GPU on this machine).');
+  } finally {
+    await q.close();
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The worker side of a remote call, shared by the HTTP server and the queue
+ * worker: check what arrived against the brick's ports (the bot validated
+ * already, but a worker must not trust the network), run it with a deadline,
+ * and check what it returned.
+ */
+import type { Logger } from 'pino';
+import type { AnyBrick, BackendStatus, BrickProgress } from '../engine/brick.ts';
+import { isRequired, literalSchema } from '../engine/brick.ts';
+import { BrickInputError, CancelledError, LegoEditError } from '../engine/errors.ts';
+import type { Value } from '../engine/values.ts';
+import { typeOfValue } from '../engine/values.ts';
+import type { ServedBrick } from './transport.ts';
+
+export class BrickTimeoutError extends LegoEditError {
+  constructor(brick: string, ms: number) {
+    super('remote-timeout', `${brick} took longer than ${ms} ms on the worker and was stopped.`, { retryable: true });
+  }
+}
+
+export function checkInputs(brick: AnyBrick, values: Record<string, Value | null>): Record<string, Value | null> {
+  const out: Record<string, Value | null> = {};
+  for (const name of Object.keys(values)) {
+    if (!(name in brick.inputs)) throw new BrickInputError(brick.name, `unknown input "${name}"`);
+  }
+  for (const [name, spec] of Object.entries(brick.inputs)) {
+    let v = values[name] ?? null;
+    if (v === null) {
+      if (spec.default !== undefined) v = spec.default;
+      else if (isRequired(spec)) throw new BrickInputError(brick.name, `input "${name}" is required`);
+    }
+    if (v !== null && typeOfValue(v) !== spec.type) throw new BrickInputError(brick.name, `input "${name}" is ${typeOfValue(v)}, expected ${spec.type}`);
+    if (v !== null && (spec.type === 'Str' || spec.type === 'Float')) {
+      const parsed = literalSchema(spec)?.safeParse(v);
+      if (parsed && !parsed.success) throw new BrickInputError(brick.name, `input "${name}": ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      if (parsed?.success) v = parsed.data;
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+export interface ServeOptions {
+  readonly signal: AbortSignal;
+  readonly onProgress: (p: BrickProgress) => void;
+  readonly logger: Logger;
+  readonly timeoutMs: number;
+}
+
+/** Runs a served brick; never waits past its deadline or a cancellation, even for a brick that ignores its signal. */
+export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Value | null>, opts: ServeOptions): Promise<Record<string, Value>> {
+  const args = checkInputs(brick, inputs);
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const signal = AbortSignal.any([opts.signal, timeout]);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, opts.timeoutMs) : new CancelledError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger }), aborted])) as Record<string, Value>;
+    const result: Record<string, Value> = {};
+    for (const [name, spec] of Object.entries(brick.outputs)) {
+      const v = out?.[name];
+      if (v === undefined || v === null) continue;
+      if (typeOfValue(v) !== spec.type) throw new LegoEditError('brick-output', `${brick.name} returned ${typeOfValue(v)} for its ${spec.type} output "${name}"`);
+      result[name] = v;
+    }
+    return result;
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The name of the backend a served brick will use here, for the worker's list. */
+export async function describeServed(brick: AnyBrick): Promise<ServedBrick> {
+  let active: BackendStatus | undefined = { name: 'in-process', available: true };
+  if (brick.backends) active = (await brick.backends()).find((b) => b.available);
+  return { name: brick.name, version: brick.version, backend: active ? `${active.name}${active.detail ? ` (${active.detail})` : ''}` : 'unavailable' };
+}

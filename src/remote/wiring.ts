@@ -1,0 +1,192 @@
+/**
+ * From configuration to registered bricks: picks the transport (HTTP worker
+ * or queue), puts remote versions of the GPU-only built-ins in place of their
+ * local stubs, and registers the bricks a manifest declares.
+ */
+import { createHash } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
+import { BrickUnavailableError } from '../engine/errors.ts';
+import type { BrickRegistry } from '../engine/registry.ts';
+import type { Config } from '../config.ts';
+import { comfyuiBrick } from './comfyui.ts';
+import { HttpTransport } from './http-client.ts';
+import { type BrickDeclaration, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
+import { onnxBrick } from './onnx-brick.ts';
+import { QueueTransport } from './queue-client.ts';
+import { type BrickTransport, remoteBrick } from './transport.ts';
+
+/** The subset of configuration remote execution reads (tests build it by hand). */
+export type RemoteConfig = Pick<
+  Config,
+  | 'workerUrl'
+  | 'workerToken'
+  | 'redisUrl'
+  | 'comfyuiUrl'
+  | 'bricksManifest'
+  | 'remoteTransport'
+  | 'queuePrefix'
+  | 'queueAttempts'
+  | 'queueNoWorkerMs'
+  | 'remoteJobTimeoutMs'
+  | 'remoteMaxBytes'
+  | 'remoteEncoding'
+  | 'modelsDir'
+  | 'dataDir'
+  | 'maxImagePixels'
+>;
+
+export interface RemoteWiring {
+  /** The configured transport, if any. */
+  readonly transport: BrickTransport | undefined;
+  /** Names of the bricks that run elsewhere or come from the manifest. */
+  readonly remoteBricks: readonly string[];
+  readonly declaredBricks: readonly string[];
+  /** Closes queue connections; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export function httpTransportFrom(cfg: RemoteConfig, logger: Logger, url = cfg.workerUrl): HttpTransport | undefined {
+  if (!url || !cfg.workerToken) return undefined;
+  return new HttpTransport({ url, token: cfg.workerToken, maxPayloadBytes: cfg.remoteMaxBytes, maxPixels: cfg.maxImagePixels, encoding: cfg.remoteEncoding, logger });
+}
+
+export function queueTransportFrom(cfg: RemoteConfig, logger: Logger): QueueTransport | undefined {
+  if (!cfg.redisUrl) return undefined;
+  return new QueueTransport({
+    redisUrl: cfg.redisUrl,
+    prefix: cfg.queuePrefix,
+    attempts: cfg.queueAttempts,
+    backoffMs: 500,
+    noWorkerTimeoutMs: cfg.queueNoWorkerMs,
+    maxPayloadBytes: cfg.remoteMaxBytes,
+    maxPixels: cfg.maxImagePixels,
+    blobTtlS: Math.ceil((cfg.remoteJobTimeoutMs * (cfg.queueAttempts + 1)) / 1000) + 600,
+    encoding: cfg.remoteEncoding,
+    logger,
+  });
+}
+
+/** HTTP when a worker URL is set (or asked for), else the queue when Redis is configured. */
+export function transportFrom(cfg: RemoteConfig, logger: Logger): BrickTransport | undefined {
+  const choice = cfg.remoteTransport ?? (cfg.workerUrl ? 'http' : cfg.redisUrl ? 'queue' : undefined);
+  if (choice === 'http') return httpTransportFrom(cfg, logger);
+  if (choice === 'queue') return queueTransportFrom(cfg, logger);
+  return undefined;
+}
+
+/** A declared brick whose backend is not configured: listed, with the reason, but refuses to run. */
+function unconfigured(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: string, why: string): AnyBrick {
+  const status: BackendStatus = { name: backend, available: false, detail: why };
+  return {
+    ...shape,
+    backends: () => [status],
+    run: async () => {
+      throw new BrickUnavailableError(shape.name, why, 'See docs/remote.md.');
+    },
+  };
+}
+
+/** A built-in that can only run on a GPU host: a local backend that works (a user-installed model) keeps it local. */
+function isGpuHostStub(b: AnyBrick): boolean {
+  const s = b.backends?.();
+  return Array.isArray(s) && s.some((x: BackendStatus) => x.name === 'gpu-host') && !s.some((x: BackendStatus) => x.available);
+}
+
+export interface DeclaredOptions {
+  /** A worker serves only what runs where it is (ComfyUI, ONNX), never what it would forward. */
+  readonly role: 'bot' | 'worker';
+  readonly transport?: BrickTransport | undefined;
+  readonly logger: Logger;
+}
+
+export function modelsDirOf(cfg: Pick<Config, 'modelsDir' | 'dataDir'>): string {
+  return cfg.modelsDir ?? join(cfg.dataDir, 'models');
+}
+
+/** Bricks from a manifest file, ready to register. */
+export function declaredBricks(file: string, cfg: RemoteConfig, opts: DeclaredOptions): AnyBrick[] {
+  const manifest = loadManifest(file);
+  const out: AnyBrick[] = [];
+  const extra: BrickTransport[] = [];
+  for (const d of manifest.bricks) {
+    const b = buildDeclared(d, file, cfg, opts, extra);
+    if (b) out.push(b);
+  }
+  return out;
+}
+
+function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opts: DeclaredOptions, extra: BrickTransport[]): AnyBrick | undefined {
+  const shape = declaredShape(d);
+  const be = d.backend;
+  switch (be.type) {
+    case 'http': {
+      if (opts.role === 'worker') return undefined;
+      const t = be.url ? httpTransportFrom(cfg, opts.logger, be.url) : opts.transport?.kind === 'http' ? opts.transport : httpTransportFrom(cfg, opts.logger);
+      if (!t) return unconfigured(shape, 'http-worker', 'no HTTP worker configured (LEGO_EDIT_WORKER_URL and LEGO_EDIT_WORKER_TOKEN)');
+      if (t !== opts.transport) extra.push(t);
+      return remoteBrick(shape, t);
+    }
+    case 'queue': {
+      if (opts.role === 'worker') return undefined;
+      const t = opts.transport?.kind === 'queue' ? opts.transport : undefined;
+      if (!t) return unconfigured(shape, 'queue-worker', 'no brick queue configured (REDIS_URL, LEGO_EDIT_REMOTE_TRANSPORT=queue)');
+      return remoteBrick(shape, t);
+    }
+    case 'comfyui': {
+      const url = be.url ?? cfg.comfyuiUrl;
+      if (!url) return unconfigured(shape, 'comfyui', 'no ComfyUI server configured (COMFYUI_URL or backend.url)');
+      const template = typeof be.workflow === 'string' ? loadTemplate(file, be.workflow) : be.workflow;
+      // The template's content is part of what the brick computes: a changed file must not reuse cached results.
+      const version = `${shape.version}.${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8)}`;
+      return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs });
+    }
+    case 'onnx': {
+      const modelPath = isAbsolute(be.model) ? be.model : join(modelsDirOf(cfg), be.model);
+      return onnxBrick(
+        shape,
+        {
+          modelPath,
+          ...(be.size ? { size: be.size } : {}),
+          inputs: be.inputs,
+          outputs: be.outputs,
+          ...(be.compositeInside ? { compositeInside: be.compositeInside } : {}),
+        },
+        opts.logger,
+      );
+    }
+  }
+}
+
+/**
+ * Registers what configuration asks for into `registry`: remote stand-ins for
+ * the GPU-only built-ins when a transport is configured, then the manifest's
+ * bricks (which replace built-ins of the same name).
+ */
+export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, logger: Logger): RemoteWiring {
+  const transport = transportFrom(cfg, logger);
+  const remote: string[] = [];
+  if (transport) {
+    for (const b of registry.list()) {
+      if (!isGpuHostStub(b)) continue;
+      registry.register(remoteBrick(b, transport));
+      remote.push(b.name);
+    }
+  }
+  const declared: string[] = [];
+  if (cfg.bricksManifest) {
+    for (const b of declaredBricks(cfg.bricksManifest, cfg, { role: 'bot', transport, logger })) {
+      registry.register(b);
+      declared.push(b.name);
+    }
+  }
+  return {
+    transport,
+    remoteBricks: remote,
+    declaredBricks: declared,
+    close: async () => {
+      await transport?.close();
+    },
+  };
+}
