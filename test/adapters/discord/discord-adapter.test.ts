@@ -1,0 +1,191 @@
+/**
+ * The Discord adapter end to end: real discord.js against the fake REST + gateway
+ * server on loopback, the real session manager (PGlite, offline Builder, CPU bricks).
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordAdapter } from '../../../adapters/discord/discord-adapter.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { FakeDiscordServer, type DiscordMessage } from '../../fakes/discord-server.ts';
+import { colourPhoto, isGrayscale, meanBrightness, openBotSessions, unreachableBuilder, type BotSessions } from '../telegram/session-harness.ts';
+
+const customIds = (m: DiscordMessage): string[] => m.components.flatMap((row) => row.components.map((c) => c.custom_id ?? ''));
+const hasResult = (m: DiscordMessage): boolean => m.attachments.some((a) => /^result-/.test(a.filename)) && customIds(m).some((id) => id.startsWith('le:undo:'));
+const resultBytes = (m: DiscordMessage): Buffer => [...m.files.values()][0]!.bytes;
+
+describe('DiscordAdapter against the fake Discord server', () => {
+  let fake: FakeDiscordServer;
+  let bot: BotSessions;
+  let adapter: DiscordAdapter;
+  let photo: Buffer;
+  const ann = { id: '200000000000000001', username: 'ann', discriminator: '0', global_name: 'Ann', avatar: null };
+  const bob = { id: '200000000000000002', username: 'bob', discriminator: '0', global_name: 'Bob', avatar: null };
+  let firstResult: DiscordMessage;
+
+  beforeAll(async () => {
+    fake = await FakeDiscordServer.start();
+    bot = await openBotSessions();
+    photo = await colourPhoto();
+    adapter = new DiscordAdapter({
+      token: fake.token,
+      appId: fake.appId,
+      apiUrl: fake.apiUrl,
+      guildId: fake.guildId,
+      sessions: bot.sessions.manager,
+      registry: bot.rt.registry,
+      maxImageBytes: 200_000,
+      maxUploadBytes: 6_000,
+      logger: silentLogger,
+      progressIntervalMs: 0,
+    });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('connects through GET /gateway/bot to the fake gateway and registers guild-scoped slash commands', () => {
+    expect(fake.ready).toBe(true);
+    expect(fake.requestsTo('GET', /^\/gateway\/bot$/)).toHaveLength(1);
+    const names = (fake.commands.get(fake.guildId) as Array<{ name: string }>).map((c) => c.name);
+    expect(names).toEqual(['edit', 'rules', 'undo', 'redo', 'history', 'tools', 'reset']);
+    const edit = (fake.commands.get(fake.guildId) as Array<{ name: string; options: Array<{ name: string; type: number; required?: boolean }> }>)[0]!;
+    expect(edit.options.map((o) => [o.name, o.type, Boolean(o.required)])).toEqual([
+      ['image', 11, true],
+      ['instruction', 3, true],
+      ['mask', 11, false],
+    ]);
+  });
+
+  it('/edit defers at once, edits the reply for progress, then shows the result with buttons', async () => {
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: photo, name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
+    firstResult = await fake.waitForOriginal(token, hasResult);
+    const callbacks = fake.requestsTo('POST', /^\/interactions\/\d+\/[^/]+\/callback$/).filter((r) => r.path.includes(token));
+    expect(callbacks.map((c) => c.body.type)).toEqual([5]);
+    expect(firstResult.history.join('\n')).toMatch(/1\/1 GRAYSCALE ✓ \d+\.\d s/);
+    expect(firstResult.content).toMatch(/GRAYSCALE · \d+\.\d s/);
+    expect(await isGrayscale(resultBytes(firstResult))).toBe(true);
+    expect(customIds(firstResult).map((id) => id.split(':')[1])).toEqual(['undo', 'retry', 'plan']);
+    // While running, the deferred reply carried a Cancel button.
+    const edits = fake.requestsTo('PATCH', /@original$/).filter((r) => r.path.includes(token));
+    expect(edits.some((e) => JSON.stringify(e.body.components ?? []).includes('le:cancel:'))).toBe(true);
+  });
+
+  it('a reply to a bot result is feedback on that turn', async () => {
+    const original = await meanBrightness(photo);
+    const sent = fake.sendMessage(ann, 'no, make it darker instead', { replyTo: firstResult });
+    const revised = await fake.waitForBotMessage(hasResult, { after: sent.id });
+    expect(await isGrayscale(resultBytes(revised))).toBe(false);
+    expect(await meanBrightness(resultBytes(revised))).toBeLessThan(original * 0.85);
+    expect(revised.message_reference?.message_id).toBe(sent.id);
+  });
+
+  it('a mention with an attachment and text starts an edit; plain channel chatter is ignored', async () => {
+    const chatter = fake.sendMessage(bob, 'make it black and white', { files: [{ bytes: photo, name: 'p.png', contentType: 'image/png' }] });
+    const sent = fake.sendMessage(bob, 'make it black and white', { mention: true, files: [{ bytes: photo, name: 'p.png', contentType: 'image/png' }] });
+    const result = await fake.waitForBotMessage(hasResult, { after: sent.id });
+    expect(await isGrayscale(resultBytes(result))).toBe(true);
+    expect(fake.botMessages().some((m) => m.message_reference?.message_id === chatter.id)).toBe(false);
+  });
+
+  it('a rule is stored and the last edit re-planned under it', async () => {
+    const sent = fake.sendMessage(ann, "don't use RESIZE", { mention: true });
+    await fake.waitForBotMessage((m) => /Rule stored/.test(m.content) && /Re-planning/.test(m.content), { after: sent.id });
+    await fake.waitForBotMessage(hasResult, { after: sent.id });
+    const token = fake.slashCommand(ann, 'rules');
+    await fake.waitForOriginal(token, (m) => /1\. don't use RESIZE/.test(m.content));
+  });
+
+  it('another user pressing a result button gets an ephemeral notice; the owner’s Undo works', async () => {
+    const undo = customIds(firstResult).find((id) => id.startsWith('le:undo:'))!;
+    const bobsToken = fake.slashCommand(bob, 'tools');
+    await fake.waitForOriginal(bobsToken, (m) => /Bricks available/.test(m.content));
+    const refused = fake.pressButton(bob, firstResult, undo);
+    const notice = await fake.waitForOriginal(refused, (m) => /belong to the person who asked/.test(m.content));
+    expect(notice.flags & 64).toBe(64);
+
+    const pressed = fake.pressButton(ann, firstResult, undo);
+    const undone = await fake.waitForOriginal(pressed, (m) => /Undone/.test(m.content) && m.attachments.length === 1);
+    expect(undone.flags & 64).toBe(0);
+  });
+
+  it('Show plan posts the rendered DAG and the JSON', async () => {
+    const pressed = fake.pressButton(ann, firstResult, customIds(firstResult).find((id) => id.startsWith('le:plan:'))!);
+    const plan = await fake.waitForOriginal(pressed, (m) => m.attachments.length === 2);
+    expect(plan.attachments.map((a) => a.filename)).toEqual([expect.stringMatching(/^plan-\d+\.png$/), expect.stringMatching(/^plan-\d+\.json$/)]);
+    const [png, json] = [...plan.files.values()];
+    expect((await sharp(png!.bytes).metadata()).format).toBe('png');
+    expect(JSON.parse(json!.bytes.toString('utf8'))).toHaveProperty('pipeline');
+  });
+
+  it('results over the upload limit are re-encoded to fit', async () => {
+    const big = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: big, name: 'noise.png', contentType: 'image/png' }, instruction: 'make it black and white' });
+    const result = await fake.waitForOriginal(token, hasResult);
+    expect(resultBytes(result).length).toBeLessThanOrEqual(6_000);
+    expect(result.content).toMatch(/re-encoded to fit/);
+    expect((await sharp(resultBytes(result)).metadata()).format).toBe('jpeg');
+  });
+
+  it('an oversized image is refused with a message before it is downloaded', async () => {
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: photo, name: 'huge.png', contentType: 'image/png', declaredSize: 9_000_000 }, instruction: 'make it black and white' });
+    const reply = await fake.waitForOriginal(token, (m) => /too large/.test(m.content));
+    expect(reply.content).toMatch(/limit is 0\.2 MB/);
+    expect(reply.content).not.toMatch(/\.ts:\d+/);
+  });
+
+  it('a turn that outlives the interaction token continues as a channel message', async () => {
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: photo, name: 'photo.png', contentType: 'image/png' }, instruction: 'make it brighter' });
+    // Expire the token as soon as the reply is deferred, before any progress edit lands.
+    await fake.waitForOriginal(token, () => true);
+    fake.expireInteraction(token);
+    const posted = await fake.waitForBotMessage((m) => hasResult(m) && !m.webhook_id && m.content.includes(`<@${ann.id}>`));
+    expect(await meanBrightness(resultBytes(posted))).toBeGreaterThan(await meanBrightness(photo));
+  });
+});
+
+describe('DiscordAdapter when the Builder endpoint is down, and outside the allowed guilds', () => {
+  const admin = { id: '300000000000000001', username: 'ada', discriminator: '0', global_name: 'Ada', avatar: null };
+  let fake: FakeDiscordServer;
+  let bot: BotSessions;
+  let adapter: DiscordAdapter;
+
+  beforeAll(async () => {
+    fake = await FakeDiscordServer.start();
+    bot = await openBotSessions({ builder: await unreachableBuilder() });
+    adapter = new DiscordAdapter({
+      token: fake.token,
+      appId: fake.appId,
+      apiUrl: fake.apiUrl,
+      sessions: bot.sessions.manager,
+      registry: bot.rt.registry,
+      // Only some other guild is allowed; the admin is let in anyway.
+      access: { allowedChats: ['123456789012345678'], adminUsers: [admin.id] },
+      maxImageBytes: 200_000,
+      logger: silentLogger,
+      progressIntervalMs: 0,
+    });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('registers commands globally without a guild id, and reports the unreachable planner in plain words', async () => {
+    expect((fake.commands.get('global') as unknown[]).length).toBe(7);
+    const token = fake.slashCommand(admin, 'edit', { image: { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
+    const reply = await fake.waitForOriginal(token, (m) => /⚠️/.test(m.content), 15_000);
+    expect(reply.content).toMatch(/planner|Builder|reach/i);
+    expect(reply.content).not.toMatch(/\n\s+at |\.ts:\d+|ECONNREFUSED/);
+  });
+
+  it('refuses users outside ALLOWED_CHATS with an ephemeral notice', async () => {
+    const token = fake.slashCommand(fake.user('300000000000000009'), 'history');
+    const notice = await fake.waitForOriginal(token, (m) => /not enabled/.test(m.content));
+    expect(notice.flags & 64).toBe(64);
+  });
+});

@@ -1,0 +1,75 @@
+/** The terminal adapter on a real session manager: lines in, plan, progress and result files out. */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TerminalChat } from '../../../adapters/terminal/terminal-chat.ts';
+import { type Harness, gradientPng, openHarness } from '../../sessions/harness.ts';
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+
+describe('terminal chat', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness('pglite', { memory: true });
+  });
+  afterAll(async () => h?.close());
+
+  it('runs a conversation: photo and instruction, feedback, /undo, /history, /rules, /forget, /plan, /quit', async () => {
+    const photoPath = join(h.dir, 'photo.png');
+    await writeFile(photoPath, await gradientPng());
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const chat = new TerminalChat({
+      manager: h.manager,
+      input,
+      output,
+      resultsDir: join(h.dir, 'results'),
+      key: { platform: 'terminal', chatId: 'local', userId: 'tester' },
+      initialImage: photoPath,
+    });
+    const done = chat.run();
+    input.end(
+      ['make it black and white', 'make it brighter', "don't use RESIZE", '/rules', '/forget 1', '/rules', '/undo', '/history', '/plan', '/bogus', '/quit', 'never read'].join('\n') + '\n',
+    );
+    await done;
+
+    expect(text).toContain(`Photo ${photoPath} will go with your next message.`);
+    expect(text).toMatch(/#1 plan \(offline\): GRAYSCALE/);
+    expect(text).toMatch(/✓ step 1 GRAYSCALE/);
+    const written = [...text.matchAll(/wrote (\S+)/g)].map((m) => m[1]!);
+    expect(written).toEqual([join(h.dir, 'results', 'turn-1.png'), join(h.dir, 'results', 'turn-2.png'), join(h.dir, 'results', 'turn-3.png')]);
+    for (const path of written) expect(existsSync(path)).toBe(true);
+    const meta = await sharp(written[0]).metadata();
+    expect([meta.width, meta.height]).toEqual([48, 32]);
+    expect(text).toMatch(/Rule stored: never use RESIZE/);
+    expect(text).toMatch(/1\. don't use RESIZE/);
+    expect(text).toMatch(/Forgot rule 1/);
+    expect(text).toMatch(/No rules\./);
+    expect(text).toMatch(/Undone: the current image is now the one from turn 2/);
+    expect(text).toMatch(/current image: .*current-[0-9a-f]{12}\.png/);
+    expect(text).toMatch(/#1 \[done\] "make it black and white" → GRAYSCALE/);
+    expect(text).toMatch(/"model": "ADJUST"/);
+    expect(text).toMatch(/Unknown command \/bogus/);
+    expect(text).not.toMatch(/never read/);
+  });
+
+  it('says clearly when the photo cannot be read, and keeps going', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const bad = join(h.dir, 'bad.png');
+    await writeFile(bad, 'not an image');
+    const chat = new TerminalChat({ manager: h.manager, input, output, resultsDir: join(h.dir, 'results'), key: { platform: 'terminal', chatId: 'other', userId: 'tester' } });
+    const done = chat.run();
+    input.end(`/open ${join(h.dir, 'missing.png')}\n/open ${bad}\nmake it darker\n/quit\n`);
+    await done;
+    expect(text).toMatch(/Cannot read .*missing\.png: ENOENT/);
+    expect(text).toMatch(/error: That file is not an image I can read \(unknown or damaged format\)\./);
+  });
+});
