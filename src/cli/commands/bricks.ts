@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { renderBrick } from '../../engine/registry.ts';
+import { createRuntime } from '../../runtime.ts';
+
+export function registerBricks(program: Command): void {
+  program
+    .command('bricks')
+    .description('List the bricks as the Builder sees them, with the backend each would use here')
+    .option('--catalogue', 'print only the Builder catalogue text')
+    .action(async (opts: { catalogue?: boolean }) => {
+      const rt = createRuntime();
+      if (opts.catalogue) {
+        console.log(rt.registry.catalogue());
+        return;
+      }
+      for (const s of await rt.registry.status()) {
+        const missing = s.backends.filter((b) => !b.available);
+        console.log(renderBrick(s.brick));
+        console.log(`Backend: ${s.active ? `${s.active.name}${s.active.detail ? ` (${s.active.detail})` : ''}` : 'none available here'}`);
+        if (missing.length) console.log(`Missing: ${missing.map((b) => `${b.name}${b.detail ? ` — ${b.detail}` : ''}`).join('; ')}`);
+        console.log('');
+      }
+    });
+}

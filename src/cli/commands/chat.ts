@@ -1,0 +1,43 @@
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createRuntime } from '../../runtime.ts';
+
+export function registerChat(program: Command): void {
+  program
+    .command('chat')
+    .description('Talk to the editor in the terminal: instructions, feedback, /undo, /rules, /history (keeps history in the data directory)')
+    .argument('[image]', 'a photo to start with; it goes with your first instruction')
+    .option('--chat <id>', 'conversation name, to keep several apart', 'local')
+    .action(async (image: string | undefined, opts: { chat: string }) => {
+      // Loaded here so that other commands never pay for the database drivers.
+      const { openSessions } = await import('../../sessions/index.ts');
+      const { TerminalChat } = await import('../../../adapters/terminal/terminal-chat.ts');
+      const rt = createRuntime();
+      const sessions = await openSessions(rt);
+      const resultsDir = join(rt.config.dataDir, 'results');
+      console.log(`Data directory: ${rt.config.dataDir} (database: ${sessions.database.location}); results go to ${resultsDir}`);
+      const chat = new TerminalChat({
+        manager: sessions.manager,
+        input: process.stdin,
+        output: process.stdout,
+        resultsDir,
+        key: { platform: 'terminal', chatId: opts.chat, userId: userInfo().username },
+        ...(image ? { initialImage: image } : {}),
+      });
+      const onSigint = (): void => {
+        void sessions.manager.cancel({ platform: 'terminal', chatId: opts.chat, userId: userInfo().username }, userInfo().username).then((r) => {
+          if (!r.ok) process.stdin.destroy();
+          else console.log(r.text);
+        });
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        await chat.run();
+      } finally {
+        process.off('SIGINT', onSigint);
+        await sessions.close();
+        await rt.remote.close();
+      }
+    });
+}

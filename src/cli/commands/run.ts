@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import { createRuntime } from '../../runtime.ts';
+import { loadWorkflow, runAndReport } from '../shared.ts';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Run a Lego-Edit workflow JSON file')
+    .argument('<workflow>', 'workflow JSON (Builder output; code fences and <think> traces are fine)')
+    .requiredOption('--image <file>', 'the input image, init[image]')
+    .option('--mask <file>', 'the input mask, init[mask]')
+    .requiredOption('-o, --out <file>', 'where to write the result')
+    .action(async (workflowPath: string, opts: { image: string; mask?: string; out: string }) => {
+      await runAndReport(createRuntime(), await loadWorkflow(workflowPath), opts.image, opts.mask, opts.out);
+    });
+}

@@ -1,0 +1,47 @@
+/** What the CLI commands share: reading inputs, running a workflow, reporting the outcome. */
+import { readFile } from 'node:fs/promises';
+import { errorMessage } from '../engine/errors.ts';
+import type { RunOutcome } from '../engine/executor.ts';
+import { decodeImage, decodeMask } from '../engine/image-io.ts';
+import { parseWorkflow } from '../engine/workflow/parse.ts';
+import type { Workflow } from '../engine/workflow/types.ts';
+import type { Runtime } from '../runtime.ts';
+import { writeResults } from './outputs.ts';
+import { progressPrinter, timingTable } from './progress.ts';
+
+/** A problem the user can fix; printed without a stack trace. */
+export class CliError extends Error {}
+
+export async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new CliError(`Cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
+
+export async function loadWorkflow(path: string): Promise<Workflow> {
+  return parseWorkflow((await readInput(path, 'workflow')).toString('utf8'));
+}
+
+/** Runs a workflow on image files, prints the timing table and writes the results. */
+export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string, maskPath: string | undefined, out: string): Promise<void> {
+  const image = await decodeImage(await readInput(imagePath, 'image'), rt.limits);
+  const mask = maskPath ? await decodeMask(await readInput(maskPath, 'mask'), rt.limits) : undefined;
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  let outcome: RunOutcome;
+  try {
+    outcome = await rt.executor.run(wf, { image, ...(mask ? { mask } : {}) }, { signal: controller.signal, onEvent: progressPrinter() });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (outcome.trace.length) console.log(timingTable(outcome.trace, outcome.durationMs));
+  if (outcome.status === 'cancelled') throw new CliError('Cancelled.');
+  if (outcome.status === 'failed') throw outcome.error;
+  for (const w of outcome.warnings) console.error(`warning: ${w.message}`);
+  const { files, texts } = await writeResults(outcome.results, out);
+  for (const t of texts) console.log(`result: ${t}`);
+  for (const f of files) console.log(`wrote ${f}`);
+}

@@ -1,0 +1,58 @@
+/**
+ * The composition root: wires bricks into a registry, an Executor over it and
+ * the Builder, from configuration. Adapters and the CLI start here.
+ */
+import type { Logger } from 'pino';
+import { builtinBricks } from '../bricks/index.ts';
+import type { Builder } from './builder/builder.ts';
+import { MllmBuilder } from './builder/mllm-builder.ts';
+import { OfflineBuilder } from './builder/offline-builder.ts';
+import { type Config, loadConfig } from './config.ts';
+import { Executor, type ExecutorOptions } from './engine/executor.ts';
+import type { ImageLimits } from './engine/image-io.ts';
+import { BrickRegistry } from './engine/registry.ts';
+import { createLogger } from './logger.ts';
+import { type RemoteWiring, wireRemoteBricks } from './remote/wiring.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly registry: BrickRegistry;
+  readonly executor: Executor;
+  readonly builder: Builder;
+  readonly logger: Logger;
+  readonly limits: ImageLimits;
+  /** Remote and config-declared bricks (GPU hosts, ComfyUI, manifest); close() releases queue connections. */
+  readonly remote: RemoteWiring;
+}
+
+export interface RuntimeOptions {
+  readonly config?: Config;
+  readonly executor?: ExecutorOptions;
+  readonly logger?: Logger;
+}
+
+/** The MLLM Builder when a model is configured, else the embedded offline planner. */
+export function selectBuilder(config: Config, registry: BrickRegistry, logger: Logger): Builder {
+  const offline = new OfflineBuilder(registry);
+  if (!config.builderModel) return offline;
+  return new MllmBuilder({
+    registry,
+    model: config.builderModel,
+    ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+    ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
+    maxRepairs: config.builderMaxRepairs,
+    timeoutMs: config.builderTimeoutMs,
+    logger,
+  });
+}
+
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const registry = new BrickRegistry(builtinBricks());
+  // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
+  const remote = wireRemoteBricks(registry, config, logger);
+  const executor = new Executor(registry, { logger, ...options.executor });
+  const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
+  return { config, registry, executor, builder: selectBuilder(config, registry, logger), logger, limits, remote };
+}
