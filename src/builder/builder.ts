@@ -63,6 +63,8 @@ export interface Plan {
   readonly attempts?: readonly PlanAttempt[];
   readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
   readonly latencyMs?: number;
+  /** The workflow is the one already run, to be run again without reusing cached step outputs ("try again"). */
+  readonly rerun?: boolean;
 }
 
 export interface Builder {

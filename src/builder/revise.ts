@@ -17,6 +17,15 @@ import { checkRules, parseRule } from './rules.ts';
 export interface Revision {
   readonly workflow: Workflow;
   readonly reasoning: string;
+  readonly rerun?: boolean;
+}
+
+const AGAIN = /^(again|try again|retry|redo|once more|one more time|another (one|try|version|go)|(do|redo) it again)\b/i;
+
+/** Feedback that only asks to run the same request again ("again", "try again"), with nothing to change. */
+export function isPlainAgain(feedback: string): boolean {
+  const t = stripPoliteness(feedback.trim().replace(/^(no|nope|nah|hmm+|ugh|ok(ay)?|well)\b[,.!]*\s*/i, ''));
+  return AGAIN.test(t) && t.replace(AGAIN, '').replace(/[\p{P}\s]/gu, '').length === 0;
 }
 
 type Fresh = (instruction: string) => Revision;
@@ -197,7 +206,8 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
     return replan('The last plan breaks your rules, so I planned it again under them.');
   }
   const attempts: Array<() => Revision | undefined> = [];
-  if (/^(again|try again|retry|redo|once more|one more time)\b/i.test(feedback) || turn.status === 'failed') attempts.push(() => afterEmptyMask(request, previous));
+  const again = AGAIN.test(feedback);
+  if (again || turn.status === 'failed') attempts.push(() => afterEmptyMask(request, previous));
   if (TIGHTER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, -1));
   if (BIGGER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, 1));
   if (OTHER.test(feedback)) attempts.push(() => otherObject(previous, feedback));
@@ -206,6 +216,11 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   if (STRONGER.test(feedback) && !/\bmore\s+(?!\w+er\b)[a-z]{4,}/i.test(feedback.replace(/\b(remove|cover|take) more\b/i, ''))) attempts.push(() => scaleStrength(previous, 1.6, feedback));
   for (const attempt of attempts) {
     const r = accept(attempt());
+    if (r) return r;
+  }
+  // Plain "again" with nothing in the trace to fix: the same plan, run afresh.
+  if (isPlainAgain(feedback)) {
+    const r = accept({ workflow: previous, reasoning: 'Ran the same plan again, without reusing earlier step results.', rerun: true });
     if (r) return r;
   }
   // Feedback that is itself an edit ("no, make it blue") is planned for the same source image.

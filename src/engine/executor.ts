@@ -40,6 +40,11 @@ export interface RunInputs {
 export interface RunOptions {
   readonly signal?: AbortSignal;
   readonly onEvent?: ExecutorEventListener;
+  /**
+   * false: run every step even when its outputs are cached (a user's "try again" should draw a new
+   * sample from bricks that have randomness). Fresh outputs still replace the cached ones.
+   */
+  readonly reuseCache?: boolean;
 }
 
 export interface StepTrace {
@@ -193,7 +198,7 @@ export class Executor {
       t.startSeq = seq++;
       emit({ type: 'step-started', step: node.step, brick: brick.name, seq: t.startSeq });
       const t0 = performance.now();
-      let result = this.cache.get(key);
+      let result = options.reuseCache === false ? undefined : this.cache.get(key);
       t.cache = result ? 'hit' : 'miss';
       if (!result) {
         result = await this.#invoke(brick, node, args, runAbort.signal, emit);

@@ -14,6 +14,8 @@ export interface IntentContext {
   readonly hasCurrent: boolean;
   /** There is an earlier planned turn that feedback could revise. */
   readonly hasLastTurn: boolean;
+  /** The message replies to one of the bot's earlier turns, which feedback then revises. */
+  readonly replying?: boolean;
   /** Bricks rules may name. */
   readonly bricks?: readonly BrickInfo[];
 }
@@ -79,7 +81,7 @@ export function classify(text: string | undefined, ctx: IntentContext): Classifi
       : { intent: 'clarify', question: 'Send me a photo with an instruction, for example "make it black and white".' };
   }
   if (FEEDBACK.some((re) => re.test(t))) {
-    if (ctx.hasLastTurn) return { intent: 'revision' };
+    if (ctx.hasLastTurn || ctx.replying) return { intent: 'revision' };
     if (!ctx.hasCurrent) return { intent: 'clarify', question: 'There is no edit to revise yet. Send me a photo with an instruction.' };
   }
   if (!ctx.hasCurrent) return { intent: 'clarify', question: 'Send me a photo first, with what to change, for example "make it black and white".' };

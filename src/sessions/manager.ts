@@ -18,6 +18,7 @@ import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
 import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
 import type { Builder, PriorTurn, Rule } from '../builder/builder.ts';
+import { isPlainAgain } from '../builder/revise.ts';
 import { checkRules, describeRule } from '../builder/rules.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ExecutorEvent } from '../engine/events.ts';
@@ -355,6 +356,7 @@ export class DbSessionManager implements SessionManager {
       hasImage: message.images.length > 0,
       hasCurrent: busy || state.current !== null,
       hasLastTurn: busy || state.lastPlanned !== undefined,
+      replying: message.replyTo !== undefined,
       bricks: this.#registry.list(),
     });
     const { intent } = classified;
@@ -742,6 +744,8 @@ export class DbSessionManager implements SessionManager {
       let image: ImageData;
       let revise: { turn: PriorTurn; feedback: string } | undefined;
       let revisesTurnId: number | null = null;
+      // An edit of a new photo puts the photo itself on the undo stack, below its result.
+      let pushSource = ctx.intent === 'edit';
       if (ctx.intent === 'edit' && ctx.upload) {
         sourceSha = ctx.upload.sha;
         image = ctx.upload.image;
@@ -752,12 +756,15 @@ export class DbSessionManager implements SessionManager {
             : ctx.replyTarget !== undefined
               ? await this.#turnRow(convId, ctx.replyTarget)
               : await this.#lastPlannedTurn(convId);
-        if (!target?.sourceImage || !target.workflow) throw new SessionError('nothing-to-revise', 'There is no earlier edit to revise. Send a photo with an instruction.');
+        // A turn that failed before it had a plan (Builder down, cancelled while planning) can still be tried again.
+        const retryUnplanned = ctx.intent === 'revision' && !target?.workflow && Boolean(target?.instruction) && isPlainAgain(ctx.text);
+        if (!target?.sourceImage || (!target.workflow && !retryUnplanned)) throw new SessionError('nothing-to-revise', 'There is no earlier edit to revise. Send a photo with an instruction.');
         revisesTurnId = target.id;
         instruction = target.instruction || target.text;
         sourceSha = target.sourceImage;
         image = await this.#loadImage(sourceSha);
-        if (ctx.intent === 'revision') revise = { turn: toPriorTurn(target), feedback: ctx.text };
+        if (ctx.intent === 'revision' && !retryUnplanned) revise = { turn: toPriorTurn(target), feedback: ctx.text };
+        pushSource = retryUnplanned && conv.current?.image !== sourceSha;
       } else {
         let from: ImageState | null | undefined;
         if (ctx.replyTarget !== undefined) {
@@ -833,7 +840,7 @@ export class DbSessionManager implements SessionManager {
       });
       if (signal.aborted) return cancelled();
 
-      const outcome = await this.#executor.run(plan.workflow, { image }, { signal, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+      const outcome = await this.#executor.run(plan.workflow, { image }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
       const runMs = Math.round(outcome.durationMs);
       const trace = outcome.trace.map(plainTrace);
       if (outcome.status === 'cancelled') {
@@ -856,8 +863,11 @@ export class DbSessionManager implements SessionManager {
         if (v.kind === 'image' && !this.#decoded.has(sha)) this.#decoded.set(sha, v);
       }
       const warnings = outcome.warnings.map((w) => w.userMessage);
+      if (plan.rerun && revisesTurnId !== null && (await this.#sameOutputs(revisesTurnId, results))) {
+        warnings.push('Same result as before: every tool in this plan gives the same output for the same photo. Tell me what to change instead, e.g. "the other one", "too much" or "darker instead".');
+      }
       const next = results.length
-        ? this.#nextStacks(conv, [...(ctx.intent === 'edit' ? [{ image: sourceSha, turnId }] : []), { image: results[0]!.sha256, turnId }])
+        ? this.#nextStacks(conv, [...(pushSource ? [{ image: sourceSha, turnId }] : []), { image: results[0]!.sha256, turnId }])
         : undefined;
       // Images, lineage, the finished turn and the new current image in one statement: all or nothing, one round trip.
       const imageRows = results.map((r) => sql`(${r.sha256}, ${r.bytes.byteLength}, ${r.width}, ${r.height}, 'png')`);
@@ -887,6 +897,16 @@ export class DbSessionManager implements SessionManager {
       if (signal.aborted) return cancelled();
       return fail(err);
     }
+  }
+
+  /** Whether `results` are exactly the output images of an earlier turn. */
+  async #sameOutputs(turnId: number, results: readonly ResultImage[]): Promise<boolean> {
+    const rows = await this.#db
+      .select({ sha: turnImages.imageSha })
+      .from(turnImages)
+      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'output')))
+      .orderBy(asc(turnImages.position));
+    return rows.length === results.length && rows.every((r, i) => r.sha === results[i]!.sha256);
   }
 
   async #stepEvent(turnId: number, e: ExecutorEvent, emit: (e: SessionEvent) => Promise<void>): Promise<void> {

@@ -268,6 +268,16 @@ describe('OfflineBuilder revisions from feedback', () => {
     expect(lit(wf.nodes[0], 'prompt')).toBe('the dog');
   });
 
+  it('plain "again" after a good result runs the same plan afresh; "again" with more words is not a plain re-run', async () => {
+    const turn = await turnFor('remove the dog');
+    const again = await builder.plan({ image, instruction: 'try again', available: all, revise: { turn, feedback: 'try again please' } });
+    expect(again.rerun).toBe(true);
+    expect(JSON.stringify(again.workflow)).toBe(JSON.stringify(turn.workflow));
+    const bigger = await builder.plan({ image, instruction: 'x', available: all, revise: { turn, feedback: 'try again with a bigger mask' } });
+    expect(bigger.rerun).toBeUndefined();
+    expect(bricks(bigger.workflow)).toContain('DILATE');
+  });
+
   it('a rule given as feedback re-plans the last instruction under it', async () => {
     const turn = await turnFor('remove the dog');
     const rules = [parseRule("don't use RES before INPAINT")!];

@@ -105,6 +105,18 @@ describe('Executor', () => {
     if (revised.status === 'ok') expect((revised.results[0] as ImageData).data[0]).toBe(10 + 3 + 9);
   });
 
+  it('runs every step afresh when told not to reuse the cache, and keeps the fresh outputs', async () => {
+    const { executor, log } = setup();
+    const wf = workflow([['DELAY', { image: 'init[image]', ms: 0, tag: 1 }], ['DELAY', { image: 'step1[image]', ms: 0, tag: 2 }]], ['step2[image]']);
+    await executor.run(wf, { image });
+    log.calls.length = 0;
+    const rerun = await executor.run(wf, { image }, { reuseCache: false });
+    expect(rerun.trace.map((t) => t.cache)).toEqual(['miss', 'miss']);
+    expect(log.calls).toEqual(['DELAY:1', 'DELAY:2']);
+    const after = await executor.run(wf, { image });
+    expect(after.trace.map((t) => t.cache)).toEqual(['hit', 'hit']);
+  });
+
   it('invalidates every step when the input image changes', async () => {
     const { executor } = setup();
     const wf = workflow([['DELAY', { image: 'init[image]', ms: 0 }]], ['step1[image]']);

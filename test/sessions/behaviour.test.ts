@@ -7,9 +7,11 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { conversations, images, turns } from '../../db/schema.ts';
 import { PlanRefusedError } from '../../src/builder/builder.ts';
+import { BuilderUnavailableError } from '../../src/builder/mllm-builder.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { ConversationKey } from '../../src/sessions/types.ts';
-import { type Harness, gradientPng, message, openHarness, recorder, withSlowBrick } from './harness.ts';
+import { sha256Hex } from '../../src/sessions/blob-store.ts';
+import { type Harness, gradientPng, meanAndSpread, message, openHarness, recorder, withSlowBrick } from './harness.ts';
 
 // Opening a database costs seconds on a loaded two-core machine.
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
@@ -142,6 +144,47 @@ describe('session manager behaviour', () => {
     expect((await h.database.db.select().from(conversations))[0]!.current).toEqual(before);
     const [row] = await h.database.db.select().from(turns).where(eq(turns.id, out.turnId!));
     expect(row).toMatchObject({ status: 'failed', errorCode: 'plan-refused' });
+  });
+
+  it('"again" in reply to a turn the Builder could not plan (endpoint down) plans it once the Builder is back', async () => {
+    let down = true;
+    h = await openHarness('pglite', {
+      memory: true,
+      customise: (rt) => {
+        const plan = rt.builder.plan.bind(rt.builder);
+        rt.builder.plan = async (req) => {
+          if (down) throw new BuilderUnavailableError('Cannot reach the Builder at http://127.0.0.1:9/v1: connection refused');
+          return plan(req);
+        };
+      },
+    });
+    const photo = await gradientPng();
+    const first = await h.manager.handle(message('ann', 'make it black and white', photo), () => {});
+    expect(first.status).toBe('failed');
+    down = false;
+    const retry = recorder();
+    const out = await h.manager.handle(message('ann', 'again', undefined, { replyTo: { turnId: first.turnId! } }), retry.listener);
+    expect(out).toMatchObject({ intent: 'revision', status: 'done' });
+    const [row] = await h.database.db.select().from(turns).where(eq(turns.id, out.turnId!));
+    expect(row).toMatchObject({ instruction: 'make it black and white', sourceImage: sha256Hex(photo), revisesTurnId: first.turnId });
+    const { channelSpread } = await meanAndSpread(retry.of('result')[0]!.images[0]!.bytes);
+    expect(channelSpread).toBeLessThan(1);
+    // Undo goes back to the photo the failed turn was given.
+    await h.manager.undo(ann);
+    expect((await h.database.db.select().from(conversations))[0]!.current?.image).toBe(sha256Hex(photo));
+  });
+
+  it('"again" after a good result runs the same plan afresh and says when the result is unchanged', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const first = recorder();
+    const done = await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), first.listener);
+    const again = recorder();
+    const out = await h.manager.handle(message('ann', 'try again', undefined, { replyTo: { turnId: done.turnId! } }), again.listener);
+    expect(out.status).toBe('done');
+    expect(again.of('step-finished').map((e) => e.cached)).toEqual([false]);
+    const result = again.of('result')[0]!;
+    expect(result.images[0]!.sha256).toBe(first.of('result')[0]!.images[0]!.sha256);
+    expect(result.caption).toMatch(/Same result as before/);
   });
 
   it('a step that fails ends the turn with the step named, keeping the current image and the trace', async () => {
