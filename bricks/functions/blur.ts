@@ -14,7 +14,7 @@ export const BLUR = defineBrick({
   },
   outputs: { image: port.image() },
   constraint: 'Hides detail; it does not remove objects.',
-  version: '1',
+  version: '2',
   async run({ image, mask, strength, mode }) {
     const size = Math.max(1, Math.round(Math.min(image.width, image.height) * strength));
     let blurred;
@@ -24,7 +24,8 @@ export const BLUR = defineBrick({
       const small = await rawFromSharp(sharpFromImage(image).resize(w, h, { fit: 'fill', kernel: 'cubic' }));
       blurred = await rawFromSharp(sharpFromImage(small).resize(image.width, image.height, { fit: 'fill', kernel: 'nearest' }));
     } else {
-      blurred = await rawFromSharp(sharpFromImage(image).blur(Math.max(0.3, size / 2)));
+      // Below sigma 1 sharp's kernel rounds back to the same 8-bit pixels, so a small image would come back unchanged.
+      blurred = await rawFromSharp(sharpFromImage(image).blur(Math.max(1, size / 2)));
     }
     return { image: await blendByMask(image, blurred, mask) };
   },

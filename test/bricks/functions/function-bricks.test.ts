@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ADJUST } from '../../../bricks/functions/adjust.ts';
 import { BBOX } from '../../../bricks/functions/bbox.ts';
+import { BLUR } from '../../../bricks/functions/blur.ts';
 import { COMPOSE } from '../../../bricks/functions/compose.ts';
 import { GRAYSCALE } from '../../../bricks/functions/grayscale.ts';
 import { INVERSE } from '../../../bricks/functions/inverse.ts';
@@ -125,5 +126,33 @@ describe('GRAYSCALE', () => {
     const { image } = await call(GRAYSCALE, { image: sample, mask: null });
     const d = (image as ImageData).data;
     for (let i = 0; i < d.length; i += 3 * 997) expect(d[i]).toBe(d[i + 1]);
+  });
+});
+
+describe('BLUR', () => {
+  /** A 2-pixel checkerboard: a blur of any size averages its squares. */
+  const checker = (w: number, h: number): ImageData => {
+    const img = solidImage(w, h, [0, 0, 0]);
+    for (let i = 0; i < w * h; i++) img.data.fill((Math.floor((i % w) / 2) + Math.floor(i / w / 2)) % 2 ? 220 : 30, i * 3, i * 3 + 3);
+    return img;
+  };
+  const meanChange = (a: ImageData, b: ImageData, from = 0, to = a.width): number => {
+    let d = 0;
+    let n = 0;
+    for (let y = 0; y < a.height; y++) for (let x = from; x < to; x++) for (let c = 0; c < 3; c++, n++) d += Math.abs(a.data[(y * a.width + x) * 3 + c]! - b.data[(y * b.width + x) * 3 + c]!);
+    return d / n;
+  };
+
+  it('visibly blurs even a small image, where the default size rounds to one pixel', async () => {
+    const img = checker(48, 32);
+    const out = (await call(BLUR, { image: img, mask: null, strength: 0.03, mode: 'blur' })).image as ImageData;
+    expect(meanChange(img, out)).toBeGreaterThan(20);
+  });
+
+  it('blurs inside the mask only', async () => {
+    const img = checker(48, 32);
+    const out = (await call(BLUR, { image: img, mask: rectMask(48, 32, 24, 0, 24, 32), strength: 0.03, mode: 'blur' })).image as ImageData;
+    expect(meanChange(img, out, 0, 24)).toBe(0);
+    expect(meanChange(img, out, 24, 48)).toBeGreaterThan(20);
   });
 });
