@@ -36,7 +36,10 @@ export async function timeMedian(fn: () => Promise<unknown>, runs = 7, warmup = 
   return median(times);
 }
 
-/** Medians of two alternating measurements, so load drift on a shared machine hits both alike. */
+/**
+ * Medians of two interleaved measurements, so load drift on a shared machine hits both alike.
+ * The order flips every round: whichever runs second also pays for the garbage the first left.
+ */
 export async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>, runs = 9, warmup = 2): Promise<[number, number]> {
   for (let i = 0; i < warmup; i++) {
     await a();
@@ -44,13 +47,19 @@ export async function timePair(a: () => Promise<unknown>, b: () => Promise<unkno
   }
   const ta: number[] = [];
   const tb: number[] = [];
+  const time = async (fn: () => Promise<unknown>, into: number[]): Promise<void> => {
+    const t0 = performance.now();
+    await fn();
+    into.push(performance.now() - t0);
+  };
   for (let i = 0; i < runs; i++) {
-    let t0 = performance.now();
-    await a();
-    ta.push(performance.now() - t0);
-    t0 = performance.now();
-    await b();
-    tb.push(performance.now() - t0);
+    if (i % 2 === 0) {
+      await time(a, ta);
+      await time(b, tb);
+    } else {
+      await time(b, tb);
+      await time(a, ta);
+    }
   }
   return [median(ta), median(tb)];
 }
