@@ -70,6 +70,17 @@ export interface Plan {
 export interface Builder {
   readonly name: string;
   plan(request: PlanRequest): Promise<Plan>;
+  /**
+   * A corrected plan after `failed` (its workflow, trace and error) failed at run time in a way
+   * the plan can fix (see `isPlanFixable`). Callers stop after the configured number of repairs.
+   * Optional: a Builder without it leaves such failures to the user.
+   */
+  repairAfterFailure?(request: PlanRequest, failed: PriorTurn): Promise<Plan>;
+}
+
+/** Run-time failures a different plan can avoid: nothing found, a brick that cannot run here, bad wiring. */
+export function isPlanFixable(err: unknown): boolean {
+  return err instanceof LegoEditError && ['empty-mask', 'unknown-brick', 'type-mismatch', 'needs-gpu-host', 'brick-unavailable', 'brick-input'].includes(err.code);
 }
 
 /** The Builder understood the request but cannot plan it; the message says why and what it can do instead. */

@@ -23,9 +23,9 @@ import { checkRules, describeRule } from '../builder/rules.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ExecutorEvent } from '../engine/events.ts';
 import type { Executor, StepTrace } from '../engine/executor.ts';
-import { decodeImage, encodeImage, type ImageLimits } from '../engine/image-io.ts';
+import { decodeImage, decodeMask, encodeImage, type ImageLimits } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
-import type { ImageData } from '../engine/values.ts';
+import { type ImageData, isEmptyMask, type MaskData } from '../engine/values.ts';
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
 import { silentLogger } from '../logger.ts';
@@ -92,6 +92,13 @@ export interface SessionManagerOptions {
 }
 
 type TurnRow = typeof turns.$inferSelect;
+
+/** A user's photo as stored on arrival, with the mask sent beside it, if any. */
+interface Upload {
+  readonly image: ImageData;
+  readonly sha: string;
+  readonly mask?: { readonly mask: MaskData; readonly sha: string };
+}
 type ConversationRow = typeof conversations.$inferSelect;
 
 /** A job queued or running in a conversation's chain. */
@@ -510,11 +517,15 @@ export class DbSessionManager implements SessionManager {
     };
     try {
       // Bad input is refused before anything is stored, so it can never displace the user's work.
-      let upload: { readonly image: ImageData; readonly sha: string } | undefined;
-      const first = message.images[0];
+      let upload: Upload | undefined;
+      const [first, second] = message.images;
       if (first) {
         try {
-          upload = await this.#storeUpload(first.bytes);
+          // A second image (a Telegram album, Discord's mask option) is the region to edit: init[mask].
+          // Both are checked before either is stored.
+          const mask = second ? await this.#readMask(second.bytes) : undefined;
+          const { image, sha } = await this.#storeUpload(first.bytes);
+          upload = { image, sha, ...(mask ? { mask: { mask, sha: await this.#storeMask(second!.bytes, mask) } } : {}) };
         } catch (err) {
           if (err instanceof LegoEditError) {
             await emit({ type: 'error', code: err.code, userMessage: err.userMessage });
@@ -533,7 +544,7 @@ export class DbSessionManager implements SessionManager {
       let turnId: number | undefined;
       if (intent !== 'rule') {
         try {
-          turnId = await this.#insertTurn(convId, message.messageId, text, intent, upload?.sha, intent === 'ask-what-to-do' ? 'done' : 'queued');
+          turnId = await this.#insertTurn(convId, message.messageId, text, intent, upload, intent === 'ask-what-to-do' ? 'done' : 'queued');
         } catch (err) {
           if (!isUniqueViolation(err)) throw err;
           await emit({ type: 'info', text: 'I already have this message; it is being handled or was handled before.' });
@@ -583,6 +594,33 @@ export class DbSessionManager implements SessionManager {
     return { image, sha };
   }
 
+  async #readMask(bytes: Uint8Array): Promise<MaskData> {
+    const mask = await decodeMask(bytes, this.#limits);
+    if (isEmptyMask(mask)) throw new SessionError('empty-mask', 'The second image is taken as the mask of the region to edit (white = edit), but it is all black. Send a mask with the region painted white, or send just the photo.');
+    return mask;
+  }
+
+  async #storeMask(bytes: Uint8Array, mask: MaskData): Promise<string> {
+    const sha = await this.#blobs.put(bytes);
+    await this.#recordImage(sha, bytes.byteLength, mask.width, mask.height, (await sharp(bytes).metadata()).format ?? 'unknown');
+    return sha;
+  }
+
+  async #loadMask(sha: string): Promise<MaskData> {
+    const bytes = await this.#blobs.get(sha);
+    if (!bytes) throw new SessionError('image-gone', 'The mask of that edit is no longer stored (it was pruned to save space). Send the photo and mask again.');
+    return decodeMask(bytes, { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER });
+  }
+
+  /** The user's mask of an earlier turn (input position 1), so a revision edits the same region. */
+  async #turnMask(turnId: number): Promise<{ mask: MaskData; sha: string } | undefined> {
+    const [row] = await this.#db
+      .select({ sha: turnImages.imageSha })
+      .from(turnImages)
+      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, 1)));
+    return row ? { mask: await this.#loadMask(row.sha), sha: row.sha } : undefined;
+  }
+
   async #recordImage(sha: string, size: number, width: number, height: number, format: string): Promise<void> {
     const inserted = await this.#db
       .insert(images)
@@ -592,16 +630,20 @@ export class DbSessionManager implements SessionManager {
     if (inserted.length) this.#blobBytes += size;
   }
 
-  async #insertTurn(convId: number, messageId: string, text: string, intent: Intent, inputSha: string | undefined, status: TurnStatus): Promise<number> {
-    // One statement, so the turn and its input link are written together without a transaction's round trips.
+  async #insertTurn(convId: number, messageId: string, text: string, intent: Intent, upload: Upload | undefined, status: TurnStatus): Promise<number> {
+    const inputSha = upload?.sha ?? null;
+    const maskSha = upload?.mask?.sha ?? null;
+    // One statement, so the turn and its input links are written together without a transaction's round trips.
     const result = await this.#db.execute(sql`
       with t as (
         insert into ${turns} (conversation_id, message_id, text, intent, status, source_image, finished_at)
-        values (${convId}, ${messageId || null}, ${text}, ${intent}, ${status}, ${inputSha ?? null}, ${status === 'done' ? sql`now()` : null})
+        values (${convId}, ${messageId || null}, ${text}, ${intent}, ${status}, ${inputSha}, ${status === 'done' ? sql`now()` : null})
         returning id
       ), l as (
         insert into ${turnImages} (turn_id, role, position, image_sha)
-        select id, 'input', 0, ${inputSha ?? null}::text from t where ${inputSha ?? null}::text is not null
+        select id, 'input', 0, ${inputSha}::text from t where ${inputSha}::text is not null
+        union all
+        select id, 'input', 1, ${maskSha}::text from t where ${maskSha}::text is not null
       )
       select id from t`);
     return Number(rowsOf<{ id: number }>(result)[0]!.id);
@@ -702,7 +744,7 @@ export class DbSessionManager implements SessionManager {
       readonly intent: Intent;
       readonly text: string;
       readonly key: ConversationKey;
-      readonly upload?: { readonly image: ImageData; readonly sha: string } | undefined;
+      readonly upload?: Upload | undefined;
       readonly replyTarget?: number | undefined;
     },
   ): Promise<TurnStatus> {
@@ -742,6 +784,7 @@ export class DbSessionManager implements SessionManager {
       let instruction = ctx.text;
       let sourceSha: string;
       let image: ImageData;
+      let mask: { mask: MaskData; sha: string } | undefined;
       let revise: { turn: PriorTurn; feedback: string } | undefined;
       let revisesTurnId: number | null = null;
       // An edit of a new photo puts the photo itself on the undo stack, below its result.
@@ -749,6 +792,7 @@ export class DbSessionManager implements SessionManager {
       if (ctx.intent === 'edit' && ctx.upload) {
         sourceSha = ctx.upload.sha;
         image = ctx.upload.image;
+        mask = ctx.upload.mask;
       } else if (ctx.intent === 'revision' || ctx.intent === 'rule') {
         const target =
           ctx.intent === 'rule'
@@ -763,6 +807,7 @@ export class DbSessionManager implements SessionManager {
         instruction = target.instruction || target.text;
         sourceSha = target.sourceImage;
         image = await this.#loadImage(sourceSha);
+        mask = await this.#turnMask(target.id);
         if (ctx.intent === 'revision' && !retryUnplanned) revise = { turn: toPriorTurn(target), feedback: ctx.text };
         pushSource = retryUnplanned && conv.current?.image !== sourceSha;
       } else {
@@ -787,7 +832,11 @@ export class DbSessionManager implements SessionManager {
           update ${turns} set status = 'planning', started_at = now(), instruction = ${instruction}, source_image = ${sourceSha}, revises_turn_id = ${revisesTurnId}
           where id = ${turnId} returning id
         )
-        insert into ${turnImages} (turn_id, role, position, image_sha) select id, 'input', 0, ${sourceSha} from u on conflict do nothing`);
+        insert into ${turnImages} (turn_id, role, position, image_sha)
+        select id, 'input', 0, ${sourceSha} from u
+        union all
+        select id, 'input', 1, ${mask?.sha ?? null}::text from u where ${mask?.sha ?? null}::text is not null
+        on conflict do nothing`);
       await emit({ type: 'planning', turnId });
       if (signal.aborted) return cancelled();
 
@@ -800,6 +849,7 @@ export class DbSessionManager implements SessionManager {
         plan = await this.#builder.plan({
           image,
           instruction,
+          hasMask: mask !== undefined,
           available,
           signal,
           history,
@@ -840,7 +890,7 @@ export class DbSessionManager implements SessionManager {
       });
       if (signal.aborted) return cancelled();
 
-      const outcome = await this.#executor.run(plan.workflow, { image }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+      const outcome = await this.#executor.run(plan.workflow, { image, ...(mask ? { mask: mask.mask } : {}) }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
       const runMs = Math.round(outcome.durationMs);
       const trace = outcome.trace.map(plainTrace);
       if (outcome.status === 'cancelled') {

@@ -1,0 +1,104 @@
+/**
+ * A second image sent with the photo (a Telegram album, Discord's `mask` option) is the
+ * user's mask, init[mask]: the edit stays inside it, revisions keep it, lineage records it.
+ */
+import { and, eq } from 'drizzle-orm';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { turnImages } from '../../db/schema.ts';
+import { sha256Hex } from '../../src/sessions/blob-store.ts';
+import { type Harness, gradientPng, message, openHarness, recorder } from './harness.ts';
+
+const W = 48;
+const H = 32;
+
+/** A 2-pixel checkerboard: any blur changes it measurably. */
+async function checkerPng(): Promise<Buffer> {
+  const data = Buffer.alloc(W * H * 3);
+  for (let i = 0; i < W * H; i++) data.fill((Math.floor((i % W) / 2) + Math.floor(i / W / 2)) % 2 ? 220 : 30, i * 3, i * 3 + 3);
+  return sharp(data, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+}
+
+/** White on the right half: edit there only. */
+async function rightHalfMask(white = true): Promise<Buffer> {
+  const data = Buffer.alloc(W * H);
+  if (white) for (let y = 0; y < H; y++) for (let x = W / 2; x < W; x++) data[y * W + x] = 255;
+  return sharp(data, { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
+}
+
+/** Mean absolute difference per half, left and right. */
+async function changeByHalf(a: Uint8Array, b: Uint8Array): Promise<{ left: number; right: number }> {
+  const [x, y] = await Promise.all([a, b].map(async (png) => (await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })).data));
+  let left = 0;
+  let right = 0;
+  for (let i = 0; i < x!.length; i++) {
+    const px = Math.floor(i / 3) % W;
+    const d = Math.abs(x![i]! - y![i]!);
+    if (px < W / 2) left += d;
+    else right += d;
+  }
+  const half = (W / 2) * H * 3;
+  return { left: left / half, right: right / half };
+}
+
+describe('the user mask', () => {
+  let h: Harness;
+  let photo: Buffer;
+  let mask: Buffer;
+  beforeAll(async () => {
+    h = await openHarness('pglite', { memory: true });
+    photo = await checkerPng();
+    mask = await rightHalfMask();
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  it('limits the edit to the white part of the second image and records it as the turn’s second input', async () => {
+    const r = recorder();
+    const msg = { ...message('mia', 'blur this', photo), images: [{ bytes: photo }, { bytes: mask }] };
+    const out = await h.manager.handle(msg, r.listener);
+    expect(out).toMatchObject({ intent: 'edit', status: 'done' });
+    expect(JSON.stringify(r.of('planned')[0]!.workflow)).toContain('"mask":"init[mask]"');
+    const result = r.of('result')[0]!.images[0]!.bytes;
+    const change = await changeByHalf(photo, result);
+    expect(change.left).toBe(0);
+    expect(change.right).toBeGreaterThan(0.5);
+
+    const inputs = await h.database.db
+      .select()
+      .from(turnImages)
+      .where(and(eq(turnImages.turnId, out.turnId!), eq(turnImages.role, 'input')));
+    expect(inputs.map((l) => [l.position, l.imageSha]).sort()).toEqual([
+      [0, sha256Hex(photo)],
+      [1, sha256Hex(mask)],
+    ]);
+    expect(await h.blobs.get(sha256Hex(mask))).toEqual(mask);
+  });
+
+  it('keeps the mask when the user asks for the same edit again', async () => {
+    const r = recorder();
+    const out = await h.manager.handle(message('mia', 'try again'), r.listener);
+    expect(out).toMatchObject({ intent: 'revision', status: 'done' });
+    const change = await changeByHalf(photo, r.of('result')[0]!.images[0]!.bytes);
+    expect(change.left).toBe(0);
+    expect(change.right).toBeGreaterThan(0.5);
+    const [maskLink] = await h.database.db
+      .select()
+      .from(turnImages)
+      .where(and(eq(turnImages.turnId, out.turnId!), eq(turnImages.role, 'input'), eq(turnImages.position, 1)));
+    expect(maskLink?.imageSha).toBe(sha256Hex(mask));
+  });
+
+  it('refuses an all-black mask with a specific message and stores nothing of that message', async () => {
+    const before = await h.manager.history({ platform: 'test', chatId: 'chat-mia', userId: 'mia' });
+    const r = recorder();
+    const black = await rightHalfMask(false);
+    const other = await gradientPng(W, H, 3);
+    const msg = { ...message('mia', 'blur this', other), images: [{ bytes: other }, { bytes: black }] };
+    const out = await h.manager.handle(msg, r.listener);
+    expect(out.turnId).toBeUndefined();
+    const err = r.of('error')[0]!;
+    expect(err.code).toBe('empty-mask');
+    expect(err.userMessage).toMatch(/mask .*all black/);
+    expect(await h.manager.history({ platform: 'test', chatId: 'chat-mia', userId: 'mia' })).toEqual(before);
+  });
+});
