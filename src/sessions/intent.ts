@@ -57,6 +57,15 @@ const FEEDBACK: readonly RegExp[] = [
 /** Too little to act on: bare "no", an emoji, a "?". */
 const BARE_FEEDBACK = /^(no|nope|nah|wrong|hmm+|meh|\?+|!+|\.+)[.!?]*$/i;
 
+/** Thanks, acknowledgements and greetings: never an instruction, whatever the Builder would make of them. */
+const SMALL_TALK =
+  /^(thanks?( you)?( (so|very) much)?|thx|ty|cheers|ok(ay)?|k|yes|yep|yeah|sure|great|perfect|nice|cool|awesome|good( job)?|well done|love it|that'?s (great|perfect|good|nice|it)|hi|hello|hey|good (morning|afternoon|evening)|bye|goodbye)([,\s]+(thanks|thank you|bot))*[.!🙂😀😊👍❤️]*$/iu;
+
+/** A bare question word ("why?", "which one?") or a plea for help: answered with examples, not planned. */
+const QUESTION_OR_HELP = /^(why|what|which( one)?|how|huh|where|who|help|help me|what can you do|what do you do|how does (this|it) work)\s*\?*[.!]*$/i;
+
+const EXAMPLES = 'For example "make it black and white", "remove the car", "change the car colour to light blue", or "undo".';
+
 function isNoise(text: string): boolean {
   return text.replace(/[\p{P}\p{S}\s]/gu, '').length < 2;
 }
@@ -71,6 +80,9 @@ export function classify(text: string | undefined, ctx: IntentContext): Classifi
   for (const c of COMMANDS) if (c.re.test(t)) return { intent: c.intent };
   const forget = FORGET.exec(t);
   if (forget) return { intent: 'forget-rule', index: Number(forget[4]) };
+
+  if (SMALL_TALK.test(t)) return { intent: 'clarify', question: `${/^(hi|hello|hey|good (morning|afternoon|evening))/i.test(t) ? 'Hello!' : 'Glad to help.'} Send a photo with an instruction, or tell me what to change next. ${EXAMPLES}` };
+  if (QUESTION_OR_HELP.test(t)) return { intent: 'clarify', question: `I edit photos from instructions. ${EXAMPLES} "show plan" shows how I did the last edit.` };
 
   const rule = parseRule(t, ctx.bricks);
   if (rule) return { intent: 'rule', rule };

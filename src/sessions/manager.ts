@@ -541,34 +541,31 @@ export class DbSessionManager implements SessionManager {
       }
       const text = (message.text ?? '').trim();
 
-      let turnId: number | undefined;
-      if (intent !== 'rule') {
-        try {
-          turnId = await this.#insertTurn(convId, message.messageId, text, intent, upload, intent === 'ask-what-to-do' ? 'done' : 'queued');
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          await emit({ type: 'info', text: 'I already have this message; it is being handled or was handled before.' });
-          return { intent };
-        }
+      // Every message that starts work gets its turn row now: the message id makes a redelivery a no-op.
+      let turnId: number;
+      try {
+        turnId = await this.#insertTurn(convId, message.messageId, text, intent, upload, intent === 'ask-what-to-do' ? 'done' : 'queued');
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        await emit({ type: 'info', text: 'I already have this message; it is being handled or was handled before.' });
+        return { intent };
       }
 
-      const job: Job = { controller: new AbortController(), ...(turnId !== undefined ? { turnId } : {}) };
+      const job: Job = { controller: new AbortController(), turnId };
       const ahead = this.#active.get(convId)?.jobs.size ?? 0;
       const outcome = this.#enqueue(
         convId,
         async (j): Promise<HandleOutcome> => {
           if (intent === 'ask-what-to-do') {
-            await this.#pushState(await this.#state(convId), [{ image: upload!.sha, turnId: turnId! }]);
+            await this.#pushState(await this.#state(convId), [{ image: upload!.sha, turnId }]);
             await emit({ type: 'clarify', question: classified.question ?? 'What should I do with this photo?' });
-            return { intent, turnId: turnId!, status: 'done' };
+            return { intent, turnId, status: 'done' };
           }
           if (intent === 'rule') {
-            const id = await this.#applyRule(key, convId, message, classified.rule!, emit, j);
-            if (id === undefined) return { intent };
-            turnId = id;
-            return { intent, turnId: id, status: await this.#runTurn(convId, id, j, emit, { intent, text, key }) };
+            const replan = await this.#applyRule(key, convId, turnId, classified.rule!, emit);
+            if (!replan) return { intent, turnId, status: 'done' };
           }
-          return { intent, turnId: turnId!, status: await this.#runTurn(convId, turnId!, j, emit, { intent, text, key, upload, replyTarget }) };
+          return { intent, turnId, status: await this.#runTurn(convId, turnId, j, emit, { intent, text, key, upload, replyTarget }) };
         },
         job,
       );
@@ -680,14 +677,11 @@ export class DbSessionManager implements SessionManager {
     return row;
   }
 
-  async #applyRule(
-    key: ConversationKey,
-    convId: number,
-    message: IncomingMessage,
-    rule: Rule,
-    emit: (e: SessionEvent) => Promise<void>,
-    job: Job,
-  ): Promise<number | undefined> {
+  /**
+   * Stores the rule, then decides whether the last edit must be re-planned under it (turn `turnId`
+   * revises it) or already complies (the turn ends here). Returns whether to re-plan.
+   */
+  async #applyRule(key: ConversationKey, convId: number, turnId: number, rule: Rule, emit: (e: SessionEvent) => Promise<void>): Promise<boolean> {
     const [stored] = await this.#db
       .insert(rulesTable)
       .values({
@@ -703,15 +697,16 @@ export class DbSessionManager implements SessionManager {
       .returning({ id: rulesTable.id });
     (await this.#state(convId)).rules.push({ id: stored!.id, rule, scoped: true });
     const last = await this.#lastPlannedTurn(convId);
-    if (!last) {
-      await emit({ type: 'info', text: `Rule stored: ${describeRule(rule)}. It applies to every edit from now on.` });
-      return undefined;
+    const complies = last?.workflow && checkRules(last.workflow as Workflow, [rule], this.#registry.list()).length === 0;
+    if (!last?.workflow || complies) {
+      await this.#db.update(turns).set({ status: 'done', finishedAt: new Date() }).where(eq(turns.id, turnId));
+      const already = complies ? ` Your last edit (${quote(last.instruction || last.text)}) already follows it.` : '';
+      await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. It applies to every edit from now on.${already}` });
+      return false;
     }
-    const turnId = await this.#insertTurn(convId, message.messageId, (message.text ?? '').trim(), 'rule', undefined, 'queued');
-    job.turnId = turnId;
     await this.#db.update(turns).set({ revisesTurnId: last.id }).where(eq(turns.id, turnId));
     await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. Re-planning your last edit (${quote(last.instruction || last.text)}) under it.` });
-    return turnId;
+    return true;
   }
 
   async #availableBricks(): Promise<ReadonlySet<string>> {

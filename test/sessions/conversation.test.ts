@@ -96,17 +96,33 @@ function conversationSuite(kind: DbKind): void {
     expect((await convRow()).current).toEqual({ image: t2Output, turnId: out.turnId });
   });
 
-  it('a rule is stored, and the last edit is re-planned under it, saying so', async () => {
+  it('a rule the last edit already follows is stored without re-planning, saying so', async () => {
     const r = recorder();
+    const planned = requests.length;
     const out = await h.manager.handle(message('ann', "don't use RESIZE"), r.listener);
     expect(out.intent).toBe('rule');
-    expect(r.of('info')[0]?.text).toMatch(/Rule stored: never use RESIZE\. Re-planning your last edit/);
+    expect(r.of('info')[0]?.text).toMatch(/Rule stored: never use RESIZE\. .*Your last edit \("make it brighter"\) already follows it/);
+    expect(r.of('planning')).toHaveLength(0);
+    expect(requests).toHaveLength(planned);
     const stored = await h.database.db.select().from(rules).where(eq(rules.userId, 'ann'));
     expect(stored).toMatchObject([{ kind: 'forbid', brick: 'RESIZE', text: "don't use RESIZE" }]);
     expect(out.status).toBe('done');
     const row = await turnRow(out.turnId!);
-    expect(row).toMatchObject({ intent: 'rule', status: 'done', sourceImage: sha256Hex(photo) });
+    expect(row).toMatchObject({ intent: 'rule', status: 'done', workflow: null });
     expect(await h.manager.rules(key)).toEqual([{ index: 1, text: "don't use RESIZE", kind: 'forbid' }]);
+  });
+
+  it('the same rule message delivered twice is stored once', async () => {
+    const again = message('ann', 'never use FLIP');
+    const first = await h.manager.handle(again, () => {});
+    const r = recorder();
+    const second = await h.manager.handle(again, r.listener);
+    expect(first.status).toBe('done');
+    expect(second.turnId).toBeUndefined();
+    expect(r.of('info')[0]!.text).toMatch(/already have this message/);
+    const stored = await h.database.db.select().from(rules).where(eq(rules.userId, 'ann'));
+    expect(stored.map((x) => x.brick)).toEqual(['RESIZE', 'FLIP']);
+    expect(await h.manager.forgetRule(key, 2)).toMatchObject({ ok: true });
   });
 
   it('a plan that would break a rule is refused with the rule named, and nothing current changes', async () => {
@@ -164,6 +180,7 @@ function conversationSuite(kind: DbKind): void {
       ['edit', 'done'],
       ['revision', 'done'],
       ['rule', 'done'],
+      ['rule', 'done'],
       ['rule', 'failed'],
       ['follow-up', 'failed'],
       ['follow-up', 'done'],
@@ -196,7 +213,7 @@ function conversationSuite(kind: DbKind): void {
     const conv = await convRow();
     expect(conv).toMatchObject({ current: null, undoStack: [], redoStack: [] });
     expect(await h.manager.rules(key)).toEqual([]);
-    expect((await h.manager.history(key)).length).toBe(6);
+    expect((await h.manager.history(key)).length).toBe(7);
     const r = recorder();
     await h.manager.handle(message('ann', 'make it brighter'), r.listener);
     expect(r.of('clarify')[0]!.question).toMatch(/photo first/);
@@ -222,6 +239,21 @@ function conversationSuite(kind: DbKind): void {
       expect(r.events).toHaveLength(1);
       expect(r.of('clarify')).toHaveLength(1);
     }
+  });
+
+  it('a rule the last edit breaks re-plans it without the forbidden brick and replaces the result', async () => {
+    const bw = await h.manager.handle(message('ann', 'make it black and white'), () => {});
+    expect(bw.status).toBe('done');
+    const r = recorder();
+    const out = await h.manager.handle(message('ann', 'never use GRAYSCALE'), r.listener);
+    expect(r.of('info')[0]!.text).toMatch(/Re-planning your last edit \("make it black and white"\)/);
+    expect(out).toMatchObject({ intent: 'rule', status: 'done' });
+    const row = await turnRow(out.turnId!);
+    expect(row.revisesTurnId).toBe(bw.turnId);
+    expect(JSON.stringify(row.workflow)).not.toContain('GRAYSCALE');
+    const result = r.of('result')[0]!.images[0]!;
+    expect((await meanAndSpread(result.bytes)).channelSpread).toBeLessThan(1);
+    expect((await convRow()).current).toEqual({ image: result.sha256, turnId: out.turnId });
   });
 }
 
