@@ -17,12 +17,12 @@ import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
 import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
-import type { Builder, PriorTurn, Rule } from '../builder/builder.ts';
+import { type Builder, isPlanFixable, type Plan, type PlanAttempt, type PlanRequest, type PriorTurn, type Rule } from '../builder/builder.ts';
 import { isPlainAgain } from '../builder/revise.ts';
 import { checkRules, describeRule } from '../builder/rules.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ExecutorEvent } from '../engine/events.ts';
-import type { Executor, StepTrace } from '../engine/executor.ts';
+import type { Executor, RunOutcome, StepTrace } from '../engine/executor.ts';
 import { decodeImage, decodeMask, encodeImage, type ImageLimits } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
 import { type ImageData, isEmptyMask, type MaskData } from '../engine/values.ts';
@@ -64,6 +64,8 @@ export interface SessionSettings {
   readonly cachedConversations: number;
   /** Decoded current images kept in memory, in bytes, so follow-ups skip a decode. */
   readonly decodedCacheBytes: number;
+  /** New plans asked of the Builder after a run fails in a way a plan can fix (an empty mask, a brick that cannot run here). */
+  readonly runRepairs: number;
 }
 
 export const DEFAULT_SETTINGS: SessionSettings = {
@@ -76,6 +78,7 @@ export const DEFAULT_SETTINGS: SessionSettings = {
   pruneEvery: 10,
   cachedConversations: 5_000,
   decodedCacheBytes: 64 * 1024 * 1024,
+  runRepairs: 2,
 };
 
 export interface SessionManagerOptions {
@@ -284,7 +287,7 @@ export class DbSessionManager implements SessionManager {
         )
         .orderBy(asc(rulesTable.id)),
       this.#db
-        .select({ id: turns.id, text: turns.text, instruction: turns.instruction, workflow: turns.workflow, status: turns.status, errorMessage: turns.errorMessage })
+        .select({ id: turns.id, text: turns.text, instruction: turns.instruction, workflow: turns.workflow, status: turns.status, errorMessage: turns.errorMessage, trace: turns.trace })
         .from(turns)
         .where(and(eq(turns.conversationId, convId), isNotNull(turns.workflow)))
         .orderBy(desc(turns.id))
@@ -754,7 +757,7 @@ export class DbSessionManager implements SessionManager {
       const workflow = planned?.workflow ?? (extra.workflow as Workflow | undefined);
       if (workflow) {
         conv.lastPlanned = turnId;
-        this.#remember(conv, toPriorTurn({ text: ctx.text, instruction: planned?.instruction ?? ctx.text, workflow, status, errorMessage: extra.errorMessage ?? null }));
+        this.#remember(conv, toPriorTurn({ text: ctx.text, instruction: planned?.instruction ?? ctx.text, workflow, status, errorMessage: extra.errorMessage ?? null, trace: extra.trace }));
       }
       return status;
     };
@@ -835,57 +838,83 @@ export class DbSessionManager implements SessionManager {
       await emit({ type: 'planning', turnId });
       if (signal.aborted) return cancelled();
 
-      const available = await this.#availableBricks();
-      const history = [...conv.history];
       const ruleList = conv.rules.map((r) => r.rule);
+      const request: PlanRequest = {
+        image,
+        instruction,
+        hasMask: mask !== undefined,
+        available: await this.#availableBricks(),
+        signal,
+        history: [...conv.history],
+        rules: ruleList,
+        ...(revise ? { revise } : {}),
+      };
       const planStarted = performance.now();
-      let plan;
+      let plan: Plan;
       try {
-        plan = await this.#builder.plan({
-          image,
-          instruction,
-          hasMask: mask !== undefined,
-          available,
-          signal,
-          history,
-          rules: ruleList,
-          ...(revise ? { revise } : {}),
-        });
+        plan = await this.#builder.plan(request);
       } catch (err) {
         if (signal.aborted) return cancelled();
         return fail(err, { planMs: Math.round(performance.now() - planStarted) });
       }
-      const planMs = Math.round(plan.latencyMs ?? performance.now() - planStarted);
-      const violations = checkRules(plan.workflow, ruleList, this.#registry.list());
-      const planFields = {
-        builder: plan.builder,
-        reasoning: plan.reasoning ?? null,
-        workflow: plan.workflow,
-        attempts: plan.attempts ?? null,
-        promptTokens: plan.usage?.promptTokens ?? null,
-        completionTokens: plan.usage?.completionTokens ?? null,
-        planMs,
-      };
-      if (violations.length) {
-        return fail(new SessionError('rule-violated', `The plan I found breaks your rules: ${violations.join(' ')} Try /forget to drop a rule, or rephrase.`), planFields);
-      }
-      await this.#db
-        .update(turns)
-        .set({ status: 'running', ...planFields })
-        .where(eq(turns.id, turnId));
-      planned = { instruction, workflow: plan.workflow };
-      conv.lastPlanned = turnId;
-      await emit({
-        type: 'planned',
-        turnId,
-        summary: summariseWorkflow(plan.workflow),
-        workflow: toLegoEditJson(plan.workflow),
-        builder: plan.builder,
-        steps: plan.workflow.nodes.length,
-      });
-      if (signal.aborted) return cancelled();
+      // Every attempt of this turn, planning and run-time repairs alike, is kept for the history and the export.
+      const attempts: PlanAttempt[] = [...(plan.attempts ?? [])];
+      const usage = { promptTokens: 0, completionTokens: 0 };
+      let planMs = 0;
+      let outcome: RunOutcome;
+      for (let repairs = 0; ; repairs++) {
+        planMs += Math.round(plan.latencyMs ?? performance.now() - planStarted);
+        usage.promptTokens += plan.usage?.promptTokens ?? 0;
+        usage.completionTokens += plan.usage?.completionTokens ?? 0;
+        const violations = checkRules(plan.workflow, ruleList, this.#registry.list());
+        const planFields = {
+          builder: plan.builder,
+          reasoning: plan.reasoning ?? null,
+          workflow: plan.workflow,
+          attempts: attempts.length ? attempts : null,
+          promptTokens: plan.usage || usage.promptTokens ? usage.promptTokens : null,
+          completionTokens: plan.usage || usage.completionTokens ? usage.completionTokens : null,
+          planMs,
+        };
+        if (violations.length) {
+          return fail(new SessionError('rule-violated', `The plan I found breaks your rules: ${violations.join(' ')} Try /forget to drop a rule, or rephrase.`), planFields);
+        }
+        await this.#db
+          .update(turns)
+          .set({ status: 'running', ...planFields })
+          .where(eq(turns.id, turnId));
+        planned = { instruction, workflow: plan.workflow };
+        conv.lastPlanned = turnId;
+        await emit({
+          type: 'planned',
+          turnId,
+          summary: summariseWorkflow(plan.workflow),
+          workflow: toLegoEditJson(plan.workflow),
+          builder: plan.builder,
+          steps: plan.workflow.nodes.length,
+        });
+        if (signal.aborted) return cancelled();
 
-      const outcome = await this.#executor.run(plan.workflow, { image, ...(mask ? { mask: mask.mask } : {}) }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+        outcome = await this.#executor.run(plan.workflow, { image, ...(mask ? { mask: mask.mask } : {}) }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+        if (outcome.status !== 'failed' || signal.aborted) break;
+        const trace = outcome.trace.map(plainTrace);
+        const runMs = Math.round(outcome.durationMs);
+        if (!isPlanFixable(outcome.error) || !this.#builder.repairAfterFailure || repairs >= this.#settings.runRepairs) return fail(outcome.error, { trace, runMs });
+        const failed: PriorTurn = { instruction, workflow: plan.workflow, status: 'failed', trace, error: outcome.error.message };
+        attempts.push({ workflow: plan.workflow, problems: [`run failed: ${outcome.error.message}`] });
+        await emit({ type: 'info', turnId, text: `${(outcome.error as LegoEditError).userMessage} Trying another plan…` });
+        const repairStarted = performance.now();
+        try {
+          plan = await this.#builder.repairAfterFailure(request, failed);
+        } catch (err) {
+          if (signal.aborted) return cancelled();
+          // Nothing else to try: the run's own error says more than the refusal to re-plan.
+          this.#logger.debug({ err, turnId }, 'no repair after a failed run');
+          return fail(outcome.error, { trace, runMs, attempts });
+        }
+        attempts.push(...(plan.attempts ?? []));
+        plan = { ...plan, latencyMs: plan.latencyMs ?? performance.now() - repairStarted };
+      }
       const runMs = Math.round(outcome.durationMs);
       const trace = outcome.trace.map(plainTrace);
       if (outcome.status === 'cancelled') {
@@ -927,7 +956,7 @@ export class DbSessionManager implements SessionManager {
       this.#blobBytes += Number(rowsOf<{ added: string | number | null }>(committed)[0]?.added ?? 0);
       if (next) Object.assign(conv, next);
       conv.lastPlanned = turnId;
-      this.#remember(conv, toPriorTurn({ text: ctx.text, instruction, workflow: plan.workflow, status: 'done', errorMessage: null }));
+      this.#remember(conv, toPriorTurn({ text: ctx.text, instruction, workflow: plan.workflow, status: 'done', errorMessage: null, trace }));
       // A concurrent prune may have removed a blob this turn just linked; put it back.
       for (const r of results) if (!(await this.#blobs.has(r.sha256))) await this.#blobs.put(r.bytes);
 
@@ -1262,13 +1291,15 @@ function interruptedText(text: string): string {
   return `Your earlier request ${quote(text || 'photo')} was interrupted because I restarted; nothing from it was lost, but it did not finish. Send it again if you still want it.`;
 }
 
-function toPriorTurn(r: { text: string; instruction: string; workflow: unknown; status: string; errorMessage: string | null }): PriorTurn {
+function toPriorTurn(r: { text: string; instruction: string; workflow: unknown; status: string; errorMessage: string | null; trace?: unknown }): PriorTurn {
   const status = (['done', 'failed', 'cancelled', 'interrupted'] as const).find((s) => s === r.status) ?? 'interrupted';
   return {
     instruction: r.instruction || r.text,
     ...(r.workflow ? { workflow: r.workflow as Workflow } : {}),
     status,
     ...(r.errorMessage ? { error: r.errorMessage } : {}),
+    // The Builder reads which steps ran, how long, and which masks came back empty.
+    ...(Array.isArray(r.trace) && r.trace.length ? { trace: r.trace as StepTrace[] } : {}),
   };
 }
 
