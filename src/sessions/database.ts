@@ -3,7 +3,7 @@
  * PostgreSQL when a URL is given; the same schema and migrations either way,
  * applied before anything else touches the tables.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -43,6 +43,43 @@ function redact(url: string): string {
   }
 }
 
+/** Whether a process with this id is running (signal 0 checks without sending anything). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite has no lock of its own across processes, and two writers corrupt its files: a pid file
+ * in the database directory keeps a second process out. A file left by a killed process is taken over.
+ */
+async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, 'lego-edit.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (holder && isRunning(holder)) {
+        throw new LegoEditError(
+          'database-busy',
+          `The database in ${dir} is in use by another lego-edit process (pid ${holder}${holder === process.pid ? ', this one' : ''}). Stop it first; to run several processes, use PostgreSQL (DATABASE_URL).`,
+        );
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new LegoEditError('database-busy', `Could not lock the database in ${dir}; another process keeps taking it.`);
+}
+
 /** Opens and migrates. Drivers are imported lazily so commands that never open a database never load them. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
@@ -72,18 +109,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   let dir: string | undefined;
+  let unlock = async (): Promise<void> => {};
   if (!options.inMemory) {
     if (!options.dataDir) throw new Error('openDatabase needs a dataDir or databaseUrl');
     dir = join(options.dataDir, 'db');
     await mkdir(dir, { recursive: true });
+    unlock = await lockDirectory(dir);
   }
-  const client = dir ? new PGlite(dir) : new PGlite();
-  const db = drizzle({ client, schema });
+  let client;
   try {
+    client = dir ? new PGlite(dir) : new PGlite();
+    const db = drizzle({ client, schema });
     await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    const opened = client;
+    return {
+      db: db as unknown as SessionDb,
+      kind: 'pglite',
+      location: dir ?? 'memory',
+      close: async () => {
+        await opened.close();
+        await unlock();
+      },
+    };
   } catch (err) {
-    await client.close();
+    await client?.close();
+    await unlock();
     throw err;
   }
-  return { db: db as unknown as SessionDb, kind: 'pglite', location: dir ?? 'memory', close: () => client.close() };
 }

@@ -40,6 +40,41 @@ describe('PGlite database', () => {
   });
 });
 
+describe('PGlite database lock', () => {
+  it('refuses a second opener while the first holds the directory, naming the process, and frees it on close', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lego-db-'));
+    try {
+      const first = await openDatabase({ dataDir: dir });
+      const err = (await openDatabase({ dataDir: dir }).then(() => new Error('opened twice'), (e: unknown) => e)) as Error & { code?: string };
+      expect(err.code).toBe('database-busy');
+      expect(err.message).toContain(`pid ${process.pid}`);
+      await first.db.execute(sql`select 1`);
+      await first.close();
+      const second = await openDatabase({ dataDir: dir });
+      expect(await tables(second.db)).toEqual(TABLES);
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes over a lock left by a process that no longer runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lego-db-'));
+    try {
+      const { spawnSync } = await import('node:child_process');
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(join(dir, 'db'), { recursive: true });
+      await writeFile(join(dir, 'db', 'lego-edit.pid'), dead);
+      const db = await openDatabase({ dataDir: dir });
+      expect(await tables(db.db)).toEqual(TABLES);
+      await db.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describePg('PostgreSQL database', () => {
   it('gets the same schema from the same migrations, and reopens without migrating again', async () => {
     const pg = await freshPostgres();

@@ -33,18 +33,18 @@ function runAndKill(env: Record<string, string>): Promise<{ done: string; runnin
     let out = '';
     let err = '';
     let done = '';
+    let running: string | undefined;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       done = /DONE (\d+ \w+)/.exec(out)?.[1] ?? done;
-      const running = /RUNNING (\d+)/.exec(out)?.[1];
-      if (running) {
-        child.kill('SIGKILL');
-        resolve({ done, running });
-      }
+      running ??= /RUNNING (\d+)/.exec(out)?.[1];
+      if (running) child.kill('SIGKILL');
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // Resolved only once the process is gone: until then it still holds the database.
     child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`child exited (${code}) before the slow turn ran:\n${out}\n${err}`));
+      if (signal === 'SIGKILL' && running) resolve({ done, running });
+      else reject(new Error(`child exited (${code}) before the slow turn ran:\n${out}\n${err}`));
     });
   });
 }
