@@ -81,6 +81,7 @@ export async function diffusionFill(image: ImageData, mask: MaskData, opts: Fill
   const { width: W, height: H } = image;
   const m = await fitMask(mask, W, H);
   const core = maskBounds(m, 32);
+  // Defence for direct calls and emptyMask: 'warn' runs; by default the Executor stops before an edit brick gets an empty mask.
   if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
   const cv = await loadOpenCv();
   opts.signal?.throwIfAborted();
@@ -211,6 +212,7 @@ export async function exemplarRefine(image: ImageData, mask: MaskData, preimage:
   const { width: W, height: H } = image;
   const m = await fitMask(mask, W, H);
   const core = maskBounds(m, 32);
+  // Defence for direct calls and emptyMask: 'warn' runs; by default the Executor stops before an edit brick gets an empty mask.
   if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
   const cv = await loadOpenCv();
   const grow = holeGrowth(W, H);
@@ -314,6 +316,7 @@ export async function modelFill(model: LoadedModel, image: ImageData, mask: Mask
   const { width: W, height: H } = image;
   const m = await fitMask(mask, W, H);
   const core = maskBounds(m, 32);
+  // Defence for direct calls and emptyMask: 'warn' runs; by default the Executor stops before an edit brick gets an empty mask.
   if (!core) return { image, score: 1, filled: makeMask(W, H), box: { x: 0, y: 0, width: 0, height: 0 } };
   const cv = await loadOpenCv();
   const grow = holeGrowth(W, H);

@@ -157,6 +157,10 @@ export async function segmentInsideMask(image: ImageData, roughIn: MaskData, sig
   return { mask: m, backend: 'grabcut' };
 }
 
+/** What the user is told when GrabCut found no object inside their mask. */
+export const ROUGH_MASK_KEPT =
+  'found no object outline inside your mask (its colours may match the surroundings), so your mask is used as drawn.';
+
 export const MASK_SEG = defineBrick({
   name: 'MASK-SEG',
   kind: 'predict',
@@ -171,6 +175,8 @@ export const MASK_SEG = defineBrick({
   async run({ image, mask }, ctx) {
     const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal);
     ctx.logger.debug({ backend }, 'MASK-SEG');
+    // The edit will cover everything the user drew, not just the object: they should know why.
+    if (backend === 'rough-mask') ctx.warn?.(ROUGH_MASK_KEPT);
     return { mask: m, image: checkerboardView(image, m) };
   },
 });

@@ -1,7 +1,7 @@
 /** What the CLI commands share: reading inputs, running a workflow, reporting the outcome. */
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../engine/errors.ts';
-import type { RunOutcome } from '../engine/executor.ts';
+import type { RunInputs, RunOutcome } from '../engine/executor.ts';
 import { decodeImage, decodeMask } from '../engine/image-io.ts';
 import { parseWorkflow } from '../engine/workflow/parse.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
@@ -24,16 +24,26 @@ export async function loadWorkflow(path: string): Promise<Workflow> {
   return parseWorkflow((await readInput(path, 'workflow')).toString('utf8'));
 }
 
-/** Runs a workflow on image files, prints the timing table and writes the results. */
-export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string, maskPath: string | undefined, out: string): Promise<void> {
+/** Decodes the user's image and, when given, mask: once, for planning and running alike. */
+export async function readRunInputs(rt: Runtime, imagePath: string, maskPath: string | undefined): Promise<RunInputs> {
   const image = await decodeImage(await readInput(imagePath, 'image'), rt.limits);
   const mask = maskPath ? await decodeMask(await readInput(maskPath, 'mask'), rt.limits) : undefined;
+  return { image, ...(mask ? { mask } : {}) };
+}
+
+/** Runs a workflow on image files, prints the timing table and writes the results. */
+export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string, maskPath: string | undefined, out: string): Promise<void> {
+  await runInputsAndReport(rt, wf, await readRunInputs(rt, imagePath, maskPath), out);
+}
+
+/** Runs a workflow on decoded inputs, prints the timing table and writes the results. */
+export async function runInputsAndReport(rt: Runtime, wf: Workflow, inputs: RunInputs, out: string): Promise<void> {
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   let outcome: RunOutcome;
   try {
-    outcome = await rt.executor.run(wf, { image, ...(mask ? { mask } : {}) }, { signal: controller.signal, onEvent: progressPrinter() });
+    outcome = await rt.executor.run(wf, inputs, { signal: controller.signal, onEvent: progressPrinter() });
   } finally {
     process.off('SIGINT', onSigint);
   }

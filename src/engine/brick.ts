@@ -85,6 +85,13 @@ export interface BrickContext {
   readonly signal: AbortSignal;
   readonly progress: (p: BrickProgress) => void;
   readonly logger: Logger;
+  /**
+   * Tells the user something about this step's result they should know: a
+   * fallback stood in for the real thing. The Executor adds it to the run's
+   * warnings (shown in chat and by the CLI) and keeps it with cached outputs.
+   * Absent when a brick is called directly, hence `ctx.warn?.(…)`.
+   */
+  readonly warn?: (message: string) => void;
 }
 
 /** Where a brick's work can happen and whether that is possible right now. */

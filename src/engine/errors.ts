@@ -65,6 +65,22 @@ export class BrickInputError extends LegoEditError {
   }
 }
 
+/**
+ * A brick returned without an output that the workflow goes on to use (INVERSE
+ * given masks returns no image). The plan asked for something these inputs do
+ * not give, so a revised plan can fix it.
+ */
+export class MissingOutputError extends LegoEditError {
+  constructor(
+    readonly brick: string,
+    readonly output: string,
+    /** Who needed it: `step 2 (GRAYSCALE)`, `the result`. */
+    readonly neededBy: readonly string[],
+  ) {
+    super('missing-output', `${brick} returned no "${output}" output (needed by ${neededBy.join(', ')}).`);
+  }
+}
+
 /** The operation was cancelled by the user or a shutdown. */
 export class CancelledError extends LegoEditError {
   constructor(message = 'Cancelled.') {

@@ -9,16 +9,19 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.ts';
 import type { AnyBrick } from './brick.ts';
-import { OutputCache, type StepOutputs } from './cache.ts';
-import { CancelledError, LegoEditError, StepTimeoutError, errorMessage } from './errors.ts';
+import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
+import { CancelledError, MissingOutputError, StepTimeoutError, type LegoEditError } from './errors.ts';
 import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import { hashValue } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
+import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
-import { describeValue, isEmptyMask, typeOfValue } from './values.ts';
+import { describeValue, isEmptyMask, isMask, typeOfValue } from './values.ts';
 import type { Source, Workflow, WorkflowNode } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
 import { WorkflowValidationError, validateWorkflow } from './workflow/validate.ts';
+
+export { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 
 export interface ExecutorOptions {
   /** Steps running at once (default: available cores). */
@@ -27,7 +30,7 @@ export interface ExecutorOptions {
   readonly stepTimeoutMs?: number;
   /** Cache bound in bytes (default 512 MiB); 0 disables caching. */
   readonly cacheBytes?: number;
-  /** An empty mask from a predict brick stops the run (default) or is only reported. */
+  /** An empty mask that a step would use stops the run (default) or is only reported. */
   readonly emptyMask?: 'fail' | 'warn';
   readonly logger?: Logger;
 }
@@ -62,45 +65,8 @@ export interface StepTrace {
   error?: string;
 }
 
-/** A step failed; names the step, brick, a summary of its inputs and the cause. */
-export class StepFailedError extends LegoEditError {
-  constructor(
-    readonly step: number,
-    readonly brick: string,
-    readonly inputs: Readonly<Record<string, string>>,
-    cause: unknown,
-  ) {
-    const summary = Object.entries(inputs)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ');
-    super(
-      cause instanceof LegoEditError ? cause.code : 'step-failed',
-      `Step ${step} (${brick}) failed: ${errorMessage(cause)}${summary ? ` [inputs: ${summary}]` : ''}`,
-      { cause, retryable: cause instanceof LegoEditError && cause.retryable },
-    );
-  }
-
-  override get userMessage(): string {
-    const cause = this.cause;
-    return cause instanceof LegoEditError ? `Step ${this.step} (${this.brick}): ${cause.userMessage}` : this.message;
-  }
-}
-
-/** A predict brick found nothing: a distinct outcome, so nothing downstream edits an empty region in silence. */
-export class EmptyMaskError extends LegoEditError {
-  constructor(
-    readonly step: number,
-    readonly brick: string,
-    readonly output: string,
-    readonly inputs: Readonly<Record<string, string>>,
-  ) {
-    const prompt = inputs.prompt ? ` for ${inputs.prompt.split(' ')[0]}` : '';
-    super('empty-mask', `Step ${step} (${brick}) found nothing${prompt}: its ${output} is empty, so the edit would change nothing.`);
-  }
-}
-
 export type RunOutcome =
-  | { readonly status: 'ok'; readonly results: Value[]; readonly trace: StepTrace[]; readonly durationMs: number; readonly warnings: EmptyMaskError[] }
+  | { readonly status: 'ok'; readonly results: Value[]; readonly trace: StepTrace[]; readonly durationMs: number; readonly warnings: RunWarning[] }
   | { readonly status: 'failed'; readonly error: LegoEditError; readonly trace: StepTrace[]; readonly durationMs: number }
   | { readonly status: 'cancelled'; readonly trace: StepTrace[]; readonly durationMs: number };
 
@@ -161,7 +127,18 @@ export class Executor {
     );
     const traceList = (): StepTrace[] => [...trace.values()].sort((a, b) => a.step - b.step);
     const outputs = new Map<number, StepOutputs>();
-    const warnings: EmptyMaskError[] = [];
+    const readers = outputReaders(wf, needed);
+    const warnings: RunWarning[] = [];
+    /** Empty masks already reported, by reference, so a mask that several steps use is reported once. */
+    const reportedEmpty = new Set<string>();
+    const reportEmpty = (err: EmptyMaskError): void => {
+      const ref = refText(err.source);
+      if (reportedEmpty.has(ref)) return;
+      reportedEmpty.add(ref);
+      if (this.#emptyMask === 'fail') throw err;
+      this.#logger.warn({ mask: ref }, err.message);
+      warnings.push(err);
+    };
 
     const runAbort = new AbortController();
     const onOuterAbort = (): void => runAbort.abort(options.signal?.reason ?? new CancelledError());
@@ -180,9 +157,10 @@ export class Executor {
     let seq = 0;
     let failure: LegoEditError | undefined;
 
+    const lookup = (src: Source): Value | undefined => (src.kind === 'init' ? initValues[src.name] : outputs.get(src.step)?.[src.output]);
     const valueOf = (src: Source): Value => {
-      if (src.kind === 'init') return initValues[src.name]!;
-      const v = outputs.get(src.step)?.[src.output];
+      const v = lookup(src);
+      // Unreachable: a step that leaves out an output something reads fails before its readers are scheduled.
       if (v === undefined) throw new Error(`${refText(src)} was not produced`);
       return v;
     };
@@ -195,31 +173,36 @@ export class Executor {
       t.inputs = Object.fromEntries(
         Object.entries(node.inputs).map(([k, b]) => [k, b.kind === 'ref' ? `${refText(b.source)} (${describeValue(args[k])})` : describeValue(args[k])]),
       );
+      for (const source of emptyMaskInputs(brick, node, args)) {
+        const producer = source.kind === 'step' ? nodes.get(source.step)!.brick : undefined;
+        reportEmpty(EmptyMaskError.givenEmpty(source, producer, { step: node.step, brick: brick.name, kind: brick.kind }));
+      }
       t.startSeq = seq++;
       emit({ type: 'step-started', step: node.step, brick: brick.name, seq: t.startSeq });
       const t0 = performance.now();
-      let result = options.reuseCache === false ? undefined : this.cache.get(key);
-      t.cache = result ? 'hit' : 'miss';
-      if (!result) {
-        result = await this.#invoke(brick, node, args, runAbort.signal, emit);
-        this.cache.set(key, result);
+      const cached = options.reuseCache === false ? undefined : this.cache.get(key);
+      t.cache = cached ? 'hit' : 'miss';
+      const ran = cached ?? (await this.#invoke(brick, node, args, runAbort.signal, emit));
+      // Checked on a cache hit too: the run that cached these outputs may have read different ones.
+      const read = readers.get(node.step) ?? new Map<string, Reader[]>();
+      for (const [output, by] of read) {
+        if (ran.outputs[output] === undefined || ran.outputs[output] === null) throw new MissingOutputError(brick.name, output, by.map(describeReader));
       }
-      outputs.set(node.step, result);
+      if (!cached) this.cache.set(key, ran);
+      outputs.set(node.step, ran.outputs);
       t.durationMs = performance.now() - t0;
       t.finishSeq = seq++;
       t.status = 'ok';
       if (brick.kind === 'predict') {
-        for (const [name, v] of Object.entries(result)) {
-          if (typeof v === 'object' && v.kind === 'mask' && isEmptyMask(v)) t.emptyMasks.push(name);
-        }
+        for (const [name, v] of Object.entries(ran.outputs)) if (isMask(v) && isEmptyMask(v)) t.emptyMasks.push(name);
+      }
+      for (const detail of ran.warnings) {
+        this.#logger.warn({ step: node.step, brick: brick.name }, detail);
+        warnings.push(new BrickWarning(node.step, brick.name, detail));
       }
       emit({ type: 'step-finished', step: node.step, brick: brick.name, seq: t.finishSeq, durationMs: t.durationMs, cache: t.cache, emptyMasks: t.emptyMasks });
-      const empty = t.emptyMasks.find((name) => isConsumed(wf, node.step, name));
-      if (empty) {
-        const err = new EmptyMaskError(node.step, brick.name, empty, t.inputs);
-        if (this.#emptyMask === 'fail') throw err;
-        warnings.push(err);
-      }
+      const nothingFound = foundNothing(brick, node, args, t.emptyMasks, read);
+      if (nothingFound) reportEmpty(nothingFound);
     };
 
     await new Promise<void>((resolveAll) => {
@@ -273,6 +256,8 @@ export class Executor {
       for (const t of trace.values()) if (t.status === 'pending') t.status = 'cancelled';
       return finish({ status: 'cancelled', trace: traceList(), durationMs: elapsed() });
     }
+    const unresolved = wf.results.find((r) => lookup(r) === undefined);
+    if (unresolved) return finish({ status: 'failed', error: unresolvedResult(unresolved, trace), trace: traceList(), durationMs: elapsed() });
     return finish({ status: 'ok', results: wf.results.map(valueOf), trace: traceList(), durationMs: elapsed(), warnings });
   }
 
@@ -283,7 +268,7 @@ export class Executor {
     args: Record<string, Value | null>,
     runSignal: AbortSignal,
     emit: (e: ExecutorEvent) => void,
-  ): Promise<StepOutputs> {
+  ): Promise<CachedStep> {
     const timeout = AbortSignal.timeout(this.#stepTimeoutMs);
     const signal = AbortSignal.any([runSignal, timeout]);
     const aborted = new Promise<never>((_, reject) => {
@@ -292,18 +277,20 @@ export class Executor {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
+    const warnings: string[] = [];
     const ctx = {
       signal,
       logger: this.#logger.child({ step: node.step, brick: brick.name }),
       progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
+      warn: (message: string) => warnings.push(message),
     };
     const out = (await Promise.race([brick.run(args as never, ctx), aborted])) as Record<string, Value>;
     for (const [name, spec] of Object.entries(brick.outputs)) {
       const v = out?.[name];
-      if (v === undefined || v === null) continue; // absence is reported when something reads it
+      if (v === undefined || v === null) continue; // absence matters only if something reads it; the caller checks
       if (typeOfValue(v) !== spec.type) throw new Error(`${brick.name} returned ${typeOfValue(v)} for its ${spec.type} output "${name}"`);
     }
-    return out;
+    return { outputs: out, warnings };
   }
 
   /** Content keys: brick name and version, literal inputs, upstream keys, and the hash of the user's inputs. */
@@ -357,8 +344,74 @@ function neededSteps(wf: Workflow): Set<number> {
   return needed;
 }
 
-/** Whether a step output is used by another step or is a result. */
-function isConsumed(wf: Workflow, step: number, output: string): boolean {
-  const matches = (s: Source): boolean => s.kind === 'step' && s.step === step && s.output === output;
-  return wf.results.some(matches) || wf.nodes.some((n) => Object.values(n.inputs).some((b) => b.kind === 'ref' && matches(b.source)));
+/** A reader of a step output: a step that will run, or the workflow's results. */
+type Reader = WorkflowNode | 'result';
+
+function describeReader(r: Reader): string {
+  return r === 'result' ? 'the result' : `step ${r.step} (${r.brick})`;
+}
+
+/** For each step, the outputs this run reads and who reads them; steps that will not run read nothing. */
+function outputReaders(wf: Workflow, needed: ReadonlySet<number>): Map<number, Map<string, Reader[]>> {
+  const readers = new Map<number, Map<string, Reader[]>>();
+  const add = (src: Source, reader: Reader): void => {
+    if (src.kind !== 'step') return;
+    const byOutput = readers.get(src.step) ?? new Map<string, Reader[]>();
+    readers.set(src.step, byOutput);
+    const list = byOutput.get(src.output) ?? [];
+    if (!list.includes(reader)) list.push(reader);
+    byOutput.set(src.output, list);
+  };
+  for (const node of wf.nodes) {
+    if (!needed.has(node.step)) continue;
+    for (const b of Object.values(node.inputs)) if (b.kind === 'ref') add(b.source, node);
+  }
+  for (const r of wf.results) add(r, 'result');
+  return readers;
+}
+
+/**
+ * The given Mask inputs that are empty. A mask says where a brick acts, so an
+ * empty one makes it act nowhere; an optional mask left out means the whole
+ * image and is not checked.
+ */
+function emptyMaskInputs(brick: AnyBrick, node: WorkflowNode, args: Record<string, Value | null>): Source[] {
+  const empty: Source[] = [];
+  for (const [name, b] of Object.entries(node.inputs)) {
+    if (b.kind !== 'ref' || brick.inputs[name]?.type !== 'Mask') continue;
+    const v = args[name];
+    if (isMask(v) && isEmptyMask(v)) empty.push(b.source);
+  }
+  return empty;
+}
+
+/**
+ * A predict brick that segmented nothing, when this run uses what it found:
+ * its empty mask, or an image made from it (RES's cut-out for "extract the
+ * dog"), which would be just as empty.
+ */
+function foundNothing(
+  brick: AnyBrick,
+  node: WorkflowNode,
+  args: Record<string, Value | null>,
+  emptyMasks: readonly string[],
+  read: ReadonlyMap<string, readonly Reader[]>,
+): EmptyMaskError | undefined {
+  if (emptyMasks.length === 0) return undefined;
+  const prompt = typeof args.prompt === 'string' ? args.prompt : undefined;
+  const usedMask = emptyMasks.find((name) => read.has(name));
+  if (usedMask) {
+    const editedWith = read.get(usedMask)!.some((r) => r !== 'result');
+    return EmptyMaskError.foundNothing(node.step, brick.name, usedMask, prompt, editedWith ? 'the edit would change nothing' : 'the result would be an empty mask');
+  }
+  const view = Object.keys(brick.outputs).find((name) => brick.outputs[name]!.type === 'Image' && read.has(name));
+  if (view) return EmptyMaskError.foundNothing(node.step, brick.name, emptyMasks[0]!, prompt, `its ${view} would be an empty cut-out`);
+  return undefined;
+}
+
+/** A result that is not there; the producing step's own check makes this a defence, not a path. */
+function unresolvedResult(src: Source, trace: ReadonlyMap<number, StepTrace>): LegoEditError {
+  const producer = src.kind === 'step' ? trace.get(src.step) : undefined;
+  const cause = new MissingOutputError(producer?.brick ?? 'the user', src.kind === 'step' ? src.output : src.name, ['the result']);
+  return producer ? new StepFailedError(producer.step, producer.brick, producer.inputs, cause) : cause;
 }

@@ -59,7 +59,7 @@ const BARE_FEEDBACK = /^(no|nope|nah|wrong|hmm+|meh|\?+|!+|\.+)[.!?]*$/i;
 
 /** Thanks, acknowledgements and greetings: never an instruction, whatever the Builder would make of them. */
 const SMALL_TALK =
-  /^(thanks?( you)?( (so|very) much)?|thx|ty|cheers|ok(ay)?|k|yes|yep|yeah|sure|great|perfect|nice|cool|awesome|good( job)?|well done|love it|that'?s (great|perfect|good|nice|it)|hi|hello|hey|good (morning|afternoon|evening)|bye|goodbye)([,\s]+(thanks|thank you|bot))*[.!🙂😀😊👍❤️]*$/iu;
+  /^(thanks?( you)?( (so|very) much)?|thx|ty|cheers|ok(ay)?|k|yes|yep|yeah|sure|great|perfect|nice|cool|awesome|good( job)?|well done|love it|that'?s (great|perfect|good|nice|it)|hi|hello|hey|good (morning|afternoon|evening)|bye|goodbye)([,\s]+(thanks|thank you|bot))*(?:[.!]|\p{Extended_Pictographic}|\uFE0F)*$/iu;
 
 /** A bare question word ("why?", "which one?") or a plea for help: answered with examples, not planned. */
 const QUESTION_OR_HELP = /^(why|what|which( one)?|how|huh|where|who|help|help me|what can you do|what do you do|how does (this|it) work)\s*\?*[.!]*$/i;

@@ -1,10 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeImage } from '../../src/engine/image-io.ts';
-import { lego } from '../support/cli.ts';
+import { decodeImage, encodeImage } from '../../src/engine/image-io.ts';
+import { makeImage, makeMask } from '../../src/engine/values.ts';
+import { lego, type CliResult } from '../support/cli.ts';
+import { rectMask } from '../support/pixels.ts';
 import { repoRoot } from '../support/shared.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lego-cli-'));
@@ -15,6 +18,32 @@ function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+async function png(name: string, value: Parameters<typeof encodeImage>[0]): Promise<string> {
+  const path = join(dir, name);
+  writeFileSync(path, await encodeImage(value, 'png'));
+  return path;
+}
+
+/**
+ * Runs the real `lego-edit` bin with `file` piped into its stdin through a
+ * shell pipe (Node's own stdin "pipe" is a socket, which /dev/stdin cannot open).
+ * A pipe can be read once: a second read of /dev/stdin finds it drained.
+ */
+function legoFromPipe(file: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', 'cat "$0" | "$@"', file, process.execPath, join(repoRoot, 'bin/lego-edit.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }
 
 const TWO_RESULTS = file(
@@ -44,6 +73,34 @@ describe('lego-edit run', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/unknown brick "GRAYSCAL"; did you mean GRAYSCALE/);
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('fails the step that leaves out an output the result needs, without a stack trace', async () => {
+    const wf = file('inverse.json', '{"pipeline": [{"step": 1, "model": "INVERSE", "input": {"mask2": "init[mask]"}, "output": {"image": "step1[image]"}}, {"result": "[step1[image]]"}]}');
+    const mask = await png('some-mask.png', rectMask(64, 64, 8, 8, 32, 32));
+    const r = await lego(['run', wf, '--image', sample, '--mask', mask, '-o', join(dir, 'inverse.png')], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: Step 1 \(INVERSE\): INVERSE returned no "image" output \(needed by the result\)/);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('refuses to inpaint with an all-black mask instead of returning the image unchanged', async () => {
+    const wf = file('fastinpaint.json', '{"pipeline": [{"step": 1, "model": "FASTINPAINT", "input": {"image": "init[image]", "mask": "init[mask]"}, "output": {"image": "step1[image]"}}, {"result": "[step1[image]]"}]}');
+    const black = await png('black.png', makeMask(64, 64));
+    const out = join(dir, 'fastinpaint.png');
+    const r = await lego(['run', wf, '--image', sample, '--mask', black, '-o', out], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: The mask you gave \(init\[mask\]\) is empty, so step 1 \(FASTINPAINT\) would change nothing/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('prints what a brick warned about: MASK-SEG keeping the rough mask on a flat photo', async () => {
+    const wf = file('mask-seg.json', '{"pipeline": [{"step": 1, "model": "MASK-SEG", "input": {"image": "init[image]", "mask": "init[mask]"}, "output": {"mask": "step1[mask]"}}, {"result": "[step1[mask]]"}]}');
+    const grey = makeImage(80, 60, 3);
+    grey.data.fill(120);
+    const r = await lego(['run', wf, '--image', await png('grey.png', grey), '--mask', await png('box.png', rectMask(80, 60, 20, 15, 40, 30)), '-o', join(dir, 'seg.png')], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: Step 1 \(MASK-SEG\): found no object outline inside your mask/);
   });
 
   it('says plainly when the input is not an image', async () => {
@@ -84,6 +141,16 @@ describe('lego-edit edit', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/planned with the offline Builder/);
     const img = await decodeImage(await readFile(out));
+    for (let i = 0; i < img.data.length; i += 3 * 4099) expect(img.data[i]).toBe(img.data[i + 2]);
+  });
+
+  it('reads the image once, so it can come from a pipe', async () => {
+    const out = join(dir, 'piped.png');
+    const r = await legoFromPipe(sample, ['edit', '/dev/stdin', 'make it black and white', '-o', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const img = await decodeImage(await readFile(out));
+    expect(img.width).toBe(1024);
     for (let i = 0; i < img.data.length; i += 3 * 4099) expect(img.data[i]).toBe(img.data[i + 2]);
   });
 

@@ -1,17 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { FASTINPAINT } from '../../bricks/edit/fastinpaint.ts';
 import { functionBricks } from '../../bricks/index.ts';
+import { MASK_SEG, ROUGH_MASK_KEPT } from '../../bricks/predict/mask-seg.ts';
+import { RES } from '../../bricks/predict/res.ts';
 import type { ExecutorEvent } from '../../src/engine/events.ts';
-import { EmptyMaskError, Executor, StepFailedError } from '../../src/engine/executor.ts';
-import { CancelledError, StepTimeoutError } from '../../src/engine/errors.ts';
+import { BrickWarning, EmptyMaskError, Executor, StepFailedError } from '../../src/engine/executor.ts';
+import { CancelledError, MissingOutputError, StepTimeoutError } from '../../src/engine/errors.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ImageData } from '../../src/engine/values.ts';
+import type { ImageData, MaskData } from '../../src/engine/values.ts';
+import { makeMask } from '../../src/engine/values.ts';
 import { WorkflowValidationError } from '../../src/engine/workflow/validate.ts';
 import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+import { rectMask } from '../support/pixels.ts';
 import { FAIL, FIND_NOTHING, STUBBORN, delayBrick, newLog, solidImage } from '../support/test-bricks.ts';
 
 function setup(options: ConstructorParameters<typeof Executor>[1] = {}) {
   const log = newLog();
-  const registry = new BrickRegistry([...functionBricks, delayBrick(log), STUBBORN, FAIL, FIND_NOTHING]);
+  const registry = new BrickRegistry([...functionBricks, RES, MASK_SEG, FASTINPAINT, delayBrick(log), STUBBORN, FAIL, FIND_NOTHING]);
   return { log, executor: new Executor(registry, { concurrency: 4, ...options }) };
 }
 
@@ -272,5 +277,158 @@ describe('Executor', () => {
     );
     expect(outcome.status).toBe('ok');
     if (outcome.status === 'ok') expect(outcome.results.map((r) => (r as ImageData).data[0])).toEqual([12, 11, 10]);
+  });
+});
+
+describe('Executor: outputs a step leaves out', () => {
+  // INVERSE given masks returns a mask and no image.
+  const someMask = rectMask(8, 8, 2, 2, 4, 4);
+
+  it('fails the step that left out an output a result needs, naming the step, brick and output, and still reports done', async () => {
+    const { executor } = setup();
+    const { events, onEvent } = record();
+    const outcome = await executor.run(workflow([['INVERSE', { mask2: 'init[mask]' }]], ['step1[image]']), { image, mask: someMask }, { onEvent });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toBeInstanceOf(StepFailedError);
+    expect(outcome.error).toMatchObject({ step: 1, brick: 'INVERSE', code: 'missing-output' });
+    expect(outcome.error.cause).toBeInstanceOf(MissingOutputError);
+    expect(outcome.error.message).toBe('Step 1 (INVERSE) failed: INVERSE returned no "image" output (needed by the result). [inputs: mask2=init[mask] (Mask 8x8)]');
+    expect(outcome.trace.map((t) => t.status)).toEqual(['failed']);
+    expect(events.filter((e) => e.type === 'step-finished')).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
+  });
+
+  it('blames the step that left an output out, not the later step that reads it', async () => {
+    const { executor } = setup();
+    const wf = workflow(
+      [
+        ['INVERSE', { mask2: 'init[mask]' }],
+        ['GRAYSCALE', { image: 'step1[image]' }],
+      ],
+      ['step2[image]'],
+    );
+    const outcome = await executor.run(wf, { image, mask: someMask });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toMatchObject({ step: 1, brick: 'INVERSE' });
+    expect(outcome.error.message).toMatch(/INVERSE returned no "image" output \(needed by step 2 \(GRAYSCALE\)\)/);
+    expect(outcome.trace.map((t) => t.status)).toEqual(['failed', 'pending']);
+  });
+
+  it('checks cached outputs against what this run reads, not what the run that cached them read', async () => {
+    const { executor } = setup();
+    const first = await executor.run(workflow([['INVERSE', { mask2: 'init[mask]' }]], ['step1[mask]']), { image, mask: someMask });
+    expect(first.status).toBe('ok');
+    const second = await executor.run(workflow([['INVERSE', { mask2: 'init[mask]' }]], ['step1[image]']), { image, mask: someMask });
+    expect(second.trace[0]!.cache).toBe('hit');
+    expect(second.status).toBe('failed');
+    if (second.status === 'failed') expect(second.error.code).toBe('missing-output');
+  });
+});
+
+describe('Executor: empty masks', () => {
+  const noMask = makeMask(8, 8);
+
+  it('quotes the whole prompt of a segmenter that found nothing', async () => {
+    const { executor } = setup();
+    const wf = workflow(
+      [
+        ['FIND-NOTHING', { image: 'init[image]', prompt: 'the left sheep' }],
+        ['GRAYSCALE', { image: 'init[image]', mask: 'step1[mask]' }],
+      ],
+      ['step2[image]'],
+    );
+    const outcome = await executor.run(wf, { image });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error.message).toBe('Step 1 (FIND-NOTHING) found nothing for "the left sheep": its mask is empty, so the edit would change nothing.');
+  });
+
+  it('stops before an edit brick gets the user\'s empty mask, naming init[mask]', async () => {
+    const { executor } = setup();
+    const { events, onEvent } = record();
+    const outcome = await executor.run(workflow([['FASTINPAINT', { image: 'init[image]', mask: 'init[mask]' }]], ['step1[image]']), { image, mask: noMask }, { onEvent });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toBeInstanceOf(EmptyMaskError);
+    expect(outcome.error).toMatchObject({ code: 'empty-mask', source: { kind: 'init', name: 'mask' }, step: undefined });
+    expect(outcome.error.message).toBe('The mask you gave (init[mask]) is empty, so step 1 (FASTINPAINT) would change nothing.');
+    expect(events.some((e) => e.type === 'step-started')).toBe(false);
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
+  });
+
+  it('names the function step whose empty mask a later step would edit with', async () => {
+    const { executor } = setup();
+    // The user's mask minus itself: nothing is left.
+    const wf = workflow(
+      [
+        ['INVERSE', { mask1: 'init[mask]', mask2: 'init[mask]' }],
+        ['GRAYSCALE', { image: 'init[image]', mask: 'step1[mask]' }],
+      ],
+      ['step2[image]'],
+    );
+    const outcome = await executor.run(wf, { image, mask: rectMask(8, 8, 2, 2, 4, 4) });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toMatchObject({ code: 'empty-mask', step: 1, brick: 'INVERSE' });
+    expect(outcome.error.message).toBe('Step 1 (INVERSE) produced an empty mask (step1[mask]), so step 2 (GRAYSCALE) would change nothing.');
+    expect(outcome.trace.map((t) => t.status)).toEqual(['ok', 'failed']);
+  });
+
+  it('edits the whole image when an optional mask is left out', async () => {
+    const { executor } = setup();
+    const outcome = await executor.run(workflow([['GRAYSCALE', { image: 'init[image]' }]], ['step1[image]']), { image });
+    expect(outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    const out = outcome.results[0] as ImageData;
+    for (let i = 0; i < out.data.length; i += 3) expect([out.data[i + 1], out.data[i + 2]]).toEqual([out.data[i], out.data[i]]);
+  });
+
+  it('when told only to warn, runs the edit on the user\'s empty mask and warns once however many steps use it', async () => {
+    const { executor } = setup({ emptyMask: 'warn' });
+    const wf = workflow(
+      [
+        ['FASTINPAINT', { image: 'init[image]', mask: 'init[mask]' }],
+        ['GRAYSCALE', { image: 'step1[image]', mask: 'init[mask]' }],
+      ],
+      ['step2[image]'],
+    );
+    const outcome = await executor.run(wf, { image, mask: noMask });
+    expect(outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    expect(outcome.warnings.map((w) => w.message)).toEqual(['The mask you gave (init[mask]) is empty, so step 1 (FASTINPAINT) would change nothing.']);
+    expect((outcome.results[0] as ImageData).data).toEqual(image.data);
+  });
+
+  it('stops "extract" of something the segmenter cannot find instead of returning an empty cut-out', async () => {
+    const { executor } = setup();
+    const outcome = await executor.run(workflow([['RES', { image: 'init[image]', prompt: 'a unicorn' }]], ['step1[image]']), { image });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toMatchObject({ code: 'empty-mask', step: 1, brick: 'RES' });
+    expect(outcome.error.message).toBe('Step 1 (RES) found nothing for "a unicorn": its mask is empty, so its image would be an empty cut-out.');
+    expect(outcome.trace[0]!.emptyMasks).toEqual(['mask']);
+  });
+});
+
+describe('Executor: warnings from bricks', () => {
+  // On a flat grey photo GrabCut has no colour to tell object from background, so MASK-SEG keeps the rough mask.
+  const flat = solidImage(80, 60, [120, 120, 120]);
+  const rough = rectMask(80, 60, 20, 15, 40, 30);
+  const wf = workflow([['MASK-SEG', { image: 'init[image]', mask: 'init[mask]' }]], ['step1[mask]']);
+
+  it('adds what a brick warned about to the outcome, and says it again when the step comes from the cache', async () => {
+    const { executor } = setup();
+    for (const cache of ['miss', 'hit']) {
+      const outcome = await executor.run(wf, { image: flat, mask: rough });
+      expect(outcome.status).toBe('ok');
+      if (outcome.status !== 'ok') return;
+      expect(outcome.trace[0]!.cache).toBe(cache);
+      expect((outcome.results[0] as MaskData).data).toEqual(rough.data);
+      expect(outcome.warnings).toHaveLength(1);
+      expect(outcome.warnings[0]).toBeInstanceOf(BrickWarning);
+      expect(outcome.warnings[0]!.message).toBe(`Step 1 (MASK-SEG): ${ROUGH_MASK_KEPT}`);
+    }
   });
 });

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { decodeImage } from '../../engine/image-io.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
 import { createRuntime } from '../../runtime.ts';
-import { readInput, runAndReport } from '../shared.ts';
+import { readRunInputs, runInputsAndReport } from '../shared.ts';
 
 export function registerEdit(program: Command): void {
   program
@@ -15,8 +14,8 @@ export function registerEdit(program: Command): void {
     .option('--show-plan', 'print the workflow before running it')
     .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; showPlan?: boolean }) => {
       const rt = createRuntime();
-      const image = await decodeImage(await readInput(imagePath, 'image'), rt.limits);
-      const plan = await rt.builder.plan({ image, instruction, hasMask: Boolean(opts.mask), available: await rt.registry.available() });
+      const inputs = await readRunInputs(rt, imagePath, opts.mask);
+      const plan = await rt.builder.plan({ image: inputs.image, instruction, hasMask: inputs.mask !== undefined, available: await rt.registry.available() });
       const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
       const repairs = (plan.attempts?.length ?? 1) - 1;
       console.log(`planned with the ${which} Builder${repairs > 0 ? ` after ${repairs} correction${repairs > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
@@ -24,6 +23,6 @@ export function registerEdit(program: Command): void {
         if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
         console.log(serialiseWorkflow(plan.workflow));
       }
-      await runAndReport(rt, plan.workflow, imagePath, opts.mask, opts.out);
+      await runInputsAndReport(rt, plan.workflow, inputs, opts.out);
     });
 }

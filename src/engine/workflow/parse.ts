@@ -44,10 +44,6 @@ const FULL_WIDTH: Record<string, string> = {
   '，': ',',
   '：': ':',
   '；': ',',
-  '“': '"',
-  '”': '"',
-  '「': '"',
-  '」': '"',
   '｛': '{',
   '｝': '}',
   '［': '[',
@@ -56,28 +52,40 @@ const FULL_WIDTH: Record<string, string> = {
   '）': ')',
 };
 
-/** Maps full-width punctuation to ASCII outside string values; text inside strings is left as written. */
+/**
+ * Full-width quotes that open a string, and what closes it; some models write ”
+ * at both ends. An ASCII `"` closes one too: models mix them.
+ */
+const FULL_WIDTH_QUOTES: Record<string, string> = { '“': '”', '”': '”', '「': '」' };
+
+/**
+ * Maps full-width punctuation to ASCII outside string values; text inside
+ * strings is left as written. A full-width opening quote starts a string just
+ * as `"` does, or `“把车变成蓝色，谢谢”` would lose its full-width comma.
+ */
 export function asciiPunctuation(text: string): string {
   let out = '';
-  let inString = false;
+  /** What ends the string being read; undefined outside strings. */
+  let closers: readonly string[] | undefined;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
-    if (inString) {
-      out += ch;
-      if (ch === '\\') {
-        out += text[++i] ?? '';
-      } else if (ch === '"') {
-        inString = false;
+    if (closers) {
+      if (closers.includes(ch)) {
+        out += '"';
+        closers = undefined;
+      } else {
+        out += ch;
+        if (ch === '\\') out += text[++i] ?? '';
       }
       continue;
     }
-    const mapped = FULL_WIDTH[ch];
-    if (mapped !== undefined) {
-      out += mapped;
+    const fullWidthCloser = FULL_WIDTH_QUOTES[ch];
+    if (fullWidthCloser !== undefined || ch === '"') {
+      out += '"';
+      closers = fullWidthCloser !== undefined ? [fullWidthCloser, '"'] : ['"'];
       continue;
     }
-    if (ch === '"') inString = true;
-    out += ch;
+    out += FULL_WIDTH[ch] ?? ch;
   }
   return out;
 }

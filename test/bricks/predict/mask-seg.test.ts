@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maskBounds, boxMask } from '../../../bricks/lib/pixels.ts';
-import { MASK_SEG, segmentInsideMask } from '../../../bricks/predict/mask-seg.ts';
+import { MASK_SEG, ROUGH_MASK_KEPT, segmentInsideMask } from '../../../bricks/predict/mask-seg.ts';
 import type { BrickContext } from '../../../src/engine/brick.ts';
 import { decodeImage } from '../../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../../src/engine/values.ts';
@@ -63,18 +63,33 @@ describeWithPhotos('MASK-SEG on real photos', () => {
   });
 });
 
+/** A red disc of radius 30 at (80, 60) on a textured green field, 160×120. */
+function redDiscScene(): ImageData {
+  const w = 160;
+  const h = 120;
+  const img = makeImage(w, h, 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const inDisc = (x - 80) ** 2 + (y - 60) ** 2 <= 30 ** 2;
+      const n = ((x * 7 + y * 13) % 11) * 3;
+      img.data.set(inDisc ? [200 + (n % 20), 30, 40] : [40 + n, 140 + n, 50], (y * w + x) * 3);
+    }
+  }
+  return img;
+}
+
+/** Runs MASK-SEG with a context that keeps what it warns about. */
+async function runMaskSeg(image: ImageData, rough: MaskData): Promise<{ mask: MaskData; warnings: string[] }> {
+  const warnings: string[] = [];
+  const out = (await MASK_SEG.run({ image, mask: rough } as never, { ...ctx, warn: (m) => warnings.push(m) })) as unknown as { mask: MaskData };
+  return { mask: out.mask, warnings };
+}
+
 describe('MASK-SEG on a synthetic scene', () => {
   it('cuts a red disc out of a box drawn around it on a textured green field', async () => {
     const w = 160;
     const h = 120;
-    const img = makeImage(w, h, 3);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const inDisc = (x - 80) ** 2 + (y - 60) ** 2 <= 30 ** 2;
-        const n = ((x * 7 + y * 13) % 11) * 3;
-        img.data.set(inDisc ? [200 + (n % 20), 30, 40] : [40 + n, 140 + n, 50], (y * w + x) * 3);
-      }
-    }
+    const img = redDiscScene();
     const rough = boxMask(w, h, { x: 35, y: 15, width: 90, height: 90 });
     const { mask } = await segmentInsideMask(img, rough);
     const b = maskBounds(mask, 127)!;
@@ -86,5 +101,21 @@ describe('MASK-SEG on a synthetic scene', () => {
   it('returns an empty mask for an empty rough mask', async () => {
     const { mask } = await segmentInsideMask(makeImage(10, 10, 3), boxMask(10, 10, undefined));
     expect(area(mask)).toBe(0);
+  });
+
+  it('says nothing to the user when it finds the object', async () => {
+    const { mask, warnings } = await runMaskSeg(redDiscScene(), boxMask(160, 120, { x: 35, y: 15, width: 90, height: 90 }));
+    expect(area(mask)).toBeGreaterThan(0);
+    expect(warnings).toEqual([]);
+  });
+
+  it('tells the user when it finds no object inside the mask and hands back the mask as drawn', async () => {
+    // A flat grey photo: no colour tells object from background, so GrabCut collapses.
+    const flat = makeImage(80, 60, 3);
+    flat.data.fill(120);
+    const rough = boxMask(80, 60, { x: 20, y: 15, width: 40, height: 30 });
+    const { mask, warnings } = await runMaskSeg(flat, rough);
+    expect(mask.data).toEqual(rough.data);
+    expect(warnings).toEqual([ROUGH_MASK_KEPT]);
   });
 });

@@ -52,8 +52,21 @@ describe('parseBuilderReply', () => {
   it('maps full-width punctuation outside strings and leaves it inside string values', () => {
     const text = `{“process”：“把车变成蓝色，谢谢”，“pipeline”：[{"step"：1，"model"："RES"，"input"：{"image"："init[image]"，"prompt"："车，左边"}，"output"：{"mask"："step1[mask]"}}，{"result"："[step1[mask]]"}]}`;
     const wf = parseWorkflow(text);
+    expect(wf.process).toBe('把车变成蓝色，谢谢');
     expect(wf.nodes[0]!.inputs.prompt).toEqual({ kind: 'literal', value: '车，左边' });
     expect(wf.results).toEqual([{ kind: 'step', step: 1, output: 'mask' }]);
+  });
+
+  it('keeps full-width punctuation inside strings opened with a full-width quote and closed with an ASCII one', () => {
+    const text = `{“process"：“去掉狗：快点"，"pipeline"：[{"step"：1，"model"："RES"，"input"：{"image"："init[image]"，"prompt"：「狗（左边）」}，"output"：{}}，{"result"："[step1[mask]]"}]}`;
+    const wf = parseWorkflow(text);
+    expect(wf.process).toBe('去掉狗：快点');
+    expect(wf.nodes[0]!.inputs.prompt).toEqual({ kind: 'literal', value: '狗（左边）' });
+  });
+
+  it('leaves full-width quotes inside an ASCII-quoted string as text', () => {
+    const wf = parseWorkflow(`{"process": "say “hi”，please", "pipeline": [{"step": 1, "model": "GRAYSCALE", "input": {"image": "init[image]"}, "output": {}}, {"result": "[step1[image]]"}]}`);
+    expect(wf.process).toBe('say “hi”，please');
   });
 
   it('keeps numbers given as strings as literals for validation to coerce', () => {
