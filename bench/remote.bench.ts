@@ -1,23 +1,29 @@
 /**
- * Remote execution figures: queue throughput with 1, 2 and 4 worker processes
- * serving a brick with a fixed simulated 200 ms compute (a sleep, so it scales
- * past this machine's cores), and the per-call transport overhead for a
- * 1024×1024 photo over HTTP and over the queue (p50 of sequential calls to a
- * brick that does no work). Loopback only; needs Redis on 127.0.0.1:6379.
+ * Remote execution figures. "transport": queue throughput with 1, 2 and 4
+ * worker processes serving a brick with a fixed simulated 200 ms compute (a
+ * sleep, so it scales past this machine's cores), and the per-call transport
+ * overhead for a 1024×1024 photo over HTTP and over the queue (p50 of
+ * sequential calls to a brick that does no work); loopback only, needs Redis
+ * on 127.0.0.1:6379. "onnx": one declared ONNX brick (a generated stack of
+ * convolutions at 512×512) timed with whichever execution provider loads, and
+ * on a host where that is CUDA, again pinned to CPU for the comparison.
+ * LEGO_BENCH_REMOTE=onnx (or transport) runs one part only.
  */
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { pino } from 'pino';
 import sharp from 'sharp';
+import { port } from '../src/engine/brick.ts';
 import { makeImage } from '../src/engine/values.ts';
 import type { ImageData } from '../src/engine/values.ts';
 import { HttpTransport } from '../src/remote/http-client.ts';
+import { DEFAULT_PROVIDERS, type OnnxProvider, onnxBrick } from '../src/remote/onnx-brick.ts';
 import { QueueTransport } from '../src/remote/queue-client.ts';
 import type { BrickTransport } from '../src/remote/transport.ts';
 import type { PixelEncoding } from '../src/remote/wire.ts';
+import { convGraph } from '../test/remote/fixtures/onnx-conv-graph.ts';
 import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, uniquePrefix } from '../test/remote/support.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,9 +45,9 @@ function queueClient(prefix: string, encoding: PixelEncoding = 'png'): QueueTran
   return new QueueTransport({ redisUrl: REDIS_URL, prefix, attempts: 2, backoffMs: 200, noWorkerTimeoutMs: 20_000, maxPayloadBytes: 64 << 20, blobTtlS: 600, encoding, pollMs: 500, logger });
 }
 
-async function photo1024(): Promise<ImageData> {
+async function photo(side: number): Promise<ImageData> {
   const { data, info } = await sharp(readFileSync(new URL('../examples/sample.jpg', import.meta.url)))
-    .resize(1024, 1024, { fit: 'fill' })
+    .resize(side, side, { fit: 'fill' })
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
@@ -71,7 +77,64 @@ async function overhead(t: BrickTransport, image: ImageData, calls: number): Pro
   return p50(times);
 }
 
+const ONNX = { side: 512, channels: 32, layers: 4, runs: 5 } as const;
+
+/** Loads the brick's model with `providers`, runs it once to settle, then times `ONNX.runs` runs of the whole brick. */
+async function timeOnnxBrick(modelPath: string, image: ImageData, providers: readonly OnnxProvider[]): Promise<{ provider: string; loadMs: number; p50Ms: number }> {
+  const brick = onnxBrick(
+    { name: 'CONV-STACK', kind: 'edit', description: 'Convolution stack (bench)', inputs: { image: port.image() }, outputs: { image: port.image() }, version: '1' },
+    { modelPath, inputs: { image: { tensor: 'image', preprocess: 'rgb-01' } }, outputs: { image: { tensor: 'output', postprocess: 'rgb-01' } }, providers },
+    logger,
+  );
+  const t0 = performance.now();
+  const provider = await brick.warm();
+  const loadMs = performance.now() - t0;
+  const ctx = { signal: AbortSignal.timeout(600_000), progress: () => {}, logger };
+  await brick.run({ image } as never, ctx);
+  const times: number[] = [];
+  for (let i = 0; i < ONNX.runs; i++) {
+    const t = performance.now();
+    await brick.run({ image } as never, ctx);
+    times.push(performance.now() - t);
+  }
+  return { provider, loadMs, p50Ms: p50(times) };
+}
+
+async function onnxFigures(): Promise<void> {
+  const { side, channels, layers } = ONNX;
+  const macs = side * side * 9 * (3 * channels + channels * channels * (layers - 2) + channels * 3);
+  console.log(`ONNX brick: ${layers} 3×3 conv layers (${channels} channels) at ${side}×${side}, ${((2 * macs) / 1e9).toFixed(1)} GFLOP per run; whole brick incl. pre/post-processing, p50 of ${ONNX.runs} runs:`);
+  const file = join(mkdtempSync(join(tmpdir(), 'lego-bench-onnx-')), 'conv-stack.onnx');
+  writeFileSync(file, convGraph({ width: side, height: side, channels, layers }));
+  const image = await photo(side);
+  const line = (r: { provider: string; loadMs: number; p50Ms: number }): string => `${r.provider.toUpperCase().padEnd(4)}: ${r.p50Ms.toFixed(1)} ms per run (session load ${r.loadMs.toFixed(0)} ms)`;
+  const first = await timeOnnxBrick(file, image, DEFAULT_PROVIDERS);
+  console.log(`  ${line(first)}  <- the provider a declared ONNX brick gets here`);
+  if (first.provider === 'cuda') {
+    const cpu = await timeOnnxBrick(file, image, ['cpu']);
+    console.log(`  ${line(cpu)}`);
+    console.log(`  CUDA is ${(cpu.p50Ms / first.p50Ms).toFixed(1)}× faster than CPU`);
+  } else {
+    console.log('  CUDA: did not load here (no GPU, or onnxruntime-node installed without its CUDA provider; see docs/remote.md), so no CUDA figure');
+  }
+}
+
+/** Which parts to run: LEGO_BENCH_REMOTE=onnx,transport (default both). */
+function parts(): Set<string> {
+  const asked = (process.env.LEGO_BENCH_REMOTE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const known = ['transport', 'onnx'];
+  const unknown = asked.filter((p) => !known.includes(p));
+  if (unknown.length) throw new Error(`LEGO_BENCH_REMOTE: unknown part ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return new Set(asked.length ? asked : known);
+}
+
 export async function run(): Promise<void> {
+  const selected = parts();
+  if (selected.has('transport')) await transportFigures();
+  if (selected.has('onnx')) await onnxFigures();
+}
+
+async function transportFigures(): Promise<void> {
   if (!(await redisUp())) {
     console.log(`SKIPPED: no Redis at ${REDIS_URL}`);
     return;
@@ -98,7 +161,7 @@ export async function run(): Promise<void> {
 
     // Overhead: only the first worker listens on HTTP; stop the rest so queue calls go to the same process.
     await Promise.all(workers.splice(1).map((w) => w.stop()));
-    const image = await photo1024();
+    const image = await photo(1024);
     const calls = 15;
     console.log(`transport overhead per call, 1024×1024 photo, brick does no work (p50 of ${calls} sequential calls):`);
     for (const encoding of ['png', 'raw'] as const) {
@@ -109,7 +172,6 @@ export async function run(): Promise<void> {
       console.log(`  ${encoding.padEnd(3)}: HTTP ${h.toFixed(1)} ms, queue ${qq.toFixed(1)} ms`);
       if (queue !== q) await queue.close();
     }
-    console.log('ONNX CUDA vs CPU: not measured (no GPU on this machine).');
   } finally {
     await q.close();
     await Promise.all(workers.map((w) => w.stop()));

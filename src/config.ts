@@ -1,7 +1,9 @@
 /**
  * All configuration in one place: environment variables, optionally overlaid on
- * a config file (YAML or JSON, at LEGO_EDIT_CONFIG or <data dir>/config.yaml).
- * Environment wins. Validated at start-up with one clear message per bad field.
+ * a config file (YAML or JSON, at LEGO_EDIT_CONFIG or <data dir>/config.yaml)
+ * whose keys are the field names or the environment names. Environment wins.
+ * Validated at start-up with one clear line per bad field and per pair of
+ * settings that do not go together; secrets never appear in those lines.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -14,8 +16,27 @@ const csv = z
   .union([z.string(), z.array(z.union([z.string(), z.number()]))])
   .transform((v) => (Array.isArray(v) ? v.map(String) : v.split(',')).map((s) => s.trim()).filter(Boolean));
 const int = (min: number) => z.coerce.number().int().min(min);
+/**
+ * A URL with one of `protocols`. A bare "localhost:6379" passes a generic URL
+ * check (as the scheme "localhost:") and ioredis would read it as a socket
+ * path, so the remote settings insist on the scheme they are used with.
+ */
+const urlWith = (protocols: readonly string[], form: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return protocols.includes(u.protocol) && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected ${form}` },
+  );
+const httpUrl = urlWith(['http:', 'https:'], 'http://host:port or https://host:port');
+const redisUrl = urlWith(['redis:', 'rediss:'], 'redis://[user:password@]host:port[/db] (or rediss:// for TLS)');
 
-/** Field name → environment variable, with its schema. Config-file keys are the field names. */
+/** Field name → environment variable, with its schema. Config-file keys are either. */
 export const CONFIG_FIELDS = {
   dataDir: { env: 'LEGO_EDIT_DATA_DIR', schema: z.string().min(1).optional(), doc: 'Data directory: database, images, logs' },
   databaseUrl: { env: 'DATABASE_URL', schema: z.string().url().optional(), doc: 'PostgreSQL URL; embedded PGlite when unset' },
@@ -28,10 +49,10 @@ export const CONFIG_FIELDS = {
   builderMaxRepairs: { env: 'BUILDER_MAX_REPAIRS', schema: int(0).default(2), doc: 'Self-repair attempts after an invalid plan' },
   builderTimeoutMs: { env: 'BUILDER_TIMEOUT_MS', schema: int(1).default(60_000), doc: 'Timeout of one Builder call' },
 
-  workerUrl: { env: 'LEGO_EDIT_WORKER_URL', schema: z.string().url().optional(), doc: 'HTTP GPU worker serving bricks' },
+  workerUrl: { env: 'LEGO_EDIT_WORKER_URL', schema: httpUrl.optional(), doc: 'HTTP GPU worker serving bricks' },
   workerToken: { env: 'LEGO_EDIT_WORKER_TOKEN', schema: z.string().min(1).optional(), doc: 'Bearer token shared with the worker (never logged)' },
-  redisUrl: { env: 'REDIS_URL', schema: z.string().optional(), doc: 'Redis for BullMQ brick queues' },
-  comfyuiUrl: { env: 'COMFYUI_URL', schema: z.string().url().optional(), doc: 'ComfyUI server for ComfyUI-backed bricks' },
+  redisUrl: { env: 'REDIS_URL', schema: redisUrl.optional(), doc: 'Redis for BullMQ brick queues (redis://[:password@]host:port)' },
+  comfyuiUrl: { env: 'COMFYUI_URL', schema: httpUrl.optional(), doc: 'ComfyUI server for ComfyUI-backed bricks' },
   bricksManifest: { env: 'LEGO_EDIT_BRICKS', schema: z.string().min(1).optional(), doc: 'Manifest of config-declared bricks (YAML/JSON)' },
   remoteTransport: { env: 'LEGO_EDIT_REMOTE_TRANSPORT', schema: z.enum(['http', 'queue']).optional(), doc: 'http or queue; default http when a worker URL is set, else queue when REDIS_URL is' },
   queuePrefix: { env: 'LEGO_EDIT_QUEUE_PREFIX', schema: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('lego-edit'), doc: 'Redis key prefix of the brick queues' },
@@ -79,37 +100,116 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), '.local', 'share', 'lego-edit');
 }
 
+/** Values whose env name says secret are never echoed, whatever their shape. */
+const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD/;
+
+/** A value fit for an error line: credentials in a URL (well-formed or not) become "***". */
+function shown(raw: unknown): string {
+  const text = JSON.stringify(raw) ?? String(raw);
+  // Everything up to the last "@" after the scheme is user:password, even in a URL too broken to parse.
+  return text.replace(/^("?[a-z][a-z0-9+.-]*:\/\/|"?)[^\s]*@/i, '$1***@');
+}
+
+/** A syntax error's position and kind without the offending text, which may be a secret on that line. */
+function syntaxProblem(err: unknown, json: boolean): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (json) {
+    const at = /position (\d+)/.exec(message);
+    return `not valid JSON${at ? ` (at position ${at[1]})` : ''}`;
+  }
+  // yaml's first line names the problem and its line and column; the lines after quote the source.
+  return `not valid YAML: ${message.split('\n')[0]!.replace(/:\s*$/, '')}`;
+}
+
 function readConfigFile(path: string): Record<string, unknown> {
   const text = readFileSync(path, 'utf8');
-  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  const json = path.endsWith('.json');
+  let parsed: unknown;
+  try {
+    parsed = json ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`${path}: ${syntaxProblem(err, json)}`]);
+  }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${path}: expected a mapping of settings`]);
   return parsed as Record<string, unknown>;
 }
 
-/** Loads and validates configuration; throws ConfigError naming every bad field. */
+function label(field: keyof typeof CONFIG_FIELDS): string {
+  return `${CONFIG_FIELDS[field].env} (${field})`;
+}
+
+const squash = (k: string): string => k.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** File keys → field names: `workerUrl` and `LEGO_EDIT_WORKER_URL` both name the same setting. */
+function fileSettings(file: Record<string, unknown>, filePath: string, problems: string[]): Record<string, unknown> {
+  const byEnv = new Map(Object.entries(CONFIG_FIELDS).map(([field, f]) => [f.env as string, field]));
+  const out: Record<string, unknown> = {};
+  const from: Record<string, string> = {};
+  for (const [key, value] of Object.entries(file)) {
+    const field = Object.hasOwn(CONFIG_FIELDS, key) ? key : byEnv.get(key);
+    if (!field) {
+      const near = Object.entries(CONFIG_FIELDS).find(([f, { env }]) => squash(f) === squash(key) || squash(env) === squash(key));
+      problems.push(`${filePath}: unknown setting "${key}"${near ? ` (did you mean ${near[0]} or ${near[1].env}?)` : ' (keys are field names like workerUrl or environment names like LEGO_EDIT_WORKER_URL; see lego-edit --help)'}`);
+      continue;
+    }
+    if (Object.hasOwn(out, field)) {
+      problems.push(`${filePath}: "${key}" and "${from[field]}" are the same setting; keep one`);
+      continue;
+    }
+    out[field] = value;
+    from[field] = key;
+  }
+  return out;
+}
+
+/** Settings that are each valid but do not work together: the fields involved, the mistake, and its fix. */
+const COMBINATIONS: readonly { fields: readonly (keyof typeof CONFIG_FIELDS)[]; wrong: (c: Record<string, unknown>) => boolean; problem: string }[] = [
+  {
+    fields: ['workerUrl', 'workerToken'],
+    wrong: (c) => Boolean(c.workerUrl) && !c.workerToken,
+    problem: `${label('workerUrl')} is set but ${label('workerToken')} is not: the worker refuses calls without its shared secret; set the token the worker has`,
+  },
+  {
+    fields: ['remoteTransport', 'workerUrl'],
+    wrong: (c) => c.remoteTransport === 'http' && !c.workerUrl,
+    problem: `${label('remoteTransport')} is http but ${label('workerUrl')} is not set: say where the worker listens`,
+  },
+  {
+    fields: ['remoteTransport', 'redisUrl'],
+    wrong: (c) => c.remoteTransport === 'queue' && !c.redisUrl,
+    problem: `${label('remoteTransport')} is queue but ${label('redisUrl')} is not set: say which Redis holds the brick queues`,
+  },
+];
+
+/** Loads and validates configuration; throws ConfigError naming every bad field and every bad combination. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDirGuess = env.LEGO_EDIT_DATA_DIR || defaultDataDir(env);
   const filePath = env.LEGO_EDIT_CONFIG || join(dataDirGuess, 'config.yaml');
-  let file: Record<string, unknown> = {};
+  let raw: Record<string, unknown> = {};
   if (env.LEGO_EDIT_CONFIG || existsSync(filePath)) {
     try {
-      file = readConfigFile(filePath);
+      raw = readConfigFile(filePath);
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      throw new ConfigError([`${filePath}: ${(err as Error).message}`]);
+      throw new ConfigError([`${filePath}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
     }
   }
   const problems: string[] = [];
-  const known = new Set(Object.keys(CONFIG_FIELDS));
-  for (const key of Object.keys(file)) if (!known.has(key)) problems.push(`${filePath}: unknown setting "${key}"`);
+  const file = fileSettings(raw, filePath, problems);
   const out: Record<string, unknown> = {};
+  const invalid = new Set<string>();
   for (const [field, { env: name, schema }] of Object.entries(CONFIG_FIELDS)) {
-    const raw = env[name] !== undefined && env[name] !== '' ? env[name] : file[field];
-    const result = (schema as z.ZodType).safeParse(raw);
+    const value = env[name] !== undefined && env[name] !== '' ? env[name] : file[field];
+    const result = (schema as z.ZodType).safeParse(value);
     if (result.success) out[field] = result.data;
-    else problems.push(`${name} (${field}): ${result.error.issues[0]?.message ?? 'invalid'}${name.match(/TOKEN|KEY/) ? '' : ` (got ${JSON.stringify(raw)})`}`);
+    else {
+      invalid.add(field);
+      problems.push(`${name} (${field}): ${result.error.issues[0]?.message ?? 'invalid'}${SECRET_NAME.test(name) ? '' : ` (got ${shown(value)})`}`);
+    }
   }
+  // A combination is judged only when its fields are valid one by one, so each mistake is reported once.
+  for (const c of COMBINATIONS) if (!c.fields.some((f) => invalid.has(f)) && c.wrong(out)) problems.push(c.problem);
   if (problems.length) throw new ConfigError(problems);
   out.dataDir ??= dataDirGuess;
   return out as Config;

@@ -8,7 +8,7 @@ import { defineBrick, port } from '../../src/engine/brick.ts';
 import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage } from '../../src/engine/values.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { colourLiterals, colourWords, tokens, type Rgb } from '../lib/colour.ts';
 import { blendByMask, fitMask, toChannels } from '../lib/pixels.ts';
 import { unknownWords } from '../lib/prompt-words.ts';
@@ -154,7 +154,7 @@ export const FLUX_CBG = defineBrick({
   version: '2',
   backends: () => [
     { name: 'cpu-backdrops', available: true, detail: 'solid, gradient, studio, blur/bokeh, transparent' },
-    { ...GPU_HOST_MISSING, detail: `generated scenes: ${GPU_HOST_MISSING.detail}` },
+    gpuHostBackend('generated scenes'),
   ],
   async run({ image, mask, prompt }, ctx) {
     const backdrop = parseBackdrop(prompt);

@@ -6,7 +6,7 @@
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData } from '../../src/engine/values.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { tokens } from '../lib/colour.ts';
 import { fogGrade, nightGrade, sunsetGrade } from '../lib/filters.ts';
 import { unknownWords } from '../lib/prompt-words.ts';
@@ -46,7 +46,7 @@ export const FLUX_ENV = defineBrick({
   version: '2',
   backends: () => [
     { name: 'cpu-grades', available: true, detail: 'sunset/golden hour, night, fog/haze colour grades' },
-    { ...GPU_HOST_MISSING, detail: `generative weather and seasons: ${GPU_HOST_MISSING.detail}` },
+    gpuHostBackend('generative weather and seasons'),
   ],
   async run({ image, prompt }, ctx) {
     const { name, grade } = envGrade(prompt);

@@ -5,7 +5,7 @@
  */
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickUnavailableError, NeedsGpuHostError } from '../../src/engine/errors.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { modelFill } from '../lib/inpaint.ts';
 import { loadModel, modelStatus, stringInput } from '../models/onnx-models.ts';
 
@@ -17,7 +17,7 @@ export const FLUX_FILL = defineBrick({
   outputs: { image: port.image() },
   constraint: 'Adds or replaces objects; use ADD-PRED or RES (+BBOX) for the mask. Needs a GPU host (or a user-installed flux-fill.onnx).',
   version: '1',
-  backends: () => [GPU_HOST_MISSING, modelStatus('fill')],
+  backends: () => [gpuHostBackend(), modelStatus('fill')],
   async run({ image, mask, prompt, preimage }, ctx) {
     const model = await loadModel('fill');
     if (!model) throw new NeedsGpuHostError('FLUX-FILL', 'Generative fill (FLUX.1 Fill)');

@@ -5,7 +5,7 @@
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickUnavailableError, NeedsGpuHostError } from '../../src/engine/errors.ts';
 import { makeMask } from '../../src/engine/values.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { modelFill } from '../lib/inpaint.ts';
 import { loadModel, modelStatus, stringInput } from '../models/onnx-models.ts';
 
@@ -17,7 +17,7 @@ export const FLUX_POSE = defineBrick({
   outputs: { image: port.image() },
   constraint: 'People and animals only. Needs a GPU host (or a user-installed flux-pose.onnx).',
   version: '1',
-  backends: () => [GPU_HOST_MISSING, modelStatus('pose')],
+  backends: () => [gpuHostBackend(), modelStatus('pose')],
   async run({ image, prompt }, ctx) {
     const model = await loadModel('pose');
     if (!model) throw new NeedsGpuHostError('FLUX-POSE', 'Pose and expression editing');

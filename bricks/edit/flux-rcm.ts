@@ -9,7 +9,7 @@ import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickInputError, NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage } from '../../src/engine/values.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { colourLiterals, colourWords, labToRgb, rgbToLab, tokens, type Lab, type Rgb } from '../lib/colour.ts';
 import { blendByMask, fitMask, maskBounds } from '../lib/pixels.ts';
 import { hasPhrase } from '../lib/prompt-words.ts';
@@ -178,7 +178,7 @@ export const FLUX_RCM = defineBrick({
   version: '1',
   backends: () => [
     { name: 'cpu-lab-recolour', available: true, detail: 'colour names, hex codes, finishes and metals as shading-preserving colour transforms' },
-    { ...GPU_HOST_MISSING, detail: `generative materials and patterns: ${GPU_HOST_MISSING.detail}` },
+    gpuHostBackend('generative materials and patterns'),
   ],
   async run({ image, mask, prompt }, ctx) {
     if (!prompt.trim()) throw new BrickInputError('FLUX-RCM', 'the prompt names no colour or material');

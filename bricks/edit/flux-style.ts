@@ -6,7 +6,7 @@
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData } from '../../src/engine/values.ts';
-import { GPU_HOST_MISSING } from '../lib/backends.ts';
+import { gpuHostBackend } from '../lib/backends.ts';
 import { tokens } from '../lib/colour.ts';
 import { cartoon, filmNoir, grayscale, negative, pencilSketch, posterise, sepia, vintage } from '../lib/filters.ts';
 import { blendByMask } from '../lib/pixels.ts';
@@ -83,7 +83,7 @@ export const FLUX_STYLE = defineBrick({
   version: '1',
   backends: () => [
     { name: 'cpu-filters', available: true, detail: 'black and white, sepia, film noir, pencil sketch, posterise, cartoon, vintage, negative' },
-    { ...GPU_HOST_MISSING, detail: `generative styles: ${GPU_HOST_MISSING.detail}` },
+    gpuHostBackend('generative styles'),
   ],
   async run({ image, mask, style }, ctx) {
     const { name, filter } = styleFilter(style);

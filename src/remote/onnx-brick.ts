@@ -25,37 +25,63 @@ export interface OnnxBackend {
   readonly outputs: Readonly<Record<string, { tensor: string; postprocess: (typeof POSTPROCESS)[number] }>>;
   /** Keep the original outside this mask input (inpainting changes only the masked region). */
   readonly compositeInside?: string;
+  /** Execution providers to try, in order (default DEFAULT_PROVIDERS); the bench pins CPU to compare it with CUDA. */
+  readonly providers?: readonly OnnxProvider[];
 }
 
 // Loaded on first use: the bot process need not pay for the native runtime unless it runs a model.
 type Ort = { InferenceSession: typeof InferenceSession; Tensor: typeof Tensor; listSupportedBackends: () => { name: string }[] };
 type Session = InferenceSession;
 
-/** Loads a session, CUDA first; returns it with the provider it got. */
-export async function loadSession(modelPath: string, logger: Logger): Promise<{ session: Session; provider: string; ort: Ort }> {
+/**
+ * Set once the CUDA provider's libraries turn out to be absent (the npm package
+ * lists CUDA on linux-x64 whether or not they were installed): every later
+ * model would fail the same way, with the same native error on stderr.
+ */
+let cudaLibrariesMissing = false;
+
+export type OnnxProvider = 'cuda' | 'cpu';
+
+/** CUDA when it loads, else CPU: what every declared ONNX brick gets. */
+export const DEFAULT_PROVIDERS: readonly OnnxProvider[] = ['cuda', 'cpu'];
+
+/** Loads a session with the first of `providers` that works (CUDA first by default); returns it with the provider it got. */
+export async function loadSession(modelPath: string, logger: Logger, providers: readonly OnnxProvider[] = DEFAULT_PROVIDERS): Promise<{ session: Session; provider: OnnxProvider; ort: Ort }> {
   const ort = (await import('onnxruntime-node')) as unknown as Ort;
-  const cuda = ort.listSupportedBackends().some((b) => b.name === 'cuda');
-  if (cuda) {
+  const listed = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const usable = providers.filter((p) => p === 'cpu' || (!cudaLibrariesMissing && listed.has(p)));
+  let last: unknown = new LegoEditError('onnx-provider', `none of the execution providers ${providers.join(', ')} is available here`);
+  for (const provider of usable) {
     try {
-      const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'] });
-      logger.info({ model: modelPath, provider: 'cuda' }, 'onnx model loaded');
-      return { session, provider: 'cuda', ort };
+      const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider] });
+      logger.info({ model: modelPath, provider }, 'onnx model loaded');
+      return { session, provider, ort };
     } catch (err) {
-      logger.info({ model: modelPath, err: errorMessage(err) }, 'CUDA execution provider unavailable; using CPU');
+      last = err;
+      // A model CUDA cannot run is that model's problem; missing provider libraries are the host's, for every model.
+      if (provider === 'cuda' && /Failed to load (shared )?library/i.test(errorMessage(err))) cudaLibrariesMissing = true;
+      logger.info({ model: modelPath, provider, err: errorMessage(err) }, `${provider.toUpperCase()} execution provider unavailable for this model`);
     }
   }
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
-  logger.info({ model: modelPath, provider: 'cpu' }, 'onnx model loaded');
-  return { session, provider: 'cpu', ort };
+  throw last;
 }
 
-async function resizeRaw(data: Uint8Array, w: number, h: number, channels: 1 | 3 | 4, tw: number, th: number, nearest: boolean): Promise<Uint8Array> {
+async function resizeRaw(data: Uint8Array, w: number, h: number, channels: 1 | 3, tw: number, th: number, nearest: boolean): Promise<Uint8Array> {
   if (w === tw && h === th) return data;
-  const out = await sharp(data, { raw: { width: w, height: h, channels } })
-    .resize(tw, th, { fit: 'fill', kernel: nearest ? 'nearest' : 'lanczos3' })
-    .raw()
-    .toBuffer();
+  let pipeline = sharp(data, { raw: { width: w, height: h, channels } }).resize(tw, th, { fit: 'fill', kernel: nearest ? 'nearest' : 'lanczos3' });
+  // sharp hands one-channel input back as three channels unless told to stay grey (as bricks/models/onnx-run.ts does).
+  if (channels === 1) pipeline = pipeline.toColourspace('b-w');
+  const out = await pipeline.raw().toBuffer();
+  if (out.byteLength !== tw * th * channels) throw new LegoEditError('onnx-resize', `resized to ${out.byteLength} bytes, expected ${tw}x${th}x${channels}`);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The colour planes of an image: models take RGB, and resizing with alpha would premultiply it into the colours. */
+function rgbOf(img: ImageData): Uint8Array {
+  if (img.channels === 3) return img.data;
+  const out = new Uint8Array(img.width * img.height * 3);
+  for (let p = 0, q = 0; q < out.length; p += img.channels, q += 3) out.set(img.data.subarray(p, p + 3), q);
+  return out;
 }
 
 const MEAN = [0.485, 0.456, 0.406];
@@ -68,8 +94,8 @@ async function toTensorData(v: ImageData | MaskData, pre: string, tw: number, th
     for (let i = 0; i < data.length; i++) data[i] = px[i]! > 127 ? 1 : 0;
     return { data, dims: [1, 1, th, tw] };
   }
-  const px = await resizeRaw(v.data, v.width, v.height, v.channels, tw, th, false);
-  const c = v.channels;
+  const px = await resizeRaw(rgbOf(v), v.width, v.height, 3, tw, th, false);
+  const c = 3;
   const plane = tw * th;
   const data = new Float32Array(3 * plane);
   for (let p = 0; p < plane; p++) {
@@ -88,9 +114,9 @@ export function isWarmable(b: AnyBrick): b is WarmableBrick {
 }
 
 export function onnxBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: OnnxBackend, logger: Logger): WarmableBrick {
-  let loading: Promise<{ session: Session; provider: string; ort: Ort }> | undefined;
+  let loading: Promise<{ session: Session; provider: OnnxProvider; ort: Ort }> | undefined;
   const load = () => {
-    loading ??= loadSession(backend.modelPath, logger);
+    loading ??= loadSession(backend.modelPath, logger, backend.providers);
     loading.catch(() => (loading = undefined));
     return loading;
   };

@@ -269,12 +269,15 @@ export class QueueTransport implements BrickTransport {
         else {
           noWorkerSince ??= now;
           if (now - noWorkerSince >= this.#opts.noWorkerTimeoutMs) {
-            settle({
-              ok: false,
-              error: new WorkerUnavailableError(
-                `No GPU worker is serving ${brick} on the queue (none for ${Math.round(this.#opts.noWorkerTimeoutMs / 1000)} s). Start one with \`lego-edit worker --queue\` on a GPU host.`,
-              ),
-            });
+            const none = `none for ${Math.round(this.#opts.noWorkerTimeoutMs / 1000)} s`;
+            const start = 'Start one with `lego-edit worker --queue` on a GPU host.';
+            // An active job with no worker left means the workers died under it: say so, it is not a configuration gap.
+            const message =
+              state === 'active'
+                ? `${brick} was running when every GPU worker serving it went away; no worker is left to take the job over (${none}). ${start}`
+                : `No GPU worker is serving ${brick} on the queue (${none}). ${start}`;
+            settle({ ok: false, error: new WorkerUnavailableError(message) });
+            // Nobody waits for it any more; a worker started later must not run it for nothing (fails while its dead owner's lock lasts).
             await queue.remove(jobId).catch(() => 0);
           }
         }

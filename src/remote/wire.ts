@@ -51,7 +51,9 @@ async function encodePixels(v: ImageData | MaskData, encoding: PixelEncoding): P
   const channels = v.kind === 'image' ? v.channels : 1;
   if (encoding === 'raw') return Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength);
   // Level 1: most of PNG's size win for a fraction of level 6's time; pixels are identical either way.
-  return sharp(v.data, { raw: { width: v.width, height: v.height, channels } }).png({ compressionLevel: 1 }).toBuffer();
+  const img = sharp(v.data, { raw: { width: v.width, height: v.height, channels } });
+  // Without an explicit colourspace sharp writes one-channel input as an RGB PNG, which no longer reads back as a mask.
+  return (channels === 1 ? img.toColourspace('b-w') : img).png({ compressionLevel: 1 }).toBuffer();
 }
 
 export async function encodeValues(values: Record<string, Value | null | undefined>, encoding: PixelEncoding, limits: WireLimits): Promise<EncodedValues> {
@@ -130,7 +132,9 @@ async function decodePixels(name: string, v: Extract<WireValue, { type: 'Image' 
   if (v.encoding === 'raw') {
     pixels = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } else if (v.encoding === 'png') {
-    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels ?? 268_402_689 }).raw().toBuffer({ resolveWithObject: true });
+    const png = sharp(buf, { limitInputPixels: limits.maxPixels ?? 268_402_689 });
+    // sharp reads a grey PNG back as three channels unless told otherwise; for grey pixels the conversion is exact.
+    const { data, info } = await (v.type === 'Mask' ? png.toColourspace('b-w') : png).raw().toBuffer({ resolveWithObject: true });
     if (info.width !== width || info.height !== height || info.channels !== channels) {
       throw new WireFormatError(`${name}: PNG holds ${info.width}x${info.height}x${info.channels}, header says ${width}x${height}x${channels}`);
     }

@@ -1,7 +1,8 @@
 /**
  * From configuration to registered bricks: picks the transport (HTTP worker
- * or queue), puts remote versions of the GPU-only built-ins in place of their
- * local stubs, and registers the bricks a manifest declares.
+ * or queue), lets every built-in with a GPU-host backend send what its local
+ * variant cannot do to that transport, and registers the bricks a manifest
+ * declares.
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
@@ -11,6 +12,7 @@ import { BrickUnavailableError } from '../engine/errors.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
 import type { Config } from '../config.ts';
 import { comfyuiBrick } from './comfyui.ts';
+import { offersGpuHost, withGpuHost } from './gpu-host.ts';
 import { HttpTransport } from './http-client.ts';
 import { type BrickDeclaration, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
 import { onnxBrick } from './onnx-brick.ts';
@@ -40,8 +42,9 @@ export type RemoteConfig = Pick<
 export interface RemoteWiring {
   /** The configured transport, if any. */
   readonly transport: BrickTransport | undefined;
-  /** Names of the bricks that run elsewhere or come from the manifest. */
+  /** Built-ins that send the requests their local variant cannot do (all of them, for the GPU-only ones) to the transport. */
   readonly remoteBricks: readonly string[];
+  /** Bricks the manifest declared. */
   readonly declaredBricks: readonly string[];
   /** Closes queue connections; safe to call more than once. */
   close(): Promise<void>;
@@ -88,12 +91,6 @@ function unconfigured(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: string
   };
 }
 
-/** A built-in that can only run on a GPU host: a local backend that works (a user-installed model) keeps it local. */
-function isGpuHostStub(b: AnyBrick): boolean {
-  const s = b.backends?.();
-  return Array.isArray(s) && s.some((x: BackendStatus) => x.name === 'gpu-host') && !s.some((x: BackendStatus) => x.available);
-}
-
 export interface DeclaredOptions {
   /** A worker serves only what runs where it is (ComfyUI, ONNX), never what it would forward. */
   readonly role: 'bot' | 'worker';
@@ -124,7 +121,11 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
     case 'http': {
       if (opts.role === 'worker') return undefined;
       const t = be.url ? httpTransportFrom(cfg, opts.logger, be.url) : opts.transport?.kind === 'http' ? opts.transport : httpTransportFrom(cfg, opts.logger);
-      if (!t) return unconfigured(shape, 'http-worker', 'no HTTP worker configured (LEGO_EDIT_WORKER_URL and LEGO_EDIT_WORKER_TOKEN)');
+      if (!t) {
+        // A URL without the token is a half-done configuration, not an absent one: name the missing half.
+        const why = (be.url ?? cfg.workerUrl) ? 'the worker URL is set but LEGO_EDIT_WORKER_TOKEN is not' : 'no HTTP worker configured (LEGO_EDIT_WORKER_URL and LEGO_EDIT_WORKER_TOKEN)';
+        return unconfigured(shape, 'http-worker', why);
+      }
       if (t !== opts.transport) extra.push(t);
       return remoteBrick(shape, t);
     }
@@ -160,17 +161,18 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
 }
 
 /**
- * Registers what configuration asks for into `registry`: remote stand-ins for
- * the GPU-only built-ins when a transport is configured, then the manifest's
- * bricks (which replace built-ins of the same name).
+ * Registers what configuration asks for into `registry`: when a transport is
+ * configured, each built-in with a GPU-host backend in a version that forwards
+ * what it cannot do locally; then the manifest's bricks (which replace
+ * built-ins of the same name).
  */
 export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, logger: Logger): RemoteWiring {
   const transport = transportFrom(cfg, logger);
   const remote: string[] = [];
   if (transport) {
     for (const b of registry.list()) {
-      if (!isGpuHostStub(b)) continue;
-      registry.register(remoteBrick(b, transport));
+      if (!offersGpuHost(b)) continue;
+      registry.register(withGpuHost(b, transport));
       remote.push(b.name);
     }
   }

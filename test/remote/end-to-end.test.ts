@@ -107,8 +107,9 @@ describe('a workflow mixing local bricks and a brick served by a worker process 
   });
 
   it('fails a step with a clear message when a GPU brick is not served, and never hangs', async () => {
-    // Whichever built-in is GPU-only today; its required inputs filled with plausible values.
-    const name = remote.remoteBricks[0]!;
+    // A GPU-only built-in (its local variant refuses every request); its required inputs filled with plausible values.
+    const name = 'FLUX-FILL';
+    expect(remote.remoteBricks).toContain(name);
     const brick = registry.get(name)!;
     const input: Record<string, string> = {};
     for (const [k, p] of Object.entries(brick.inputs)) {

@@ -4,8 +4,9 @@ import { HttpTransport } from '../../src/remote/http-client.ts';
 import { type HttpWorkerServer, createHttpWorkerServer } from '../../src/remote/http-worker-server.ts';
 import { PayloadTooLargeError, RemoteBrickError, UnknownRemoteBrickError, WorkerAuthError, WorkerUnavailableError } from '../../src/remote/errors.ts';
 import { encodeValues, packFrame } from '../../src/remote/wire.ts';
+import { type MaskData, makeMask } from '../../src/engine/values.ts';
 import { solidImage } from '../support/test-bricks.ts';
-import { REFUSE, SLEEP, SLOW_INVERT } from './fixtures/test-bricks.ts';
+import { INVERT_MASK, REFUSE, SLEEP, SLOW_INVERT } from './fixtures/test-bricks.ts';
 import { testLogger } from './support.ts';
 
 const TOKEN = 'test-secret-token-1234';
@@ -18,7 +19,7 @@ describe('HTTP worker API', () => {
     new HttpTransport({ url, token, maxPayloadBytes, encoding: 'png', logger: testLogger, retries: 0, connectTimeoutMs: 5_000 });
 
   beforeAll(async () => {
-    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
+    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE, INVERT_MASK], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
     url = await server.listen(0);
   });
   afterAll(() => server.close());
@@ -32,9 +33,17 @@ describe('HTTP worker API', () => {
     expect(progress).toEqual([0.25, 0.5, 0.75, 1]);
   });
 
+  it.each(['png', 'raw'] as const)('carries masks both ways losslessly as %s', async (encoding) => {
+    const mask = makeMask(16, 12, Uint8Array.from({ length: 16 * 12 }, (_, i) => (i * 37) % 256));
+    const t = new HttpTransport({ url, token: TOKEN, maxPayloadBytes: 1 << 20, encoding, logger: testLogger, retries: 0 });
+    const out = (await t.call('INVERT-MASK', { image, mask }, { signal: AbortSignal.timeout(5_000) })).mask as MaskData;
+    expect([out.kind, out.width, out.height]).toEqual(['mask', 16, 12]);
+    expect([...out.data]).toEqual([...mask.data].map((v) => 255 - v));
+  });
+
   it('lists the bricks it serves, to authenticated callers only', async () => {
     const served = await transport().served();
-    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE']);
+    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE', 'INVERT-MASK']);
     await expect(transport('wrong').served()).rejects.toBeInstanceOf(WorkerAuthError);
   });
 

@@ -114,6 +114,62 @@ describe('BullMQ brick queue', () => {
     }
   });
 
+  it('all three worker processes SIGKILLed mid-job: the run fails with WorkerUnavailableError within a bounded time, saying what happened', { timeout: 90_000 }, async () => {
+    const prefix = uniquePrefix('killall');
+    const dir = mkdtempSync(join(tmpdir(), 'lego-queue-'));
+    const jobLog = join(dir, 'jobs.log');
+    writeFileSync(jobLog, '');
+    const env = { REDIS_URL, LEGO_EDIT_QUEUE_PREFIX: prefix, LEGO_TEST_JOB_LOG: jobLog, LEGO_EDIT_DATA_DIR: dir };
+    const args = ['--queue', '--module', TEST_BRICKS_MODULE, '--bricks', 'SLOW-INVERT', '--lock-ms', '1500', '--stalled-ms', '500'];
+    const workers: WorkerProcess[] = await Promise.all([spawnWorker(args, env), spawnWorker(args, env), spawnWorker(args, env)]);
+    const noWorkerMs = 1_500;
+    try {
+      const executor = new Executor(new BrickRegistry([remoteBrick(SLOW_INVERT, client(prefix, { noWorkerTimeoutMs: noWorkerMs }))]), { cacheBytes: 0 });
+      // Jobs far longer than the test: only the failure path can end these runs in time.
+      const runs = [1, 2, 3].map((tag) => executor.run(invertWorkflow(tag, 60_000), { image }));
+      const busy = (): Set<string> => new Set(readFileSync(jobLog, 'utf8').split('\n').filter((l) => l.includes(' start ')).map((l) => l.split(' ')[0]!));
+      for (let t = 0; t < 150 && busy().size < workers.length; t++) await new Promise((r) => setTimeout(r, 100));
+      expect(busy().size).toBe(3);
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+
+      const t0 = performance.now();
+      const outcomes = await Promise.all(runs);
+      expect(performance.now() - t0).toBeLessThan(noWorkerMs + 8_000);
+      for (const o of outcomes) {
+        expect(o.status).toBe('failed');
+        if (o.status !== 'failed') continue;
+        expect(o.error.cause).toBeInstanceOf(WorkerUnavailableError);
+        expect(o.error.message).toMatch(/SLOW-INVERT was running when every GPU worker serving it went away; no worker is left to take the job over \(none for 2 s\)/);
+        expect(o.error.message).toMatch(/lego-edit worker --queue/);
+      }
+      expect(readFileSync(jobLog, 'utf8')).not.toMatch(/ done /);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  });
+
+  it('carries a remote step’s progress to the executor’s step-progress events, in order, before the step finishes', async () => {
+    const prefix = uniquePrefix('progress');
+    const worker = await inProcessWorker(prefix, [SLOW_INVERT]);
+    try {
+      const executor = new Executor(new BrickRegistry([remoteBrick(SLOW_INVERT, client(prefix))]), { cacheBytes: 0 });
+      const events: ExecutorEvent[] = [];
+      const out = await executor.run(invertWorkflow(1, 600), { image }, { onEvent: (e) => events.push(e) });
+      expect(out.status).toBe('ok');
+      const progress = events.flatMap((e) => (e.type === 'step-progress' ? [[e.step, e.brick, e.fraction, e.message]] : []));
+      expect(progress).toEqual([
+        [1, 'SLOW-INVERT', 0.25, 'quarter 1'],
+        [1, 'SLOW-INVERT', 0.5, 'quarter 2'],
+        [1, 'SLOW-INVERT', 0.75, 'quarter 3'],
+        [1, 'SLOW-INVERT', 1, 'quarter 4'],
+      ]);
+      const finished = events.findIndex((e) => e.type === 'step-finished');
+      expect(events.findLastIndex((e) => e.type === 'step-progress')).toBeLessThan(finished);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('fails with a clear message within a bounded time when no worker serves the brick', async () => {
     const t = client(uniquePrefix('none'), { noWorkerTimeoutMs: 1_000 });
     const t0 = performance.now();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FLUX_FILL } from '../../../bricks/edit/flux-fill.ts';
 import { FLUX_POSE } from '../../../bricks/edit/flux-pose.ts';
 import { editBricks } from '../../../bricks/index.ts';
+import { gpuHostAs, isGpuHostLine } from '../../../bricks/lib/backends.ts';
 import { NeedsGpuHostError } from '../../../src/engine/errors.ts';
 import { makeImage } from '../../../src/engine/values.ts';
 import { call, ellipseMask } from './support.ts';
@@ -28,5 +29,27 @@ describe('GPU-only edit bricks without a GPU host or user model', () => {
       if (!['FLUX-FILL', 'FLUX-POSE'].includes(brick.name)) expect(list.some((b) => b.available), brick.name).toBe(true);
       else expect(list.every((b) => !b.available), brick.name).toBe(true);
     }
+  });
+
+  it('each GPU-host line says what needs it and that no host is configured; wired to a host, it names the host and keeps that scope', async () => {
+    const host = { name: 'http-worker', available: true, detail: 'http://gpu:8765 (comfyui)' };
+    const seen: Record<string, string> = {};
+    for (const brick of editBricks) {
+      const line = (await brick.backends!()).find(isGpuHostLine);
+      if (!line) continue;
+      expect(line.available, brick.name).toBe(false);
+      expect(line.detail, brick.name).toMatch(/no GPU host configured \(LEGO_EDIT_WORKER_URL or REDIS_URL\)$/);
+      const wired = gpuHostAs(line, host);
+      expect(wired).toMatchObject({ name: 'http-worker', available: true });
+      seen[brick.name] = wired.detail!;
+    }
+    expect(seen).toMatchObject({
+      'FLUX-STYLE': 'generative styles: http://gpu:8765 (comfyui)',
+      'FLUX-ENV': 'generative weather and seasons: http://gpu:8765 (comfyui)',
+      'FLUX-CBG': 'generated scenes: http://gpu:8765 (comfyui)',
+      'FLUX-RCM': 'generative materials and patterns: http://gpu:8765 (comfyui)',
+      'FLUX-FILL': 'http://gpu:8765 (comfyui)',
+      'FLUX-POSE': 'http://gpu:8765 (comfyui)',
+    });
   });
 });
