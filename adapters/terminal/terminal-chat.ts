@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { formatHistory, formatPlan, formatRules } from '../../src/sessions/manager.ts';
+import { formatHistory, formatPlan, formatRules } from '../../src/sessions/format.ts';
 import type { ConversationKey, IncomingImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
 
 export interface TerminalChatOptions {

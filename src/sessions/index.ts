@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Runtime } from '../runtime.ts';
 import { type BlobStore, DiskBlobStore } from './blob-store.ts';
 import { type Database, openDatabase } from './database.ts';
-import { DbSessionManager, type SessionSettings } from './manager.ts';
+import { DbSessionManager } from './manager.ts';
+import type { SessionSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
 export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'logger' | 'limits'>;
@@ -66,5 +67,6 @@ export type { BlobStore } from './blob-store.ts';
 export { DiskBlobStore, MemoryBlobStore } from './blob-store.ts';
 export type { Database } from './database.ts';
 export { openDatabase } from './database.ts';
-export { DbSessionManager, type SessionSettings } from './manager.ts';
+export { DbSessionManager } from './manager.ts';
+export type { SessionSettings } from './settings.ts';
 export type * from './types.ts';

@@ -15,7 +15,6 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
-import sharp from 'sharp';
 import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
 import { type Builder, isPlanFixable, type Plan, type PlanAttempt, type PlanRequest, type PriorTurn, type Rule } from '../builder/builder.ts';
 import { isPlainAgain } from '../builder/revise.ts';
@@ -23,12 +22,17 @@ import { checkRules, describeRule } from '../builder/rules.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ExecutorEvent } from '../engine/events.ts';
 import type { Executor, RunOutcome, StepTrace } from '../engine/executor.ts';
-import { decodeImage, decodeMask, encodeImage, type ImageLimits } from '../engine/image-io.ts';
+import { encodeImage, type ImageLimits } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
-import { type ImageData, isEmptyMask, type MaskData } from '../engine/values.ts';
+import type { ImageData, MaskData } from '../engine/values.ts';
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
 import { silentLogger } from '../logger.ts';
+import { SessionError } from './errors.ts';
+import { formatHistory, formatPlan, formatRules, interruptedText, quote } from './format.ts';
+import { DEFAULT_SETTINGS, type SessionSettings } from './settings.ts';
+import { Retention } from './retention.ts';
+import { SessionImages } from './session-images.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { SessionDb } from './database.ts';
 import { type Classified, classify } from './intent.ts';
@@ -47,39 +51,6 @@ import type {
   SessionManager,
   TurnStatus,
 } from './types.ts';
-
-export interface SessionSettings {
-  /** Turns one user may have queued or running at once, over all their conversations. */
-  readonly maxPendingPerUser: number;
-  /** Turns one user may start in any 60 seconds. */
-  readonly turnsPerMinute: number;
-  readonly maxImagesPerConversation: number;
-  readonly maxBlobBytes: number;
-  readonly undoDepth: number;
-  /** Earlier turns given to the Builder as context. */
-  readonly historyTurns: number;
-  /** Check a conversation's image count every this many turns (the limit may be passed by this many meanwhile). */
-  readonly pruneEvery: number;
-  /** Conversations whose state stays cached in memory. */
-  readonly cachedConversations: number;
-  /** Decoded current images kept in memory, in bytes, so follow-ups skip a decode. */
-  readonly decodedCacheBytes: number;
-  /** New plans asked of the Builder after a run fails in a way a plan can fix (an empty mask, a brick that cannot run here). */
-  readonly runRepairs: number;
-}
-
-export const DEFAULT_SETTINGS: SessionSettings = {
-  maxPendingPerUser: 10,
-  turnsPerMinute: 30,
-  maxImagesPerConversation: 200,
-  maxBlobBytes: 5 * 1024 ** 3,
-  undoDepth: 20,
-  historyTurns: 8,
-  pruneEvery: 10,
-  cachedConversations: 5_000,
-  decodedCacheBytes: 64 * 1024 * 1024,
-  runRepairs: 2,
-};
 
 export interface SessionManagerOptions {
   readonly db: SessionDb;
@@ -144,7 +115,6 @@ interface UserLoad {
 }
 
 /** An error a user caused or can act on; its message is shown as is. */
-class SessionError extends LegoEditError {}
 
 const TURN_INTENTS = new Set<Intent>(['edit', 'follow-up', 'revision', 'rule', 'ask-what-to-do']);
 const FINISHED: readonly TurnStatus[] = ['done', 'failed', 'cancelled', 'interrupted'];
@@ -153,10 +123,6 @@ function keyText(k: ConversationKey): string {
   return `${k.platform}\u0000${k.chatId}\u0000${k.threadId ?? ''}\u0000${k.userId}`;
 }
 
-function quote(text: string, max = 60): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return `"${t.length > max ? `${t.slice(0, max - 1)}…` : t}"`;
-}
 
 function isUniqueViolation(err: unknown): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if ((e as { code?: string }).code === '23505') return true;
@@ -176,7 +142,8 @@ export class DbSessionManager implements SessionManager {
 
   readonly #ids: LRUCache<string, number>;
   readonly #states: LRUCache<number, ConversationState>;
-  readonly #decoded: LRUCache<string, ImageData>;
+  readonly #images: SessionImages;
+  readonly #retention: Retention;
   readonly #active = new Map<number, ActiveConversation>();
   /** Per conversation key: the tail of messages still being classified and admitted, so they queue in arrival order. */
   readonly #arrivals = new Map<string, Promise<unknown>>();
@@ -184,7 +151,6 @@ export class DbSessionManager implements SessionManager {
   /** Conversations with interrupted turns nobody has been told about. */
   readonly #noticeDue = new Set<number>();
   #available?: { readonly at: number; readonly names: Promise<ReadonlySet<string>> };
-  #blobBytes = 0;
   #closed = false;
 
   private constructor(options: SessionManagerOptions) {
@@ -199,7 +165,8 @@ export class DbSessionManager implements SessionManager {
     this.#now = options.now ?? Date.now;
     this.#ids = new LRUCache({ max: this.#settings.cachedConversations });
     this.#states = new LRUCache({ max: this.#settings.cachedConversations });
-    this.#decoded = new LRUCache({ maxSize: this.#settings.decodedCacheBytes, sizeCalculation: (img) => Math.max(1, img.data.byteLength) });
+    this.#images = new SessionImages({ db: this.#db, blobs: this.#blobs, limits: this.#limits, decodedCacheBytes: this.#settings.decodedCacheBytes });
+    this.#retention = new Retention({ db: this.#db, blobs: this.#blobs, images: this.#images, limits: this.#settings });
   }
 
   /** Starts a manager: marks turns a crash left unfinished as interrupted, then accepts messages. */
@@ -218,8 +185,7 @@ export class DbSessionManager implements SessionManager {
     if (interrupted.length) this.#logger.warn({ turns: interrupted.map((t) => t.id) }, 'marked turns left unfinished by a crash as interrupted');
     const due = await this.#db.selectDistinct({ id: turns.conversationId }).from(turns).where(eq(turns.noticePending, true));
     for (const d of due) this.#noticeDue.add(d.id);
-    const [total] = await this.#db.select({ bytes: sql<string | null>`sum(${images.bytes})` }).from(images);
-    this.#blobBytes = Number(total?.bytes ?? 0);
+    await this.#images.countStored();
   }
 
   // ---- conversation lookup ------------------------------------------------
@@ -526,9 +492,9 @@ export class DbSessionManager implements SessionManager {
         try {
           // A second image (a Telegram album, Discord's mask option) is the region to edit: init[mask].
           // Both are checked before either is stored.
-          const mask = second ? await this.#readMask(second.bytes) : undefined;
-          const { image, sha } = await this.#storeUpload(first.bytes);
-          upload = { image, sha, ...(mask ? { mask: { mask, sha: await this.#storeMask(second!.bytes, mask) } } : {}) };
+          const mask = second ? await this.#images.readMask(second.bytes) : undefined;
+          const { image, sha } = await this.#images.storeUpload(first.bytes);
+          upload = { image, sha, ...(mask ? { mask: { mask, sha: await this.#images.storeMask(second!.bytes, mask) } } : {}) };
         } catch (err) {
           if (err instanceof LegoEditError) {
             await emit({ type: 'error', code: err.code, userMessage: err.userMessage });
@@ -578,56 +544,6 @@ export class DbSessionManager implements SessionManager {
     } finally {
       release();
     }
-  }
-
-  async #storeUpload(bytes: Uint8Array): Promise<{ image: ImageData; sha: string }> {
-    const image = await decodeImage(bytes, this.#limits);
-    let format = 'unknown';
-    try {
-      format = (await sharp(bytes).metadata()).format ?? 'unknown';
-    } catch {
-      // decodeImage already read it; a format name is only a label.
-    }
-    const sha = await this.#blobs.put(bytes);
-    await this.#recordImage(sha, bytes.byteLength, image.width, image.height, format);
-    this.#decoded.set(sha, image);
-    return { image, sha };
-  }
-
-  async #readMask(bytes: Uint8Array): Promise<MaskData> {
-    const mask = await decodeMask(bytes, this.#limits);
-    if (isEmptyMask(mask)) throw new SessionError('empty-mask', 'The second image is taken as the mask of the region to edit (white = edit), but it is all black. Send a mask with the region painted white, or send just the photo.');
-    return mask;
-  }
-
-  async #storeMask(bytes: Uint8Array, mask: MaskData): Promise<string> {
-    const sha = await this.#blobs.put(bytes);
-    await this.#recordImage(sha, bytes.byteLength, mask.width, mask.height, (await sharp(bytes).metadata()).format ?? 'unknown');
-    return sha;
-  }
-
-  async #loadMask(sha: string): Promise<MaskData> {
-    const bytes = await this.#blobs.get(sha);
-    if (!bytes) throw new SessionError('image-gone', 'The mask of that edit is no longer stored (it was pruned to save space). Send the photo and mask again.');
-    return decodeMask(bytes, { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER });
-  }
-
-  /** The user's mask of an earlier turn (input position 1), so a revision edits the same region. */
-  async #turnMask(turnId: number): Promise<{ mask: MaskData; sha: string } | undefined> {
-    const [row] = await this.#db
-      .select({ sha: turnImages.imageSha })
-      .from(turnImages)
-      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, 1)));
-    return row ? { mask: await this.#loadMask(row.sha), sha: row.sha } : undefined;
-  }
-
-  async #recordImage(sha: string, size: number, width: number, height: number, format: string): Promise<void> {
-    const inserted = await this.#db
-      .insert(images)
-      .values({ sha256: sha, bytes: size, width, height, format })
-      .onConflictDoNothing()
-      .returning({ sha: images.sha256 });
-    if (inserted.length) this.#blobBytes += size;
   }
 
   async #insertTurn(convId: number, messageId: string, text: string, intent: Intent, upload: Upload | undefined, status: TurnStatus): Promise<number> {
@@ -723,16 +639,6 @@ export class DbSessionManager implements SessionManager {
     return this.#available.names;
   }
 
-  async #loadImage(sha: string): Promise<ImageData> {
-    const cached = this.#decoded.get(sha);
-    if (cached) return cached;
-    const bytes = await this.#blobs.get(sha);
-    if (!bytes) throw new SessionError('image-gone', 'That image is no longer stored (it was pruned to save space). Send the photo again.');
-    const image = await decodeImage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER });
-    this.#decoded.set(sha, image);
-    return image;
-  }
-
   async #runTurn(
     convId: number,
     turnId: number,
@@ -804,8 +710,8 @@ export class DbSessionManager implements SessionManager {
         revisesTurnId = target.id;
         instruction = target.instruction || target.text;
         sourceSha = target.sourceImage;
-        image = await this.#loadImage(sourceSha);
-        mask = await this.#turnMask(target.id);
+        image = await this.#images.load(sourceSha);
+        mask = await this.#images.turnMask(target.id);
         if (ctx.intent === 'revision' && !retryUnplanned) revise = { turn: toPriorTurn(target), feedback: ctx.text };
         pushSource = retryUnplanned && conv.current?.image !== sourceSha;
       } else {
@@ -822,7 +728,7 @@ export class DbSessionManager implements SessionManager {
         from ??= conv.current;
         if (!from) throw new SessionError('no-image', 'There is no image to edit yet. Send a photo with an instruction.');
         sourceSha = from.image;
-        image = await this.#loadImage(sourceSha);
+        image = await this.#images.load(sourceSha);
       }
 
       await this.#db.execute(sql`
@@ -900,7 +806,7 @@ export class DbSessionManager implements SessionManager {
         const trace = outcome.trace.map(plainTrace);
         const runMs = Math.round(outcome.durationMs);
         if (!isPlanFixable(outcome.error) || !this.#builder.repairAfterFailure || repairs >= this.#settings.runRepairs) return fail(outcome.error, { trace, runMs });
-        const failed: PriorTurn = { instruction, workflow: plan.workflow, status: 'failed', trace, error: outcome.error.message };
+        const failed: PriorTurn = { instruction, workflow: plan.workflow, status: 'failed', trace, error: outcome.error.message, errorCode: outcome.error.code };
         attempts.push({ workflow: plan.workflow, problems: [`run failed: ${outcome.error.message}`] });
         await emit({ type: 'info', turnId, text: `${(outcome.error as LegoEditError).userMessage} Trying another plan…` });
         const repairStarted = performance.now();
@@ -934,7 +840,7 @@ export class DbSessionManager implements SessionManager {
         const bytes = await encodeImage(v, 'png');
         const sha = await this.#blobs.put(bytes);
         results.push({ bytes, format: 'png', sha256: sha, width: v.width, height: v.height });
-        if (v.kind === 'image' && !this.#decoded.has(sha)) this.#decoded.set(sha, v);
+        if (v.kind === 'image') this.#images.remember(sha, v);
       }
       const warnings = outcome.warnings.map((w) => w.userMessage);
       if (plan.rerun && revisesTurnId !== null && (await this.#sameOutputs(revisesTurnId, results))) {
@@ -953,7 +859,7 @@ export class DbSessionManager implements SessionManager {
         ${next ? sql`cnv as (update ${conversations} set current = ${JSON.stringify(next.current)}::jsonb, undo_stack = ${JSON.stringify(next.undo)}::jsonb, redo_stack = '[]'::jsonb, updated_at = now() where id = ${convId}),` : sql``}
         trn as (update ${turns} set status = 'done', finished_at = now(), trace = ${JSON.stringify(trace)}::jsonb, run_ms = ${runMs}, warnings = ${JSON.stringify(warnings)}::jsonb where id = ${turnId} returning id)
         select ${results.length ? sql`(select coalesce(sum(bytes), 0) from img)` : sql`0`} as added from trn`);
-      this.#blobBytes += Number(rowsOf<{ added: string | number | null }>(committed)[0]?.added ?? 0);
+      this.#images.storedBytes += Number(rowsOf<{ added: string | number | null }>(committed)[0]?.added ?? 0);
       if (next) Object.assign(conv, next);
       conv.lastPlanned = turnId;
       this.#remember(conv, toPriorTurn({ text: ctx.text, instruction, workflow: plan.workflow, status: 'done', errorMessage: null, trace }));
@@ -962,9 +868,9 @@ export class DbSessionManager implements SessionManager {
 
       const caption = [summariseWorkflow(plan.workflow), ...warnings].join('\n');
       await emit({ type: 'result', turnId, images: results, texts, caption });
-      if (++conv.turnsSincePrune >= this.#settings.pruneEvery || this.#blobBytes > this.#settings.maxBlobBytes) {
+      if (++conv.turnsSincePrune >= this.#settings.pruneEvery || this.#retention.overLimit) {
         conv.turnsSincePrune = 0;
-        await this.#prune(convId).catch((err: unknown) => this.#logger.warn({ err, convId }, 'pruning failed'));
+        await this.#retention.prune(convId).catch((err: unknown) => this.#logger.warn({ err, convId }, 'pruning failed'));
       }
       return 'done';
     } catch (err) {
@@ -1037,18 +943,11 @@ export class DbSessionManager implements SessionManager {
       .set({ current: next, undoStack: which === 'undo' ? from : to, redoStack: which === 'undo' ? to : from, updatedAt: new Date() })
       .where(eq(conversations.id, convId));
     Object.assign(conv, { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from });
-    const image = await this.#resultImage(next.image);
+    const image = await this.#images.result(next.image);
     const [turn] = next.turnId !== null ? await this.#db.select({ text: turns.text }).from(turns).where(eq(turns.id, next.turnId)) : [];
     const what = turn?.text ? ` (${quote(turn.text)})` : '';
     const text = `${which === 'undo' ? 'Undone' : 'Redone'}: the current image is now the one from turn ${next.turnId ?? '?'}${what}.`;
     return image ? { ok: true, text, image } : { ok: true, text };
-  }
-
-  async #resultImage(sha: string): Promise<ResultImage | undefined> {
-    const [meta] = await this.#db.select().from(images).where(eq(images.sha256, sha));
-    const bytes = await this.#blobs.get(sha);
-    if (!meta || !bytes) return undefined;
-    return { bytes, format: meta.format === 'jpeg' ? 'jpeg' : 'png', sha256: sha, width: meta.width, height: meta.height };
   }
 
   async #reset(convId: number): Promise<CommandReply> {
@@ -1111,85 +1010,6 @@ export class DbSessionManager implements SessionManager {
       builder: row.builder ?? 'unknown',
       ...(row.reasoning ? { reasoning: row.reasoning } : {}),
     };
-  }
-
-  // ---- retention ---------------------------------------------------------------
-
-  /** Images the current pointer, undo or redo stack of any conversation (or one) needs. */
-  async #protectedImages(convId?: number): Promise<Set<string>> {
-    const rows = await this.#db
-      .select({ current: conversations.current, undo: conversations.undoStack, redo: conversations.redoStack })
-      .from(conversations)
-      .where(convId !== undefined ? eq(conversations.id, convId) : undefined);
-    const keep = new Set<string>();
-    for (const r of rows) for (const s of [r.current, ...r.undo, ...r.redo]) if (s) keep.add(s.image);
-    return keep;
-  }
-
-  /** Oldest-first pruning of this conversation's images over its limit, then of all images over the total size limit. */
-  async #prune(convId: number): Promise<void> {
-    const linked = await this.#db
-      .select({ sha: turnImages.imageSha, first: sql<number>`min(${turnImages.turnId})` })
-      .from(turnImages)
-      .innerJoin(turns, eq(turns.id, turnImages.turnId))
-      .where(eq(turns.conversationId, convId))
-      .groupBy(turnImages.imageSha)
-      .orderBy(sql`min(${turnImages.turnId})`);
-    let excess = linked.length - this.#settings.maxImagesPerConversation;
-    if (excess > 0) {
-      const keep = await this.#protectedImages(convId);
-      const drop: string[] = [];
-      for (const l of linked) {
-        if (excess <= 0) break;
-        if (keep.has(l.sha)) continue;
-        drop.push(l.sha);
-        excess--;
-      }
-      if (drop.length) {
-        await this.#db
-          .delete(turnImages)
-          .where(
-            and(
-              inArray(turnImages.imageSha, drop),
-              inArray(turnImages.turnId, this.#db.select({ id: turns.id }).from(turns).where(eq(turns.conversationId, convId))),
-            ),
-          );
-        await this.#collect(drop);
-      }
-    }
-    if (this.#blobBytes > this.#settings.maxBlobBytes) await this.#pruneGlobal();
-  }
-
-  async #pruneGlobal(): Promise<void> {
-    const keep = await this.#protectedImages();
-    const target = this.#settings.maxBlobBytes * 0.9;
-    const candidates = await this.#db
-      .select({ sha: images.sha256, bytes: images.bytes })
-      .from(images)
-      .orderBy(asc(images.createdAt));
-    let total = this.#blobBytes;
-    const drop: string[] = [];
-    for (const c of candidates) {
-      if (total <= target) break;
-      if (keep.has(c.sha)) continue;
-      drop.push(c.sha);
-      total -= c.bytes;
-    }
-    if (!drop.length) return;
-    await this.#db.delete(turnImages).where(inArray(turnImages.imageSha, drop));
-    await this.#collect(drop);
-  }
-
-  /** Deletes images no turn links any more: rows first, then bytes, so a crash leaves at worst an unreferenced file. */
-  async #collect(shas: readonly string[]): Promise<void> {
-    const gone = await this.#db
-      .delete(images)
-      .where(and(inArray(images.sha256, [...shas]), sql`not exists (select 1 from ${turnImages} where ${turnImages.imageSha} = ${images.sha256})`))
-      .returning({ sha: images.sha256, bytes: images.bytes });
-    for (const g of gone) {
-      this.#blobBytes -= g.bytes;
-      await this.#blobs.delete(g.sha);
-    }
   }
 
   // ---- public commands -------------------------------------------------------------
@@ -1287,9 +1107,6 @@ function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
 }
 
-function interruptedText(text: string): string {
-  return `Your earlier request ${quote(text || 'photo')} was interrupted because I restarted; nothing from it was lost, but it did not finish. Send it again if you still want it.`;
-}
 
 function toPriorTurn(r: { text: string; instruction: string; workflow: unknown; status: string; errorMessage: string | null; trace?: unknown }): PriorTurn {
   const status = (['done', 'failed', 'cancelled', 'interrupted'] as const).find((s) => s === r.status) ?? 'interrupted';
@@ -1306,20 +1123,4 @@ function toPriorTurn(r: { text: string; instruction: string; workflow: unknown; 
 /** Traces hold only JSON-safe fields; step errors are kept as their messages. */
 function plainTrace(t: StepTrace): StepTrace {
   return JSON.parse(JSON.stringify(t)) as StepTrace;
-}
-
-export function formatHistory(entries: readonly HistoryEntry[]): string {
-  if (!entries.length) return 'No history yet.';
-  return entries
-    .map((e) => `#${e.turnId} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
-    .join('\n');
-}
-
-export function formatRules(list: readonly RuleEntry[]): string {
-  if (!list.length) return 'No rules. Tell me one, e.g. "don\'t use RES before INPAINT".';
-  return list.map((r) => `${r.index}. ${r.text}`).join('\n');
-}
-
-export function formatPlan(view: PlanView): string {
-  return `Plan of turn #${view.turnId} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
 }

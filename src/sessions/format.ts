@@ -1,0 +1,28 @@
+/** Texts the session manager and the adapters show: history, rules, plans, notices. */
+import type { HistoryEntry, PlanView, RuleEntry } from './types.ts';
+
+/** A user's words in a reply, shortened. */
+export function quote(text: string, max = 60): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return `"${t.length > max ? `${t.slice(0, max - 1)}…` : t}"`;
+}
+
+export function interruptedText(text: string): string {
+  return `Your earlier request ${quote(text || 'photo')} was interrupted because I restarted; nothing from it was lost, but it did not finish. Send it again if you still want it.`;
+}
+
+export function formatHistory(entries: readonly HistoryEntry[]): string {
+  if (!entries.length) return 'No history yet.';
+  return entries
+    .map((e) => `#${e.turnId} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
+    .join('\n');
+}
+
+export function formatRules(list: readonly RuleEntry[]): string {
+  if (!list.length) return 'No rules. Tell me one, e.g. "don\'t use RES before INPAINT".';
+  return list.map((r) => `${r.index}. ${r.text}`).join('\n');
+}
+
+export function formatPlan(view: PlanView): string {
+  return `Plan of turn #${view.turnId} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
+}

@@ -1,0 +1,111 @@
+/**
+ * The session's images: uploads checked and stored once (blob bytes plus an
+ * `images` row), decoded images cached for follow-ups, masks, results read
+ * back, and the running total of stored bytes that retention watches.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
+import sharp from 'sharp';
+import { images, turnImages } from '../../db/schema.ts';
+import { decodeImage, decodeMask, type ImageLimits } from '../engine/image-io.ts';
+import { type ImageData, isEmptyMask, type MaskData } from '../engine/values.ts';
+import type { BlobStore } from './blob-store.ts';
+import type { SessionDb } from './database.ts';
+import { SessionError } from './errors.ts';
+import type { ResultImage } from './types.ts';
+
+/** Images already stored were checked on the way in; reading them back applies no limits. */
+const NO_LIMITS: ImageLimits = { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER };
+
+export class SessionImages {
+  readonly #db: SessionDb;
+  readonly #blobs: BlobStore;
+  readonly #limits: ImageLimits;
+  readonly #decoded: LRUCache<string, ImageData>;
+  /** Bytes of every stored image, kept in step with the `images` table. */
+  storedBytes = 0;
+
+  constructor(options: { db: SessionDb; blobs: BlobStore; limits: ImageLimits; decodedCacheBytes: number }) {
+    this.#db = options.db;
+    this.#blobs = options.blobs;
+    this.#limits = options.limits;
+    this.#decoded = new LRUCache({ maxSize: options.decodedCacheBytes, sizeCalculation: (img) => Math.max(1, img.data.byteLength) });
+  }
+
+  /** Reads the stored total once, at start-up. */
+  async countStored(): Promise<void> {
+    const [total] = await this.#db.select({ bytes: sql<string | null>`sum(${images.bytes})` }).from(images);
+    this.storedBytes = Number(total?.bytes ?? 0);
+  }
+
+  /** Checks a user's photo against the limits, then stores it. */
+  async storeUpload(bytes: Uint8Array): Promise<{ image: ImageData; sha: string }> {
+    const image = await decodeImage(bytes, this.#limits);
+    let format = 'unknown';
+    try {
+      format = (await sharp(bytes).metadata()).format ?? 'unknown';
+    } catch {
+      // decodeImage already read it; a format name is only a label.
+    }
+    const sha = await this.#blobs.put(bytes);
+    await this.#record(sha, bytes.byteLength, image.width, image.height, format);
+    this.#decoded.set(sha, image);
+    return { image, sha };
+  }
+
+  /** Checks a user's mask (white = edit) without storing it, so a bad one stores nothing. */
+  async readMask(bytes: Uint8Array): Promise<MaskData> {
+    const mask = await decodeMask(bytes, this.#limits);
+    if (isEmptyMask(mask)) throw new SessionError('empty-mask', 'The second image is taken as the mask of the region to edit (white = edit), but it is all black. Send a mask with the region painted white, or send just the photo.');
+    return mask;
+  }
+
+  async storeMask(bytes: Uint8Array, mask: MaskData): Promise<string> {
+    const sha = await this.#blobs.put(bytes);
+    await this.#record(sha, bytes.byteLength, mask.width, mask.height, (await sharp(bytes).metadata()).format ?? 'unknown');
+    return sha;
+  }
+
+  /** The user's mask of an earlier turn (input position 1), so a revision edits the same region. */
+  async turnMask(turnId: number): Promise<{ mask: MaskData; sha: string } | undefined> {
+    const [row] = await this.#db
+      .select({ sha: turnImages.imageSha })
+      .from(turnImages)
+      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, 1)));
+    if (!row) return undefined;
+    const bytes = await this.#blobs.get(row.sha);
+    if (!bytes) throw new SessionError('image-gone', 'The mask of that edit is no longer stored (it was pruned to save space). Send the photo and mask again.');
+    return { mask: await decodeMask(bytes, NO_LIMITS), sha: row.sha };
+  }
+
+  async load(sha: string): Promise<ImageData> {
+    const cached = this.#decoded.get(sha);
+    if (cached) return cached;
+    const bytes = await this.#blobs.get(sha);
+    if (!bytes) throw new SessionError('image-gone', 'That image is no longer stored (it was pruned to save space). Send the photo again.');
+    const image = await decodeImage(bytes, NO_LIMITS);
+    this.#decoded.set(sha, image);
+    return image;
+  }
+
+  /** Keeps a result's pixels, so a follow-up on it skips the decode. */
+  remember(sha: string, image: ImageData): void {
+    if (!this.#decoded.has(sha)) this.#decoded.set(sha, image);
+  }
+
+  async result(sha: string): Promise<ResultImage | undefined> {
+    const [meta] = await this.#db.select().from(images).where(eq(images.sha256, sha));
+    const bytes = await this.#blobs.get(sha);
+    if (!meta || !bytes) return undefined;
+    return { bytes, format: meta.format === 'jpeg' ? 'jpeg' : 'png', sha256: sha, width: meta.width, height: meta.height };
+  }
+
+  async #record(sha: string, size: number, width: number, height: number, format: string): Promise<void> {
+    const inserted = await this.#db
+      .insert(images)
+      .values({ sha256: sha, bytes: size, width, height, format })
+      .onConflictDoNothing()
+      .returning({ sha: images.sha256 });
+    if (inserted.length) this.storedBytes += size;
+  }
+}
