@@ -36,7 +36,7 @@ import { renderWorkflowPng } from '../shared/dag.ts';
 import { downloadCapped } from '../shared/download.ts';
 import { fitUpload } from '../shared/fit-upload.ts';
 import { CoalescingEditor, TurnProgress, seconds } from '../shared/progress.ts';
-import { errorText, friendlyError, historyText, rulesText, toolsText } from '../shared/texts.ts';
+import { RESTARTING_TEXT, errorText, friendlyError, historyText, isPersonalNotice, rulesText, toolsText } from '../shared/texts.ts';
 import { type AdapterTimings, TurnTracker } from '../shared/turns.ts';
 
 export interface DiscordAdapterOptions {
@@ -108,6 +108,8 @@ interface Surface {
   status(content: string, running: boolean, turnId: number | undefined): Promise<void>;
   final(payload: MessageCreateOptions & MessageEditOptions): Promise<Message | undefined>;
   text(content: string): Promise<void>;
+  /** A line for the requester alone (their own limits), where the platform allows it; before any status was shown. */
+  personal(content: string): Promise<void>;
 }
 
 export class DiscordAdapter {
@@ -150,7 +152,11 @@ export class DiscordAdapter {
     this.#log.info({ user: this.client.user?.tag, guildScoped: Boolean(guildId) }, 'discord adapter started');
   }
 
-  /** Stops taking new work; replies of turns in flight still go out. */
+  /**
+   * Stops taking new work; replies of turns in flight still go out. The gateway stays
+   * connected until disconnect(), so whoever writes meanwhile is told the bot is restarting
+   * (an unanswered interaction would show "This interaction failed").
+   */
   async stopAccepting(): Promise<void> {
     this.#accepting = false;
   }
@@ -198,8 +204,12 @@ export class DiscordAdapter {
 
   async #onInteraction(interaction: Interaction): Promise<void> {
     const receivedAt = performance.now();
-    if (!this.#accepting) return;
     if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+    // Cancel still works while stopping: it shortens the shutdown instead of adding work.
+    if (!this.#accepting && !(interaction.isButton() && interaction.customId.startsWith('le:cancel:'))) {
+      await interaction.reply({ content: RESTARTING_TEXT, flags: MessageFlags.Ephemeral });
+      return;
+    }
     if (!this.#allowed(interaction.user.id, interaction.guildId, interaction.channelId ?? '')) {
       await interaction.reply({ content: NOT_ALLOWED_TEXT, flags: MessageFlags.Ephemeral });
       return;
@@ -256,8 +266,14 @@ export class DiscordAdapter {
     const key = this.#key(interaction.channelId, ownerId, interaction.channel?.isThread() ? interaction.channelId : undefined);
     const turnId = Number(turnText) || undefined;
     if (action === 'cancel') {
-      const reply = await this.#options.sessions.cancel(key, interaction.user.id);
-      await interaction.reply({ content: reply.text, flags: MessageFlags.Ephemeral });
+      let text: string;
+      try {
+        text = (await this.#options.sessions.cancel(key, interaction.user.id)).text;
+      } catch (err) {
+        this.#log.error({ err: describe(err) }, 'cancel failed');
+        text = friendlyError(err);
+      }
+      await interaction.reply({ content: text, flags: MessageFlags.Ephemeral });
       return;
     }
     await interaction.deferReply();
@@ -318,6 +334,21 @@ export class DiscordAdapter {
       text: async (content) => {
         await edit({ content, components: [] });
       },
+      personal: async (content) => {
+        if (tokenAlive()) {
+          try {
+            // The first follow-up after a deferral takes over the public "thinking…" placeholder and its
+            // visibility, so the placeholder goes first; the notice then arrives for the requester alone.
+            await interaction.deleteReply();
+            await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+            return;
+          } catch (err) {
+            if (!(err instanceof DiscordAPIError && TOKEN_GONE.has(Number(err.code)))) throw err;
+            expired = true;
+          }
+        }
+        await viaChannel({ content, components: [] }, false);
+      },
     };
   }
 
@@ -325,11 +356,15 @@ export class DiscordAdapter {
 
   async #onMessage(message: Message): Promise<void> {
     const receivedAt = performance.now();
-    if (!this.#accepting || message.author.bot || !this.client.user) return;
+    if (message.author.bot || !this.client.user) return;
     const me = this.client.user.id;
     const replyToBot = message.reference?.messageId ? message.mentions.repliedUser?.id === me || (await this.#isBotMessage(message)) : false;
     const mentioned = message.mentions.users.has(me);
     if (!mentioned && !replyToBot && message.guildId) return;
+    if (!this.#accepting) {
+      await message.reply(RESTARTING_TEXT);
+      return;
+    }
     if (!this.#allowed(message.author.id, message.guildId, message.channelId)) {
       await message.reply(NOT_ALLOWED_TEXT);
       return;
@@ -383,6 +418,10 @@ export class DiscordAdapter {
       },
       final: (payload) => message.reply(payload as MessageCreateOptions),
       text: async (content) => {
+        await message.reply(content);
+      },
+      // A channel message cannot be shown to one person only; the reply mentions them, which is the closest.
+      personal: async (content) => {
         await message.reply(content);
       },
     };
@@ -441,7 +480,8 @@ export class DiscordAdapter {
           if (editor) {
             await editor.close();
             await surface.status(`${progress.render()}\n${errorText(event.code, event.userMessage)}`, false, progress.turnId);
-          } else await surface.text(errorText(event.code, event.userMessage));
+          } else if (isPersonalNotice(event.code)) await surface.personal(errorText(event.code, event.userMessage));
+          else await surface.text(errorText(event.code, event.userMessage));
           return;
         case 'info':
           await surface.text(event.text);

@@ -22,25 +22,39 @@ export class DownloadError extends LegoEditError {
   }
 }
 
-function mb(n: number): string {
+export function mb(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * Refuses a file whose platform-declared size is over the cap. Adapters call it
+ * before any platform request about the file (Telegram's getFile fails outright
+ * for big files), and downloadCapped calls it again before fetching.
+ */
+export function checkDeclaredSize(declaredSize: number | undefined, maxBytes: number): void {
+  if (declaredSize !== undefined && declaredSize > maxBytes) throw new ImageTooLargeError(mb(declaredSize), mb(maxBytes));
 }
 
 export async function downloadCapped(url: string | URL, options: DownloadOptions): Promise<Buffer> {
   const target = new URL(url);
   if (!options.allowedOrigins.includes(target.origin)) throw new DownloadError('the link does not point at the platform’s file service');
-  if (options.declaredSize !== undefined && options.declaredSize > options.maxBytes) throw new ImageTooLargeError(mb(options.declaredSize), mb(options.maxBytes));
-  const signals = [AbortSignal.timeout(options.timeoutMs ?? 60_000), ...(options.signal ? [options.signal] : [])];
+  checkDeclaredSize(options.declaredSize, options.maxBytes);
+  // Aborted on refusal, which closes the connection: the rest of an oversized body is never transferred.
+  const refuse = new AbortController();
+  const signals = [AbortSignal.timeout(options.timeoutMs ?? 60_000), refuse.signal, ...(options.signal ? [options.signal] : [])];
   let response: Response;
   try {
     response = await fetch(target, { signal: AbortSignal.any(signals), redirect: 'error' });
   } catch (err) {
     throw new DownloadError((err as Error).name === 'TimeoutError' ? 'timed out' : 'network error', { cause: err });
   }
-  if (!response.ok || !response.body) throw new DownloadError(`HTTP ${response.status}`);
+  if (!response.ok || !response.body) {
+    refuse.abort();
+    throw new DownloadError(`HTTP ${response.status}`);
+  }
   const length = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(length) && length > options.maxBytes) {
-    await response.body.cancel();
+    refuse.abort();
     throw new ImageTooLargeError(mb(length), mb(options.maxBytes));
   }
   const chunks: Uint8Array[] = [];
@@ -52,7 +66,7 @@ export async function downloadCapped(url: string | URL, options: DownloadOptions
       if (done) break;
       received += value.byteLength;
       if (received > options.maxBytes) {
-        await reader.cancel();
+        refuse.abort();
         throw new ImageTooLargeError(`more than ${mb(options.maxBytes)}`, mb(options.maxBytes));
       }
       chunks.push(value);

@@ -61,8 +61,19 @@ export function friendlyError(err: unknown): string {
   return '⚠️ Something went wrong on my side. Please try again in a moment.';
 }
 
+/**
+ * Refusals that concern only the requester (their own per-user limits), not the
+ * conversation: where a platform can show a message to one person only, these go that way.
+ */
+export function isPersonalNotice(code: string): boolean {
+  return code === 'rate-limited' || code === 'busy';
+}
+
 /** Session-manager error codes that deserve a platform-specific hint in front of the message. */
 export function errorText(code: string, userMessage: string): string {
-  const icon = code === 'rate-limited' || code === 'busy' ? '⏳' : '⚠️';
+  const icon = isPersonalNotice(code) ? '⏳' : '⚠️';
   return `${icon} ${userMessage}`;
 }
+
+/** What a user who writes during a graceful shutdown is told (the work in flight is still finishing). */
+export const RESTARTING_TEXT = '⏳ The bot is restarting; try again in a minute.';

@@ -4,17 +4,18 @@
  * buttons. It holds no conversation state of its own beyond a small map from
  * result messages to turns (a cache; the session manager persists the link).
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Input, Markup, Telegraf, type Context } from 'telegraf';
-import type { InlineKeyboardMarkup, Message, ReplyParameters } from 'telegraf/types';
-import { LegoEditError, UnreadableImageError } from '../../src/engine/errors.ts';
+import { Input, Markup, Telegraf, TelegramError, type Context } from 'telegraf';
+import type { File, InlineKeyboardMarkup, Message, ReplyParameters } from 'telegraf/types';
+import { ImageTooLargeError, LegoEditError, UnreadableImageError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
 import type { ConversationKey, IncomingImage, IncomingMessage, ResultImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
 import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
 import { renderWorkflowPng } from '../shared/dag.ts';
-import { downloadCapped } from '../shared/download.ts';
+import { checkDeclaredSize, downloadCapped, mb } from '../shared/download.ts';
 import { CoalescingEditor, TurnProgress, seconds } from '../shared/progress.ts';
-import { COMMAND_LIST, HELP_TEXT, START_TEXT, errorText, friendlyError, historyText, rulesText, toolsText } from '../shared/texts.ts';
+import { COMMAND_LIST, HELP_TEXT, RESTARTING_TEXT, START_TEXT, errorText, friendlyError, historyText, rulesText, toolsText } from '../shared/texts.ts';
 import { type AdapterTimings, TurnTracker } from '../shared/turns.ts';
 
 export interface TelegramWebhookOptions {
@@ -22,6 +23,10 @@ export interface TelegramWebhookOptions {
   readonly url: string;
   readonly port: number;
   readonly host?: string;
+  /**
+   * Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token with every update; requests without it
+   * are refused. A random one is generated per start when not given (setWebhook registers it anyway).
+   */
   readonly secretToken?: string;
 }
 
@@ -46,6 +51,25 @@ export interface TelegramAdapterOptions {
 
 /** Telegram's limit on photos sent with sendPhoto; larger results go as documents. */
 const MAX_PHOTO_UPLOAD = 10 * 1024 * 1024;
+/** The most a bot may download through the Bot API (cloud, or self-hosted without --local); getFile fails above it. */
+const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
+
+/**
+ * A self-hosted Bot API server in --local mode answers getFile with a path on its
+ * own disk instead of a download URL. Reading it would need the bot on that host
+ * with a configured directory; not supported (docs/adapters.md, "Known limitations").
+ */
+export class TelegramLocalModeError extends LegoEditError {
+  constructor(readonly apiRoot: string) {
+    super('telegram-local-mode', 'I can’t fetch files from this bot’s Telegram server: it runs in --local mode, which this bot does not support. Please tell the bot’s admin (telegram-bot-api must run without --local).');
+  }
+}
+
+/** Telegram's "file is too big" (getFile over the download limit) as the too-large message every other size refusal uses. */
+function tooBigForBotApi(err: unknown, maxBytes: number): ImageTooLargeError | undefined {
+  if (!(err instanceof TelegramError) || !/file is too big/i.test(err.description)) return undefined;
+  return new ImageTooLargeError(`over ${mb(BOT_API_DOWNLOAD_LIMIT)}, the most Telegram lets bots download`, mb(Math.min(maxBytes, BOT_API_DOWNLOAD_LIMIT)));
+}
 
 type Action = 'undo' | 'retry' | 'plan' | 'cancel';
 const ACTIONS: ReadonlySet<string> = new Set(['undo', 'retry', 'plan', 'cancel']);
@@ -77,6 +101,9 @@ function multipartReply(reply: ReplyParameters): ReplyParameters {
 type AnyMessage = Message & Partial<Message.PhotoMessage & Message.DocumentMessage & Message.TextMessage & Message.CaptionableMessage>;
 
 interface PendingAlbum {
+  /** The first part's context (its chat, sender and API client serve the whole album). */
+  readonly ctx: Context;
+  readonly receivedAt: number;
   readonly messages: AnyMessage[];
   timer: NodeJS.Timeout;
 }
@@ -93,6 +120,8 @@ export class TelegramAdapter {
   readonly #resultTurns = new Map<string, number>();
   #launched: Promise<void> | undefined;
   #accepting = false;
+  /** Albums already told that the bot is restarting, so a shutdown notice goes out once per album, not per photo. */
+  readonly #noticedAlbums = new Set<string>();
 
   constructor(options: TelegramAdapterOptions) {
     this.#options = options;
@@ -118,9 +147,12 @@ export class TelegramAdapter {
     let ready!: () => void;
     const started = new Promise<void>((resolve) => (ready = resolve));
     const webhook = this.#options.webhook;
+    // Without a secret anyone who finds the URL could post forged updates (as any user), so there always is one:
+    // Telegram's allowed alphabet is A-Z a-z 0-9 _ -, which base64url is.
+    const secretToken = webhook?.secretToken || randomBytes(32).toString('base64url');
     const launch = webhook
       ? this.bot.launch({
-          webhook: { domain: new URL(webhook.url).host, path: new URL(webhook.url).pathname || '/', port: webhook.port, ...(webhook.host ? { host: webhook.host } : {}), ...(webhook.secretToken ? { secretToken: webhook.secretToken } : {}) },
+          webhook: { domain: new URL(webhook.url).host, path: new URL(webhook.url).pathname || '/', port: webhook.port, ...(webhook.host ? { host: webhook.host } : {}), secretToken },
         })
       : this.bot.launch({ dropPendingUpdates: false }, () => ready());
     this.#launched = launch.catch((err: unknown) => {
@@ -132,17 +164,21 @@ export class TelegramAdapter {
     this.#log.info({ username: this.bot.botInfo?.username, mode: webhook ? 'webhook' : 'polling' }, 'telegram adapter started');
   }
 
-  /** Stops taking updates (polling or webhook ends); replies of turns in flight still go out. */
+  /**
+   * Stops taking updates (polling or webhook ends); replies of turns in flight still go out.
+   * Updates not fetched yet stay with Telegram and reach the next start. Every update that
+   * was fetched is handled as usual, because telegraf confirms the whole batch when polling
+   * stops: a batch dropped here would be lost. Albums waiting for their last part start now.
+   */
   async stopAccepting(): Promise<void> {
-    this.#accepting = false;
-    for (const album of this.#albums.values()) clearTimeout(album.timer);
-    this.#albums.clear();
     try {
       this.bot.stop('shutdown');
     } catch {
       // Not running (start failed or never called).
     }
     await this.#launched;
+    this.#flushAlbums();
+    this.#accepting = false;
   }
 
   /** Waits up to `timeoutMs` for turns in flight to deliver their replies; returns how many were still running. */
@@ -169,7 +205,7 @@ export class TelegramAdapter {
   #register(): void {
     const bot = this.bot;
     bot.use(async (ctx, next) => {
-      if (!this.#accepting) return;
+      if (!this.#accepting) return this.#refuseWhileStopping(ctx);
       const chatId = ctx.chat?.id;
       const userId = ctx.from?.id;
       if (chatId === undefined || userId === undefined) return;
@@ -196,6 +232,21 @@ export class TelegramAdapter {
     bot.command('cancel', async (ctx) => this.#commandReply(ctx, await this.#options.sessions.cancel(this.#key(ctx), String(ctx.from.id))));
     bot.on('callback_query', (ctx) => this.#onButton(ctx as Context));
     bot.on('message', (ctx) => this.#onMessage(ctx as Context));
+  }
+
+  /**
+   * An update that still reaches the bot after it stopped accepting (a webhook request already
+   * on its way) is answered with the restart notice instead of being dropped without a word.
+   */
+  async #refuseWhileStopping(ctx: Context): Promise<void> {
+    if (ctx.callbackQuery) return void (await ctx.answerCbQuery(RESTARTING_TEXT, { show_alert: true }).catch(() => undefined));
+    const message = ctx.message as AnyMessage | undefined;
+    if (!message || message.from?.is_bot) return;
+    if (!this.#addressed(message)) return;
+    const album = message.media_group_id;
+    if (album && this.#noticedAlbums.has(album)) return;
+    if (album) this.#noticedAlbums.add(album);
+    await ctx.telegram.sendMessage(message.chat.id, RESTARTING_TEXT, { reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } }).catch((err: unknown) => this.#log.warn({ err: describe(err) }, 'could not send the restart notice'));
   }
 
   #key(ctx: Context, userId?: string, threadId?: string): ConversationKey {
@@ -240,21 +291,29 @@ export class TelegramAdapter {
   #collectAlbum(ctx: Context, message: AnyMessage, receivedAt: number): void {
     const id = message.media_group_id!;
     const pending = this.#albums.get(id);
-    const fire = (): void => {
-      const album = this.#albums.get(id);
-      this.#albums.delete(id);
-      if (!album) return;
-      const parts = album.messages.sort((a, b) => a.message_id - b.message_id);
-      if (!parts.some((m) => this.#addressed(m))) return;
-      this.#startTurn(ctx, parts, receivedAt);
-    };
+    const wait = this.#options.albumWaitMs ?? 600;
     if (pending) {
       pending.messages.push(message);
       clearTimeout(pending.timer);
-      pending.timer = setTimeout(fire, this.#options.albumWaitMs ?? 600);
+      pending.timer = setTimeout(() => this.#fireAlbum(id), wait);
     } else {
-      this.#albums.set(id, { messages: [message], timer: setTimeout(fire, this.#options.albumWaitMs ?? 600) });
+      this.#albums.set(id, { ctx, receivedAt, messages: [message], timer: setTimeout(() => this.#fireAlbum(id), wait) });
     }
+  }
+
+  #fireAlbum(id: string): void {
+    const album = this.#albums.get(id);
+    this.#albums.delete(id);
+    if (!album) return;
+    clearTimeout(album.timer);
+    const parts = album.messages.sort((a, b) => a.message_id - b.message_id);
+    if (!parts.some((m) => this.#addressed(m))) return;
+    this.#startTurn(album.ctx, parts, album.receivedAt);
+  }
+
+  /** Starts every album still waiting for more parts: no more parts can arrive once updates stop. */
+  #flushAlbums(): void {
+    for (const id of [...this.#albums.keys()]) this.#fireAlbum(id);
   }
 
   #startTurn(ctx: Context, parts: AnyMessage[], receivedAt: number): void {
@@ -264,9 +323,26 @@ export class TelegramAdapter {
     void ctx.telegram.sendChatAction(first.chat.id, first.photo || first.document ? 'upload_photo' : 'typing').catch(() => undefined);
   }
 
+  /**
+   * Fetches one attachment: the size the message declares is checked first (the cloud Bot API's
+   * getFile fails for files over 20 MB), then the size getFile reports, then the bytes as they arrive.
+   */
   async #download(telegram: Context['telegram'], fileId: string, declaredSize: number | undefined, name?: string, mime?: string): Promise<IncomingImage> {
-    const link = await telegram.getFileLink(fileId);
-    const bytes = await downloadCapped(link, { maxBytes: this.#options.maxImageBytes, allowedOrigins: [new URL(this.apiRoot).origin], ...(declaredSize !== undefined ? { declaredSize } : {}) });
+    const maxBytes = this.#options.maxImageBytes;
+    checkDeclaredSize(declaredSize, maxBytes);
+    let file: File;
+    try {
+      file = await telegram.getFile(fileId);
+    } catch (err) {
+      throw tooBigForBotApi(err, maxBytes) ?? err;
+    }
+    const link = await telegram.getFileLink(file);
+    if (link.protocol === 'file:') {
+      this.#log.error({ apiRoot: this.apiRoot }, 'the Bot API server answered getFile with a local path (--local mode), which is not supported; run telegram-bot-api without --local');
+      throw new TelegramLocalModeError(this.apiRoot);
+    }
+    const size = file.file_size ?? declaredSize;
+    const bytes = await downloadCapped(link, { maxBytes, allowedOrigins: [new URL(this.apiRoot).origin], ...(size !== undefined ? { declaredSize: size } : {}) });
     return { bytes, ...(name ? { name } : {}), ...(mime ? { mime } : {}) };
   }
 
@@ -294,6 +370,8 @@ export class TelegramAdapter {
     try {
       images = await this.#imagesOf(ctx, parts);
     } catch (err) {
+      // Our own refusals (too large, not an image) are expected; anything else is worth a look.
+      if (!(err instanceof LegoEditError)) this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
       await ctx.telegram.sendMessage(chatId, friendlyError(err), { reply_parameters: reply });
       return;
     }

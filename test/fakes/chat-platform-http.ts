@@ -1,5 +1,5 @@
-/** Request-body helpers shared by the fake platform servers. */
-import type { IncomingMessage } from 'node:http';
+/** Request-body and file-serving helpers shared by the fake platform servers. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface UploadedFile {
   readonly field: string;
@@ -56,4 +56,48 @@ export async function waitUntil<T>(probe: () => T | undefined, what: string, tim
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** One GET of a file body as a fake served it, so tests can tell a refused transfer from a completed one. */
+export interface FileDownload {
+  readonly path: string;
+  /** Bytes the whole body has. */
+  readonly size: number;
+  readonly chunked: boolean;
+  readonly at: number;
+  /** Bytes handed to the socket so far (kernel buffers included, so more than the client read). */
+  bytesSent: number;
+  /** Whether the whole body went out; false when the client hung up part-way. */
+  complete: boolean;
+  /** Resolves once the response finished or the connection closed. */
+  readonly done: Promise<void>;
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * Serves a file body in pieces, honouring backpressure as a real file server does, so a
+ * client that hangs up stops the transfer and the record shows it incomplete. `chunked`
+ * leaves out the Content-Length, as a server that does not know the length up front.
+ */
+export function serveFile(res: ServerResponse, path: string, bytes: Buffer, options: { contentType: string; chunked?: boolean }): FileDownload {
+  let settle!: () => void;
+  const record: FileDownload = { path, size: bytes.length, chunked: Boolean(options.chunked), at: performance.now(), bytesSent: 0, complete: false, done: new Promise<void>((resolve) => (settle = resolve)) };
+  let wake: (() => void) | undefined;
+  res.on('drain', () => wake?.());
+  res.once('finish', () => (record.complete = true));
+  res.once('close', () => {
+    wake?.();
+    settle();
+  });
+  res.writeHead(200, { 'content-type': options.contentType, ...(options.chunked ? {} : { 'content-length': bytes.length }) });
+  void (async () => {
+    for (let at = 0; at < bytes.length && !res.destroyed; at += CHUNK) {
+      const chunk = bytes.subarray(at, at + CHUNK);
+      record.bytesSent += chunk.length;
+      if (!res.write(chunk)) await new Promise<void>((resolve) => (wake = resolve));
+    }
+    if (!res.destroyed) res.end();
+  })();
+  return record;
 }

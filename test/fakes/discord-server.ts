@@ -6,13 +6,14 @@
  * connects, identifies and receives READY and GUILD_CREATE as from Discord. A test
  * acts as users: slash commands, button presses and channel messages arrive as
  * INTERACTION_CREATE and MESSAGE_CREATE dispatches; every REST request the bot
- * makes is recorded, and the messages it creates or edits are kept for assertions.
+ * makes and every attachment download is recorded, and the messages it creates or
+ * edits are kept for assertions.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseBody, waitUntil, type UploadedFile } from './chat-platform-http.ts';
+import { parseBody, serveFile, waitUntil, type FileDownload, type UploadedFile } from './chat-platform-http.ts';
 
 export interface DiscordUser {
   readonly id: string;
@@ -84,6 +85,8 @@ export interface UserFile {
   readonly contentType?: string;
   /** Size to declare instead of the real one (to test checks made before downloading). */
   readonly declaredSize?: number;
+  /** Serve the body without a Content-Length, in pieces (to test the cap applied while downloading). */
+  readonly chunked?: boolean;
 }
 
 interface InteractionRecord {
@@ -93,6 +96,8 @@ interface InteractionRecord {
   acknowledged: boolean;
   originalId?: string;
   expired: boolean;
+  /** Messages created by follow-ups (POST /webhooks/:app/:token). */
+  readonly followUpIds: string[];
 }
 
 let sequence = 0;
@@ -112,11 +117,15 @@ export class FakeDiscordServer {
   /** Commands registered through PUT, keyed "global" or the guild id. */
   readonly commands = new Map<string, unknown[]>();
   readonly messages = new Map<string, DiscordMessage>();
+  /** Every GET of an attachment body, in order. */
+  readonly downloads: FileDownload[] = [];
   readonly #server: Server;
   readonly #gateway: WebSocketServer;
   readonly #sockets = new Set<WebSocket>();
   readonly #interactions = new Map<string, InteractionRecord>();
   readonly #uploads = new Map<string, UploadedFile>();
+  /** Attachment ids served without a Content-Length. */
+  readonly #chunked = new Set<string>();
   #seq = 0;
   #identified = false;
   #port = 0;
@@ -227,6 +236,16 @@ export class FakeDiscordServer {
     return id ? this.messages.get(id) : undefined;
   }
 
+  /** Follow-up messages of an interaction that still exist, oldest first (the first one may have become the original). */
+  followUps(token: string): DiscordMessage[] {
+    return (this.#interactions.get(token)?.followUpIds ?? []).flatMap((id) => this.messages.get(id) ?? []);
+  }
+
+  /** Downloads of a user's attachment, by file name. */
+  downloadsOf(name: string): FileDownload[] {
+    return this.downloads.filter((d) => d.path.endsWith(`/${encodeURIComponent(name)}`));
+  }
+
   waitForOriginal(token: string, predicate: (m: DiscordMessage) => boolean, timeoutMs?: number): Promise<DiscordMessage> {
     return waitUntil(
       () => {
@@ -328,7 +347,7 @@ export class FakeDiscordServer {
   #interaction(user: DiscordUser, type: 2 | 3, data: unknown, message?: Record<string, unknown>): string {
     const id = snowflake();
     const token = `itoken-${randomBytes(16).toString('hex')}`;
-    const record: InteractionRecord = { id, token, channelId: this.channelId, acknowledged: false, expired: false };
+    const record: InteractionRecord = { id, token, channelId: this.channelId, acknowledged: false, expired: false, followUpIds: [] };
     if (message) record.originalId = String(message.id);
     this.#interactions.set(token, record);
     this.#dispatch('INTERACTION_CREATE', {
@@ -358,6 +377,7 @@ export class FakeDiscordServer {
     const id = snowflake();
     const uploaded: UploadedFile = { field: id, name: file.name, type: file.contentType ?? 'application/octet-stream', bytes: file.bytes };
     this.#uploads.set(id, uploaded);
+    if (file.chunked) this.#chunked.add(id);
     const url = `${this.origin}/attachments/${this.channelId}/${id}/${encodeURIComponent(file.name)}`;
     return { id, filename: file.name, size: file.declaredSize ?? file.bytes.length, url, proxy_url: url, ...(file.contentType ? { content_type: file.contentType } : {}), width: 64, height: 64 };
   }
@@ -411,8 +431,7 @@ export class FakeDiscordServer {
     if (method === 'GET' && attachment) {
       const file = this.#uploads.get(attachment[1]!);
       if (!file) return this.#json(res, 404, { message: 'Not Found', code: 0 });
-      res.writeHead(200, { 'content-type': file.type, 'content-length': file.bytes.length });
-      res.end(file.bytes);
+      this.downloads.push(serveFile(res, url.pathname, file.bytes, { contentType: file.type, chunked: this.#chunked.has(attachment[1]!) }));
       return;
     }
     const api = /^\/api\/v\d+(\/.*)$/.exec(url.pathname);
@@ -472,8 +491,19 @@ export class FakeDiscordServer {
       if (!record || record.expired) return { status: 401, body: { message: 'Invalid Webhook Token', code: 50027 } };
       const which = m[3];
       if (which === undefined && method === 'POST') {
+        // As Discord does: the first follow-up after a deferral replaces the "thinking…" message and
+        // keeps the deferral's visibility, whatever flags it asks for.
+        const loading = record.originalId ? this.messages.get(record.originalId) : undefined;
+        if (loading && loading.flags & 128) {
+          const { flags: _ignored, ...rest } = body;
+          this.#applyEdit(loading, rest, files);
+          loading.flags &= ~128;
+          record.followUpIds.push(loading.id);
+          return { status: 200, body: this.#wire(loading) };
+        }
         const message = this.#store({ channel_id: record.channelId, guild_id: this.guildId, author: this.bot, content: '', webhook_id: this.appId, application_id: this.appId, type: 0, flags: Number(body.flags ?? 0) });
         this.#applyEdit(message, body, files);
+        record.followUpIds.push(message.id);
         return { status: 200, body: this.#wire(message) };
       }
       const id = which === '@original' ? record.originalId : which;

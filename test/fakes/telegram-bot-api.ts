@@ -4,13 +4,14 @@
  * The bot under test talks to it through telegraf with
  * `new Telegraf(token, { telegram: { apiRoot: fake.apiRoot } })`, exactly as it
  * would to a self-hosted Bot API server. The fake records every call the bot
- * makes and lets a test act as a user: send text, photos, documents and albums,
- * reply to messages and press inline buttons.
+ * makes and every file download, and lets a test act as a user: send text,
+ * photos, documents and albums, reply to messages and press inline buttons.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseBody, waitUntil, type UploadedFile } from './chat-platform-http.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseBody, serveFile, waitUntil, type FileDownload, type UploadedFile } from './chat-platform-http.ts';
 
 export interface TelegramUser {
   readonly id: number;
@@ -36,8 +37,8 @@ export interface StoredMessage {
   caption?: string;
   entities?: unknown[];
   caption_entities?: unknown[];
-  photo?: Array<{ file_id: string; file_unique_id: string; width: number; height: number; file_size: number }>;
-  document?: { file_id: string; file_unique_id: string; file_name?: string; mime_type?: string; file_size: number };
+  photo?: Array<{ file_id: string; file_unique_id: string; width: number; height: number; file_size?: number }>;
+  document?: { file_id: string; file_unique_id: string; file_name?: string; mime_type?: string; file_size?: number };
   media_group_id?: string;
   reply_to_message?: StoredMessage;
   reply_markup?: { inline_keyboard?: Array<Array<{ text: string; callback_data?: string }>> };
@@ -60,6 +61,18 @@ interface StoredFile {
   readonly bytes: Buffer;
   readonly path: string;
   readonly uniqueId: string;
+  /** The size messages and getFile report; omitted when null. */
+  readonly declaredSize: number | null;
+  /** Served without a Content-Length, in pieces. */
+  readonly chunked: boolean;
+}
+
+/** How a user's file is presented: to test the size checks made before and during a download. */
+export interface FileOptions {
+  /** Size to report instead of the real one; null leaves file_size out (Telegram marks it optional). */
+  readonly declaredSize?: number | null;
+  /** Stream the body without a Content-Length, so only the bytes received can tell its size. */
+  readonly chunked?: boolean;
 }
 
 export interface FakeTelegramOptions {
@@ -83,8 +96,18 @@ export class FakeTelegramBotApi {
   webhookSecret: string | undefined;
   /** setWebhook's URL as the bot registered it. */
   webhookUrl: string | undefined;
+  /** Every GET of a file body, in order. */
+  readonly downloads: FileDownload[] = [];
+  /** Largest file getFile serves; above it getFile fails with "file is too big", as the cloud Bot API does. */
+  maxDownloadBytes: number;
+  /**
+   * Answer getFile as a self-hosted server in --local mode does: an absolute path on the
+   * server's disk instead of a path under /file/bot<token>/.
+   */
+  localMode = false;
+  /** Methods whose answers are held back (ms), e.g. to keep a result upload in flight across a shutdown. */
+  readonly delays = new Map<string, number>();
   readonly #server: Server;
-  readonly #maxDownloadBytes: number;
   readonly #files = new Map<string, StoredFile>();
   readonly #messages = new Map<string, StoredMessage>();
   readonly #nextMessageId = new Map<number, number>();
@@ -96,7 +119,7 @@ export class FakeTelegramBotApi {
   private constructor(options: FakeTelegramOptions) {
     this.token = options.token ?? `123456:${randomBytes(12).toString('hex')}`;
     this.bot = { id: Number(this.token.split(':')[0]) || 123456, is_bot: true, first_name: 'Lego-Edit', username: options.botUsername ?? 'lego_edit_bot' };
-    this.#maxDownloadBytes = options.maxDownloadBytes ?? 20 * 1024 * 1024;
+    this.maxDownloadBytes = options.maxDownloadBytes ?? 20 * 1024 * 1024;
     this.#server = createServer((req, res) => {
       this.#route(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.#json(res, 500, { ok: false, error_code: 500, description: String(err) });
@@ -137,10 +160,28 @@ export class FakeTelegramBotApi {
   }
 
   /** Registers bytes as a downloadable file and returns its file_id. */
-  addFile(bytes: Buffer, ext = 'jpg'): string {
+  addFile(bytes: Buffer, ext = 'jpg', options: FileOptions = {}): string {
     const fileId = `file-${randomBytes(8).toString('hex')}`;
-    this.#files.set(fileId, { bytes, path: `photos/${fileId}.${ext}`, uniqueId: `u${fileId}` });
+    const declaredSize = options.declaredSize === undefined ? bytes.length : options.declaredSize;
+    this.#files.set(fileId, { bytes, path: `photos/${fileId}.${ext}`, uniqueId: `u${fileId}`, declaredSize, chunked: Boolean(options.chunked) });
     return fileId;
+  }
+
+  /** The file_size field for a file: its declared size, or nothing. */
+  #sizeField(fileId: string): { file_size?: number } {
+    const size = this.#files.get(fileId)?.declaredSize;
+    return size === null || size === undefined ? {} : { file_size: size };
+  }
+
+  /** Downloads of one file's body (by file_id). */
+  downloadsOf(fileId: string): FileDownload[] {
+    const path = this.#files.get(fileId)?.path;
+    return this.downloads.filter((d) => d.path === path);
+  }
+
+  /** Updates queued for long polling that the bot has not confirmed (they would reach its next start). */
+  pendingUpdates(): Array<Record<string, unknown>> {
+    return [...this.#pending];
   }
 
   sendText(from: TelegramUser, chat: TelegramChat, text: string, options: { replyTo?: number } = {}): StoredMessage {
@@ -150,21 +191,20 @@ export class FakeTelegramBotApi {
   }
 
   /** A compressed photo (Telegram offers several sizes; the largest is the original). */
-  sendPhoto(from: TelegramUser, chat: TelegramChat, bytes: Buffer, caption?: string, options: { replyTo?: number; mediaGroupId?: string; declaredSize?: number } = {}): StoredMessage {
-    const fileId = this.addFile(bytes);
+  sendPhoto(from: TelegramUser, chat: TelegramChat, bytes: Buffer, caption?: string, options: { replyTo?: number; mediaGroupId?: string } & FileOptions = {}): StoredMessage {
+    const fileId = this.addFile(bytes, 'jpg', options);
     const small = this.addFile(bytes.subarray(0, Math.min(bytes.length, 100)));
-    const size = options.declaredSize ?? bytes.length;
     const photo = [
       { file_id: small, file_unique_id: `u${small}`, width: 16, height: 16, file_size: Math.min(bytes.length, 100) },
-      { file_id: fileId, file_unique_id: `u${fileId}`, ...PHOTO_META, file_size: size },
+      { file_id: fileId, file_unique_id: `u${fileId}`, ...PHOTO_META, ...this.#sizeField(fileId) },
     ];
     return this.#userMessage(from, chat, { photo, ...(caption !== undefined ? { caption, caption_entities: mentionEntities(caption) } : {}), ...(options.mediaGroupId ? { media_group_id: options.mediaGroupId } : {}) }, options.replyTo);
   }
 
   /** A file sent "as document" (uncompressed). */
-  sendDocument(from: TelegramUser, chat: TelegramChat, bytes: Buffer, fileName: string, mime: string, caption?: string, options: { declaredSize?: number } = {}): StoredMessage {
-    const fileId = this.addFile(bytes, fileName.split('.').pop() ?? 'bin');
-    const document = { file_id: fileId, file_unique_id: `u${fileId}`, file_name: fileName, mime_type: mime, file_size: options.declaredSize ?? bytes.length };
+  sendDocument(from: TelegramUser, chat: TelegramChat, bytes: Buffer, fileName: string, mime: string, caption?: string, options: FileOptions = {}): StoredMessage {
+    const fileId = this.addFile(bytes, fileName.split('.').pop() ?? 'bin', options);
+    const document = { file_id: fileId, file_unique_id: `u${fileId}`, file_name: fileName, mime_type: mime, ...this.#sizeField(fileId) };
     return this.#userMessage(from, chat, { document, ...(caption !== undefined ? { caption, caption_entities: mentionEntities(caption) } : {}) });
   }
 
@@ -263,8 +303,7 @@ export class FakeTelegramBotApi {
       const path = decodeURIComponent(url.pathname.slice(filePrefix.length));
       const file = [...this.#files.values()].find((f) => f.path === path);
       if (!file) return this.#json(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.bytes.length });
-      res.end(file.bytes);
+      this.downloads.push(serveFile(res, path, file.bytes, { contentType: 'application/octet-stream', chunked: file.chunked }));
       return;
     }
     const m = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
@@ -277,6 +316,8 @@ export class FakeTelegramBotApi {
     const call: { -readonly [K in keyof RecordedCall]: RecordedCall[K] } = { method, params, files, at: performance.now() };
     if (method === 'getUpdates') this.polls++;
     else this.calls.push(call);
+    const held = this.delays.get(method);
+    if (held) await delay(held);
     const outcome = await this.#handle(method, params, files);
     if ('error' in outcome) return this.#json(res, outcome.status, { ok: false, error_code: outcome.status, description: outcome.error });
     call.result = outcome.result;
@@ -329,9 +370,10 @@ export class FakeTelegramBotApi {
       case 'getFile': {
         const file = this.#files.get(String(p.file_id));
         if (!file) return { error: 'Bad Request: invalid file_id', status: 400 };
-        if (file.bytes.length > this.#maxDownloadBytes) return { error: 'Bad Request: file is too big', status: 400 };
-        // Relative, as the cloud Bot API returns it; telegraf resolves it against apiRoot.
-        return { result: { file_id: p.file_id, file_unique_id: file.uniqueId, file_size: file.bytes.length, file_path: file.path } };
+        if (file.bytes.length > this.maxDownloadBytes) return { error: 'Bad Request: file is too big', status: 400 };
+        // Relative, as the cloud Bot API returns it (telegraf resolves it against apiRoot); absolute in --local mode.
+        const filePath = this.localMode ? `/var/lib/telegram-bot-api/${this.token}/${file.path}` : file.path;
+        return { result: { file_id: p.file_id, file_unique_id: file.uniqueId, ...this.#sizeField(String(p.file_id)), file_path: filePath } };
       }
       case 'sendMessage':
         return { result: this.#botSend(chatId, { text: String(p.text ?? '') }, p) };

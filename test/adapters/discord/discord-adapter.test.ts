@@ -6,8 +6,21 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordAdapter } from '../../../adapters/discord/discord-adapter.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import { waitUntil } from '../../fakes/chat-platform-http.ts';
 import { FakeDiscordServer, type DiscordMessage } from '../../fakes/discord-server.ts';
-import { colourPhoto, isGrayscale, meanBrightness, openBotSessions, unreachableBuilder, type BotSessions } from '../telegram/session-harness.ts';
+import {
+  changeByHalf,
+  checkerPhoto,
+  colourPhoto,
+  gpuStyleBuilder,
+  isGrayscale,
+  meanBrightness,
+  openBotSessions,
+  rightHalfMask,
+  slowBuilder,
+  unreachableBuilder,
+  type BotSessions,
+} from '../telegram/session-harness.ts';
 
 const customIds = (m: DiscordMessage): string[] => m.components.flatMap((row) => row.components.map((c) => c.custom_id ?? ''));
 const hasResult = (m: DiscordMessage): boolean => m.attachments.some((a) => /^result-/.test(a.filename)) && customIds(m).some((id) => id.startsWith('le:undo:'));
@@ -90,10 +103,11 @@ describe('DiscordAdapter against the fake Discord server', () => {
     expect(fake.botMessages().some((m) => m.message_reference?.message_id === chatter.id)).toBe(false);
   });
 
-  it('a rule is stored and the last edit re-planned under it', async () => {
+  it('a rule is stored, and the reply says the last edit already follows it', async () => {
     const sent = fake.sendMessage(ann, "don't use RESIZE", { mention: true });
-    await fake.waitForBotMessage((m) => /Rule stored/.test(m.content) && /Re-planning/.test(m.content), { after: sent.id });
-    await fake.waitForBotMessage(hasResult, { after: sent.id });
+    const info = await fake.waitForBotMessage((m) => /Rule stored/.test(m.content), { after: sent.id });
+    expect(info.content).toMatch(/already follows it/);
+    expect(info.message_reference?.message_id).toBe(sent.id);
     const token = fake.slashCommand(ann, 'rules');
     await fake.waitForOriginal(token, (m) => /1\. don't use RESIZE/.test(m.content));
   });
@@ -132,8 +146,35 @@ describe('DiscordAdapter against the fake Discord server', () => {
   it('an oversized image is refused with a message before it is downloaded', async () => {
     const token = fake.slashCommand(ann, 'edit', { image: { bytes: photo, name: 'huge.png', contentType: 'image/png', declaredSize: 9_000_000 }, instruction: 'make it black and white' });
     const reply = await fake.waitForOriginal(token, (m) => /too large/.test(m.content));
-    expect(reply.content).toMatch(/limit is 0\.2 MB/);
+    expect(reply.content).toMatch(/too large \(8\.6 MB\); the limit is 0\.2 MB/);
     expect(reply.content).not.toMatch(/\.ts:\d+/);
+    expect(fake.downloadsOf('huge.png')).toHaveLength(0);
+  });
+
+  it('an attachment larger than it claims is cut off while downloading', async () => {
+    // Far more than socket buffers hold, under-declared and streamed without a Content-Length.
+    const body = Buffer.alloc(64 * 1024 * 1024);
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: body, name: 'liar.png', contentType: 'image/png', declaredSize: 1000, chunked: true }, instruction: 'make it black and white' });
+    const reply = await fake.waitForOriginal(token, (m) => /too large/.test(m.content));
+    expect(reply.content).toMatch(/too large \(more than 0\.2 MB\); the limit is 0\.2 MB/);
+    const [transfer] = fake.downloadsOf('liar.png');
+    await transfer!.done;
+    expect(transfer!.complete).toBe(false);
+    expect(transfer!.bytesSent).toBeLessThan(body.length / 2);
+  });
+
+  it('/edit with a mask keeps the edit inside the mask’s white part', async () => {
+    const checker = await checkerPhoto();
+    const token = fake.slashCommand(ann, 'edit', {
+      image: { bytes: checker, name: 'checker.png', contentType: 'image/png' },
+      instruction: 'blur this',
+      mask: { bytes: await rightHalfMask(), name: 'mask.png', contentType: 'image/png' },
+    });
+    const result = await fake.waitForOriginal(token, hasResult);
+    const change = await changeByHalf(checker, resultBytes(result));
+    expect(change.left).toBe(0);
+    expect(change.right).toBeGreaterThan(0.5);
+    expect(result.content).toMatch(/BLUR/);
   });
 
   it('a turn that outlives the interaction token continues as a channel message', async () => {
@@ -187,5 +228,86 @@ describe('DiscordAdapter when the Builder endpoint is down, and outside the allo
     const token = fake.slashCommand(fake.user('300000000000000009'), 'history');
     const notice = await fake.waitForOriginal(token, (m) => /not enabled/.test(m.content));
     expect(notice.flags & 64).toBe(64);
+  });
+});
+
+describe('DiscordAdapter: per-user limits and bricks that need a GPU host', () => {
+  const ann = { id: '400000000000000001', username: 'ann', discriminator: '0', global_name: 'Ann', avatar: null };
+  let fake: FakeDiscordServer;
+  let bot: BotSessions;
+  let adapter: DiscordAdapter;
+
+  beforeAll(async () => {
+    fake = await FakeDiscordServer.start();
+    bot = await openBotSessions({ builder: gpuStyleBuilder, settings: { turnsPerMinute: 1 } });
+    adapter = new DiscordAdapter({ token: fake.token, appId: fake.appId, apiUrl: fake.apiUrl, guildId: fake.guildId, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: 200_000, logger: silentLogger, progressIntervalMs: 0 });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('a brick that needs a GPU host says so in the reply, in plain words', async () => {
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' }, instruction: 'paint it like Van Gogh' });
+    const reply = await fake.waitForOriginal(token, (m) => /⚠️/.test(m.content));
+    expect(reply.content).toMatch(/FLUX-STYLE cannot run here: .*needs a GPU host/);
+    expect(reply.content).toMatch(/1\/1 FLUX-STYLE .*✗/);
+    expect(reply.content).not.toMatch(/\n\s+at |\.ts:\d+|went wrong on my side/);
+    expect(reply.components).toEqual([]);
+  });
+
+  it('the rate-limit notice is shown to the requester alone, and the public placeholder goes away', async () => {
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
+    const [notice] = await waitUntil(() => (fake.followUps(token).length ? fake.followUps(token) : undefined), 'the follow-up');
+    expect(notice!.content).toMatch(/^⏳ That is more than 1 edits in a minute\. Please try again in \d+ s\.$/);
+    expect(notice!.flags & 64).toBe(64);
+    // The deferred "thinking…" reply was public; it is deleted rather than left behind or turned into the notice.
+    expect(fake.original(token)).toBeUndefined();
+    expect(fake.requestsTo('DELETE', /@original$/).filter((r) => r.path.includes(token))).toHaveLength(1);
+  });
+});
+
+describe('DiscordAdapter: graceful shutdown with a turn in flight', () => {
+  const ann = { id: '500000000000000001', username: 'ann', discriminator: '0', global_name: 'Ann', avatar: null };
+  const bob = { id: '500000000000000002', username: 'bob', discriminator: '0', global_name: 'Bob', avatar: null };
+  let fake: FakeDiscordServer;
+  let bot: BotSessions;
+  let adapter: DiscordAdapter;
+
+  beforeAll(async () => {
+    fake = await FakeDiscordServer.start();
+    bot = await openBotSessions({ builder: slowBuilder(1500) });
+    adapter = new DiscordAdapter({ token: fake.token, appId: fake.appId, apiUrl: fake.apiUrl, guildId: fake.guildId, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: 200_000, logger: silentLogger, progressIntervalMs: 0 });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('the running turn delivers its result within the grace period; whoever writes meanwhile is told the bot is restarting', async () => {
+    const photo = await colourPhoto();
+    const token = fake.slashCommand(ann, 'edit', { image: { bytes: photo, name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
+    await fake.waitForOriginal(token, (m) => /planning/.test(m.content));
+    await adapter.stopAccepting();
+    expect(adapter.inFlight).toBe(1);
+
+    // A slash command and a mention during the grace period get an answer, not "This interaction failed".
+    const bobs = fake.slashCommand(bob, 'edit', { image: { bytes: photo, name: 'photo.png', contentType: 'image/png' }, instruction: 'make it brighter' });
+    const notice = await fake.waitForOriginal(bobs, (m) => /restarting/.test(m.content));
+    expect(notice.content).toBe('⏳ The bot is restarting; try again in a minute.');
+    expect(notice.flags & 64).toBe(64);
+    const mention = fake.sendMessage(bob, 'make it brighter', { mention: true, files: [{ bytes: photo, name: 'p.png', contentType: 'image/png' }] });
+    const reply = await fake.waitForBotMessage((m) => m.message_reference?.message_id === mention.id);
+    expect(reply.content).toMatch(/restarting/);
+    expect(fake.downloadsOf('p.png')).toHaveLength(0);
+
+    expect(await adapter.drain(10_000)).toBe(0);
+    const result = fake.original(token)!;
+    expect(hasResult(result)).toBe(true);
+    expect(await isGrayscale(resultBytes(result))).toBe(true);
   });
 });

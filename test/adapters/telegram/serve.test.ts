@@ -1,7 +1,7 @@
 /**
  * `lego-edit serve` as a user runs it: a child process configured only through
  * TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT, talking to the fake Bot API; then
- * SIGTERM for a graceful stop.
+ * SIGTERM with an edit in flight for a graceful stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lego } from '../../support/cli.ts';
 import { repoRoot } from '../../support/shared.ts';
+import { waitUntil } from '../../fakes/chat-platform-http.ts';
 import { FakeTelegramBotApi } from '../../fakes/telegram-bot-api.ts';
 import { colourPhoto, isGrayscale } from './session-harness.ts';
 
@@ -35,7 +36,7 @@ describe('lego-edit serve', () => {
     expect(r.stderr).toMatch(/Nothing to serve: set TELEGRAM_BOT_TOKEN/);
   });
 
-  it('serves Telegram from environment variables alone, logs health without the token, and stops cleanly on SIGTERM', async () => {
+  it('serves Telegram from environment variables alone, logs health without the token, and on SIGTERM delivers the edit in flight before it stops', async () => {
     child = spawn(process.execPath, [join(repoRoot, 'bin/lego-edit.js'), 'serve', '--health-interval', '1', '--grace', '5'], {
       cwd: repoRoot,
       env: { ...process.env, LEGO_EDIT_DATA_DIR: dir, LOG_LEVEL: 'info', TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, DISCORD_TOKEN: '', BUILDER_MODEL: '' },
@@ -50,9 +51,25 @@ describe('lego-edit serve', () => {
     const result = await fake.waitForBotMessage(chat.id, (m) => Boolean(m.photo && m.upload), { afterId: sent.message_id, timeoutMs: 20_000 });
     expect(await isGrayscale(result.upload!.bytes)).toBe(true);
     await new Promise((r) => setTimeout(r, 1200));
+
+    // The next result's upload is held by "Telegram" for 2 s, so SIGTERM arrives with the edit in flight.
+    fake.delays.set('sendPhoto', 2000);
+    const uploads = fake.callsOf('sendPhoto').length;
+    const second = fake.sendPhoto(ann, chat, await colourPhoto(), 'make it brighter');
+    await waitUntil(() => fake.callsOf('sendPhoto').length > uploads, 'the second upload to start', 20_000);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
+    await waitUntil(() => /shutting down/.test(logs), 'the shutdown log line');
+    // Written during the shutdown: left with Telegram for the next start rather than taken and dropped.
+    const bob = fake.user(43);
+    const late = fake.sendText(bob, fake.privateChat(bob), 'make it black and white');
     expect(await exited).toBe(0);
+
+    const delivered = fake.botMessages(chat.id).find((m) => m.photo && m.upload && m.reply_to_message?.message_id === second.message_id);
+    expect(delivered).toBeDefined();
+    expect(logs).not.toMatch(/outlived the grace period/);
+    expect(fake.pendingUpdates().some((u) => (u.message as { message_id?: number } | undefined)?.message_id === late.message_id)).toBe(true);
+    expect(fake.botMessages(bob.id)).toHaveLength(0);
     expect(logs).toMatch(/"msg":"health"/);
     expect(logs).toMatch(/"msg":"stopped"/);
     expect(logs).not.toContain(fake.token.split(':')[1]!);

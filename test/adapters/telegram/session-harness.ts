@@ -4,6 +4,7 @@
  * and Discord end-to-end tests and the adapter benchmark.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { MllmBuilder } from '../../../src/builder/mllm-builder.ts';
 import { OfflineBuilder } from '../../../src/builder/offline-builder.ts';
 import { Executor } from '../../../src/engine/executor.ts';
 import { BrickRegistry } from '../../../src/engine/registry.ts';
+import type { Workflow } from '../../../src/engine/workflow/types.ts';
 import type { Runtime } from '../../../src/runtime.ts';
 import { openSessions, type Sessions, type SessionSettings } from '../../../src/sessions/index.ts';
 
@@ -94,4 +96,63 @@ export async function isGrayscale(bytes: Uint8Array, tolerance = 2): Promise<boo
 export async function meanBrightness(bytes: Uint8Array): Promise<number> {
   const stats = await sharp(bytes).removeAlpha().stats();
   return stats.channels.reduce((s, c) => s + c.mean, 0) / stats.channels.length;
+}
+
+/** A 2-pixel black-and-white checkerboard: any blur changes it measurably. */
+export async function checkerPhoto(width = 48, height = 32): Promise<Buffer> {
+  const data = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.fill((Math.floor((i % width) / 2) + Math.floor(i / width / 2)) % 2 ? 220 : 30, i * 3, i * 3 + 3);
+  return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+/** A mask whose right half is white (edit there) and left half black (keep). */
+export async function rightHalfMask(width = 48, height = 32): Promise<Buffer> {
+  const data = Buffer.alloc(width * height);
+  for (let y = 0; y < height; y++) data.fill(255, y * width + width / 2, (y + 1) * width);
+  return sharp(data, { raw: { width, height, channels: 1 } }).png().toBuffer();
+}
+
+/** Mean absolute per-channel difference between two same-sized images, over their left and right halves. */
+export async function changeByHalf(a: Uint8Array, b: Uint8Array): Promise<{ left: number; right: number }> {
+  const [x, y] = await Promise.all([a, b].map((bytes) => sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
+  if (x!.info.width !== y!.info.width || x!.info.height !== y!.info.height) throw new Error(`sizes differ: ${x!.info.width}×${x!.info.height} vs ${y!.info.width}×${y!.info.height}`);
+  const { width, channels } = x!.info;
+  let left = 0;
+  let right = 0;
+  for (let i = 0; i < x!.data.length; i++) {
+    const d = Math.abs(x!.data[i]! - y!.data[i]!);
+    if (Math.floor(i / channels) % width < width / 2) left += d;
+    else right += d;
+  }
+  const half = x!.data.length / 2;
+  return { left: left / half, right: right / half };
+}
+
+/** The offline Builder, except that a Van Gogh style is planned as FLUX-STYLE, which raises NeedsGpuHostError on a CPU-only host. */
+export function gpuStyleBuilder(registry: BrickRegistry): Builder {
+  const offline = new OfflineBuilder(registry);
+  const image = { kind: 'ref', source: { kind: 'init', name: 'image' } } as const;
+  const workflow: Workflow = {
+    process: 'Van Gogh style',
+    nodes: [{ step: 1, brick: 'FLUX-STYLE', inputs: { image, prompt: { kind: 'literal', value: 'a photo' }, style: { kind: 'literal', value: 'Van Gogh' } }, outputs: ['image'] }],
+    results: [{ kind: 'step', step: 1, output: 'image' }],
+  };
+  return {
+    name: 'gpu-style',
+    plan: async (request) => (/van gogh/i.test(request.instruction) ? { workflow, builder: 'gpu-style' } : offline.plan(request)),
+  };
+}
+
+/** The offline Builder after a pause that honours cancellation, so a turn is still running when something happens to it. */
+export function slowBuilder(ms: number): (registry: BrickRegistry) => Builder {
+  return (registry) => {
+    const offline = new OfflineBuilder(registry);
+    return {
+      name: 'slow-offline',
+      async plan(request) {
+        await delay(ms, undefined, request.signal ? { signal: request.signal } : {});
+        return offline.plan(request);
+      },
+    };
+  };
 }

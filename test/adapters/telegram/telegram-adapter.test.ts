@@ -4,15 +4,29 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OfflineBuilder } from '../../../src/builder/offline-builder.ts';
 import type { Workflow } from '../../../src/engine/workflow/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { TelegramAdapter } from '../../../adapters/telegram/telegram-adapter.ts';
+import { waitUntil } from '../../fakes/chat-platform-http.ts';
 import { FakeTelegramBotApi, type StoredMessage } from '../../fakes/telegram-bot-api.ts';
-import { colourPhoto, deadEndpoint, isGrayscale, meanBrightness, openBotSessions, unreachableBuilder, type BotSessions } from './session-harness.ts';
+import {
+  changeByHalf,
+  checkerPhoto,
+  colourPhoto,
+  deadEndpoint,
+  gpuStyleBuilder,
+  isGrayscale,
+  meanBrightness,
+  openBotSessions,
+  rightHalfMask,
+  slowBuilder,
+  unreachableBuilder,
+  type BotSessions,
+} from './session-harness.ts';
 
 const buttons = (m: StoredMessage): string[] => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data ?? '');
 const isResult = (m: StoredMessage): boolean => Boolean(m.photo && m.upload && buttons(m).some((d) => d.startsWith('undo:')));
+const largestFileId = (m: StoredMessage): string => m.photo?.at(-1)?.file_id ?? m.document!.file_id;
 
 describe('TelegramAdapter against the fake Bot API', () => {
   let fake: FakeTelegramBotApi;
@@ -91,15 +105,21 @@ describe('TelegramAdapter against the fake Bot API', () => {
     expect(next.message_id).toBeGreaterThan(before.message_id);
   });
 
-  it('a rule is stored and the last edit re-planned under it, saying so', async () => {
-    const sent = fake.sendText(ann, annChat, "don't use RESIZE");
-    const info = await fake.waitForBotMessage(annChat.id, (m) => /Rule stored/.test(m.text ?? ''), { afterId: sent.message_id });
-    expect(info.text).toMatch(/Re-planning/);
-    await fake.waitForBotMessage(annChat.id, isResult, { afterId: sent.message_id });
+  it('a rule is stored; the last edit is re-planned under it only when it breaks the rule, saying which', async () => {
+    const followed = fake.sendText(ann, annChat, "don't use RESIZE");
+    const kept = await fake.waitForBotMessage(annChat.id, (m) => /Rule stored/.test(m.text ?? ''), { afterId: followed.message_id });
+    expect(kept.text).toMatch(/already follows it/);
+    const broken = fake.sendText(ann, annChat, 'never use GRAYSCALE');
+    const info = await fake.waitForBotMessage(annChat.id, (m) => /Rule stored/.test(m.text ?? ''), { afterId: broken.message_id });
+    expect(info.text).toMatch(/Re-planning your last edit \("make it black and white"\)/);
+    const replanned = await fake.waitForBotMessage(annChat.id, isResult, { afterId: broken.message_id });
+    expect(replanned.caption).not.toMatch(/GRAYSCALE/);
     fake.sendText(ann, annChat, '/rules');
-    await fake.waitForBotMessage(annChat.id, (m) => /1\. don't use RESIZE/.test(m.text ?? ''), { afterId: sent.message_id });
-    const forget = fake.sendText(ann, annChat, '/forget 1');
-    await fake.waitForBotMessage(annChat.id, (m) => m.text !== undefined && !m.text.startsWith('⚠️'), { afterId: forget.message_id });
+    await fake.waitForBotMessage(annChat.id, (m) => /1\. don't use RESIZE\n2\. never use GRAYSCALE/.test(m.text ?? ''), { afterId: broken.message_id });
+    for (const n of [2, 1]) {
+      const forget = fake.sendText(ann, annChat, `/forget ${n}`);
+      await fake.waitForBotMessage(annChat.id, (m) => m.text !== undefined && !m.text.startsWith('⚠️'), { afterId: forget.message_id });
+    }
     const rules = fake.sendText(ann, annChat, '/rules');
     await fake.waitForBotMessage(annChat.id, (m) => /No rules yet/.test(m.text ?? ''), { afterId: rules.message_id });
   });
@@ -150,14 +170,70 @@ describe('TelegramAdapter against the fake Bot API', () => {
     expect(await isGrayscale(result.upload!.bytes)).toBe(true);
   });
 
-  it('an oversized image is refused with a message, before it is downloaded', async () => {
-    const downloads = fake.callsOf('getFile').length;
+  it('an oversized image is refused with a message, before getFile is even asked', async () => {
+    const getFiles = fake.callsOf('getFile').length;
     const sent = fake.sendPhoto(ann, annChat, photo, 'make it black and white', { declaredSize: 5_000_000 });
     const refusal = await fake.waitForBotMessage(annChat.id, (m) => /too large/.test(m.text ?? ''), { afterId: sent.message_id });
-    expect(refusal.text).toMatch(/limit is 0\.2 MB/);
+    expect(refusal.text).toMatch(/too large \(4\.8 MB\); the limit is 0\.2 MB/);
     expect(refusal.text).not.toMatch(/at .*\.ts:\d+/);
-    // getFile answers the metadata; the bytes are never fetched because the declared size is over the cap.
-    expect(fake.callsOf('getFile').length).toBe(downloads + 1);
+    // The cloud Bot API's getFile fails outright above 20 MB, so the declared size is checked first.
+    expect(fake.callsOf('getFile').length).toBe(getFiles);
+    expect(fake.downloadsOf(largestFileId(sent))).toHaveLength(0);
+  });
+
+  it('Telegram’s "file is too big" (over the Bot API download limit) reads as too large, not as a failure on our side', async () => {
+    const limit = fake.maxDownloadBytes;
+    fake.maxDownloadBytes = 100;
+    try {
+      // No declared size, so only getFile can tell; the fake then refuses as the cloud API does above 20 MB.
+      const sent = fake.sendDocument(ann, annChat, photo, 'big.png', 'image/png', 'make it black and white', { declaredSize: null });
+      const refusal = await fake.waitForBotMessage(annChat.id, (m) => /⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
+      expect(refusal.text).toMatch(/too large \(over 20\.0 MB, the most Telegram lets bots download\)/);
+      expect(refusal.text).not.toMatch(/went wrong on my side/);
+      expect(fake.downloadsOf(largestFileId(sent))).toHaveLength(0);
+    } finally {
+      fake.maxDownloadBytes = limit;
+    }
+  });
+
+  it('a file larger than it claims is cut off while downloading, by its Content-Length or by the bytes received', async () => {
+    const limit = fake.maxDownloadBytes;
+    fake.maxDownloadBytes = 128 * 1024 * 1024;
+    try {
+      // Far more than socket buffers hold, so a transfer the bot stops cannot have gone out whole.
+      const body = Buffer.alloc(64 * 1024 * 1024);
+      // Size left out and the body streamed without a Content-Length: only the bytes received can tell.
+      const streamed = fake.sendDocument(ann, annChat, body, 'streamed.png', 'image/png', 'make it black and white', { declaredSize: null, chunked: true });
+      const refusal = await fake.waitForBotMessage(annChat.id, (m) => /too large/.test(m.text ?? ''), { afterId: streamed.message_id });
+      expect(refusal.text).toMatch(/too large \(more than 0\.2 MB\); the limit is 0\.2 MB/);
+      const [transfer] = fake.downloadsOf(largestFileId(streamed));
+      await transfer!.done;
+      expect(transfer!.complete).toBe(false);
+      expect(transfer!.bytesSent).toBeLessThan(body.length / 2);
+
+      // Under-declared, served with its true Content-Length: refused on the header, the body left unread.
+      const lying = fake.sendPhoto(ann, annChat, body, 'make it black and white', { declaredSize: 1000 });
+      const second = await fake.waitForBotMessage(annChat.id, (m) => /too large/.test(m.text ?? ''), { afterId: lying.message_id });
+      expect(second.text).toMatch(/too large \(64\.0 MB\); the limit is 0\.2 MB/);
+      const [cut] = fake.downloadsOf(largestFileId(lying));
+      await cut!.done;
+      expect(cut!.complete).toBe(false);
+      expect(cut!.bytesSent).toBeLessThan(body.length / 2);
+    } finally {
+      fake.maxDownloadBytes = limit;
+    }
+  });
+
+  it('a Bot API server in --local mode (absolute file paths) is refused with a message that says so', async () => {
+    fake.localMode = true;
+    try {
+      const sent = fake.sendPhoto(ann, annChat, photo, 'make it black and white');
+      const refusal = await fake.waitForBotMessage(annChat.id, (m) => /⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
+      expect(refusal.text).toMatch(/--local mode, which this bot does not support/);
+      expect(fake.downloadsOf(largestFileId(sent))).toHaveLength(0);
+    } finally {
+      fake.localMode = false;
+    }
   });
 
   it('a file that is not an image gets a specific message', async () => {
@@ -175,11 +251,14 @@ describe('TelegramAdapter against the fake Bot API', () => {
     expect(fake.botMessages(group.id).some((m) => m.reply_to_message?.message_id === ignored.message_id)).toBe(false);
   });
 
-  it('an album’s second photo travels as a second image (mask)', async () => {
-    const mask = await colourPhoto();
-    const parts = fake.sendAlbum(ann, annChat, [photo, mask], 'make it black and white');
+  it('an album’s second photo is the mask: the edit stays inside its white part', async () => {
+    const checker = await checkerPhoto();
+    const parts = fake.sendAlbum(ann, annChat, [checker, await rightHalfMask()], 'blur this');
     const result = await fake.waitForBotMessage(annChat.id, isResult, { afterId: parts.at(-1)!.message_id });
-    expect(await isGrayscale(result.upload!.bytes)).toBe(true);
+    const change = await changeByHalf(checker, result.upload!.bytes);
+    expect(change.left).toBe(0);
+    expect(change.right).toBeGreaterThan(0.5);
+    expect(result.caption).toMatch(/^BLUR/);
     // One turn for the whole album, not one per part.
     expect(fake.botMessages(annChat.id).filter((m) => m.message_id > parts[0]!.message_id && isResult(m))).toHaveLength(1);
   });
@@ -242,35 +321,41 @@ describe('TelegramAdapter when the Builder endpoint is down, or the chat is not 
 });
 
 describe('TelegramAdapter in webhook mode', () => {
-  let fake: FakeTelegramBotApi;
   let bot: BotSessions;
-  let adapter: TelegramAdapter;
+  /** One bot with a configured secret, one without (a random secret is generated). */
+  const hooks: Array<{ fake: FakeTelegramBotApi; adapter: TelegramAdapter; target: string }> = [];
 
   beforeAll(async () => {
-    fake = await FakeTelegramBotApi.start();
     bot = await openBotSessions();
-    const port = Number(new URL(await deadEndpoint()).port);
-    adapter = new TelegramAdapter({
-      token: fake.token,
-      apiRoot: fake.apiRoot,
-      webhook: { url: 'https://bot.example.test/telegram/hook', port, host: '127.0.0.1', secretToken: 'webhook-secret-1' },
-      sessions: bot.sessions.manager,
-      registry: bot.rt.registry,
-      maxImageBytes: 200_000,
-      logger: silentLogger,
-      progressIntervalMs: 0,
-    });
-    await adapter.start();
-    // The fake stands in for Telegram's servers, which would reach the public URL through the operator's HTTPS proxy.
-    fake.webhookTarget = `http://127.0.0.1:${port}/telegram/hook`;
+    for (const secretToken of ['webhook-secret-1', undefined]) {
+      const fake = await FakeTelegramBotApi.start();
+      const port = Number(new URL(await deadEndpoint()).port);
+      const adapter = new TelegramAdapter({
+        token: fake.token,
+        apiRoot: fake.apiRoot,
+        webhook: { url: 'https://bot.example.test/telegram/hook', port, host: '127.0.0.1', ...(secretToken ? { secretToken } : {}) },
+        sessions: bot.sessions.manager,
+        registry: bot.rt.registry,
+        maxImageBytes: 200_000,
+        logger: silentLogger,
+        progressIntervalMs: 0,
+      });
+      await adapter.start();
+      // The fake stands in for Telegram's servers, which would reach the public URL through the operator's HTTPS proxy.
+      fake.webhookTarget = `http://127.0.0.1:${port}/telegram/hook`;
+      hooks.push({ fake, adapter, target: fake.webhookTarget });
+    }
   });
   afterAll(async () => {
-    await adapter?.stop(2000);
+    for (const { adapter, fake } of hooks) {
+      await adapter.stop(2000);
+      await fake.stop();
+    }
     await bot?.close();
-    await fake?.stop();
   });
 
   it('registers the public URL with its secret and edits photos delivered by webhook', async () => {
+    const { fake } = hooks[0]!;
     expect(fake.webhookUrl).toBe('https://bot.example.test/telegram/hook');
     expect(fake.webhookSecret).toBe('webhook-secret-1');
     expect(fake.polls).toBe(0);
@@ -279,6 +364,160 @@ describe('TelegramAdapter in webhook mode', () => {
     const sent = fake.sendPhoto(ann, chat, await colourPhoto(), 'make it black and white');
     const result = await fake.waitForBotMessage(chat.id, isResult, { afterId: sent.message_id });
     expect(await isGrayscale(result.upload!.bytes)).toBe(true);
+  });
+
+  it('without a configured secret it registers a random one, and refuses updates that lack it', async () => {
+    const { fake, target } = hooks[1]!;
+    expect(fake.webhookSecret).toMatch(/^[A-Za-z0-9_-]{32,256}$/);
+    expect(fake.webhookSecret).not.toBe(hooks[0]!.fake.webhookSecret);
+    const ann = fake.user(4101);
+    const chat = fake.privateChat(ann);
+    // Genuine deliveries carry the registered secret and work.
+    const sent = fake.sendPhoto(ann, chat, await colourPhoto(), 'make it black and white');
+    await fake.waitForBotMessage(chat.id, isResult, { afterId: sent.message_id });
+
+    // Forged updates (anyone who learns the URL): no header, or a wrong one.
+    const forged = (id: number): string => JSON.stringify({ update_id: 900_000 + id, message: { message_id: 900 + id, date: Math.floor(Date.now() / 1000), chat, from: ann, text: '/history' } });
+    const before = fake.botMessages(chat.id).length;
+    const bare = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: forged(1) });
+    const wrong = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'guessed' }, body: forged(2) });
+    expect([bare.status, wrong.status]).toEqual([403, 403]);
+    await delay(300);
+    expect(fake.botMessages(chat.id)).toHaveLength(before);
+  });
+});
+
+describe('TelegramAdapter: per-user limits and bricks that need a GPU host', () => {
+  let fake: FakeTelegramBotApi;
+  let bot: BotSessions;
+  let adapter: TelegramAdapter;
+
+  beforeAll(async () => {
+    fake = await FakeTelegramBotApi.start();
+    bot = await openBotSessions({ builder: gpuStyleBuilder, settings: { turnsPerMinute: 1 } });
+    adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: 200_000, logger: silentLogger, progressIntervalMs: 0 });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('a brick that needs a GPU host says so in plain words', async () => {
+    const ann = fake.user(7001);
+    const chat = fake.privateChat(ann);
+    const sent = fake.sendPhoto(ann, chat, await colourPhoto(), 'paint it like Van Gogh');
+    const reply = await fake.waitForBotMessage(chat.id, (m) => /⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
+    expect(reply.text).toMatch(/FLUX-STYLE cannot run here: .*needs a GPU host/);
+    expect(reply.text).not.toMatch(/\n\s+at |\.ts:\d+|went wrong on my side/);
+    // The status message shows the failed step and is finalised without its Cancel button.
+    const status = fake.botMessages(chat.id).find((m) => m.message_id > sent.message_id && /FLUX-STYLE/.test(m.text ?? '') && m !== reply);
+    expect(status?.text).toMatch(/✗/);
+    expect(status?.reply_markup?.inline_keyboard ?? []).toEqual([]);
+  });
+
+  it('a second edit within the minute is refused with the limit and when to try again', async () => {
+    const ann = fake.user(7001);
+    const chat = fake.privateChat(ann);
+    const sent = fake.sendPhoto(ann, chat, await colourPhoto(), 'make it black and white');
+    const reply = await fake.waitForBotMessage(chat.id, (m) => /⏳|⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
+    expect(reply.text).toMatch(/^⏳ That is more than 1 edits in a minute\. Please try again in \d+ s\.$/);
+    expect(reply.reply_to_message?.message_id).toBe(sent.message_id);
+    await delay(300);
+    // Refused before any work: no status message, no result.
+    expect(fake.botMessages(chat.id).filter((m) => m.message_id > sent.message_id)).toHaveLength(1);
+  });
+});
+
+describe('TelegramAdapter: graceful shutdown with a turn in flight', () => {
+  let fake: FakeTelegramBotApi;
+  let bot: BotSessions;
+  let adapter: TelegramAdapter;
+  let restarted: TelegramAdapter | undefined;
+  const options = (b: BotSessions, f: FakeTelegramBotApi): ConstructorParameters<typeof TelegramAdapter>[0] => ({
+    token: f.token,
+    apiRoot: f.apiRoot,
+    sessions: b.sessions.manager,
+    registry: b.rt.registry,
+    maxImageBytes: 200_000,
+    logger: silentLogger,
+    progressIntervalMs: 0,
+    // Long, so an album is still waiting for parts when the stop comes.
+    albumWaitMs: 5000,
+  });
+  let bobsPhoto: StoredMessage;
+
+  beforeAll(async () => {
+    fake = await FakeTelegramBotApi.start();
+    bot = await openBotSessions({ builder: slowBuilder(1500) });
+    adapter = new TelegramAdapter(options(bot, fake));
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await restarted?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+  });
+
+  it('the running turn delivers its result within the grace period; messages sent meanwhile wait at Telegram', async () => {
+    const ann = fake.user(8001);
+    const bob = fake.user(8002);
+    const annChat = fake.privateChat(ann);
+    const sent = fake.sendPhoto(ann, annChat, await colourPhoto(), 'make it black and white');
+    await fake.waitForBotMessage(annChat.id, (m) => /planning/.test(m.text ?? ''), { afterId: sent.message_id });
+    // An album fetched (and so confirmed to Telegram) but still waiting for more parts when the stop comes.
+    const eve = fake.user(8005);
+    const album = fake.sendAlbum(eve, fake.privateChat(eve), [await colourPhoto(), await rightHalfMask(64, 48)], 'blur this');
+    const ids = new Set(album.map((m) => m.message_id));
+    await waitUntil(() => !fake.pendingUpdates().some((u) => ids.has((u.message as { message_id: number }).message_id)), 'the album to be fetched');
+
+    await adapter.stopAccepting();
+    expect(adapter.inFlight).toBe(2);
+    bobsPhoto = fake.sendPhoto(bob, fake.privateChat(bob), await colourPhoto(), 'make it black and white');
+    expect(await adapter.drain(10_000)).toBe(0);
+    const result = await fake.waitForBotMessage(annChat.id, isResult, { afterId: sent.message_id, timeoutMs: 100 });
+    expect(await isGrayscale(result.upload!.bytes)).toBe(true);
+    await fake.waitForBotMessage(eve.id, isResult, { timeoutMs: 100 });
+
+    // Bob's message was not taken (and so not lost): it stays queued for the next start.
+    expect(fake.botMessages(bob.id)).toHaveLength(0);
+    expect(fake.pendingUpdates().some((u) => (u.message as { message_id?: number } | undefined)?.message_id === bobsPhoto.message_id)).toBe(true);
+  });
+
+  it('an update that still reaches the stopped bot (a webhook request in flight) gets the restart notice', async () => {
+    const carl = fake.user(8003);
+    const chat = fake.privateChat(carl);
+    // Handed to telegraf directly, as its webhook server does with a request that was already on its way.
+    await adapter.bot.handleUpdate({ update_id: 990_001, message: { message_id: 4242, date: Math.floor(Date.now() / 1000), chat, from: carl, text: 'make it brighter' } } as Parameters<typeof adapter.bot.handleUpdate>[0]);
+    const notice = await fake.waitForBotMessage(chat.id, () => true);
+    expect(notice.text).toBe('⏳ The bot is restarting; try again in a minute.');
+    const callsBefore = fake.calls.length;
+    await adapter.bot.handleUpdate({ update_id: 990_002, callback_query: { id: 'cbq-1', from: carl, chat_instance: String(chat.id), message: { message_id: 4242, date: 0, chat, from: carl, text: 'x' }, data: 'undo:1:8003:' } } as Parameters<typeof adapter.bot.handleUpdate>[0]);
+    const alert = await fake.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === 'cbq-1', { after: callsBefore });
+    expect(alert.params).toMatchObject({ show_alert: true, text: expect.stringMatching(/restarting/) });
+  });
+
+  it('the next start answers the message that waited', async () => {
+    restarted = new TelegramAdapter(options(bot, fake));
+    await restarted.start();
+    const result = await fake.waitForBotMessage(bobsPhoto.chat.id, isResult, { afterId: bobsPhoto.message_id });
+    expect(result.reply_to_message?.message_id).toBe(bobsPhoto.message_id);
+  });
+
+  it('a turn that outlives the grace period is cancelled by the session manager, and its user is told', async () => {
+    const dee = fake.user(8004);
+    const chat = fake.privateChat(dee);
+    const sent = fake.sendPhoto(dee, chat, await colourPhoto(), 'make it black and white');
+    const status = await fake.waitForBotMessage(chat.id, (m) => /planning/.test(m.text ?? ''), { afterId: sent.message_id });
+    await restarted!.stopAccepting();
+    expect(await restarted!.drain(100)).toBe(1);
+    // What serve does next: closing the session manager cancels what still runs.
+    await bot.sessions.manager.close();
+    expect(await restarted!.drain(5000)).toBe(0);
+    expect(fake.message(chat.id, status.message_id)?.text).toMatch(/Cancelled/);
+    expect(fake.botMessages(chat.id).some(isResult)).toBe(false);
   });
 });
 
@@ -290,18 +529,7 @@ describe('TelegramAdapter: Cancel while running', () => {
   beforeAll(async () => {
     fake = await FakeTelegramBotApi.start();
     // A planner that takes its time (and honours cancellation), so there is something to cancel.
-    bot = await openBotSessions({
-      builder: (registry) => {
-        const offline = new OfflineBuilder(registry);
-        return {
-          name: 'slow-offline',
-          async plan(request) {
-            await delay(3000, undefined, request.signal ? { signal: request.signal } : {});
-            return offline.plan(request);
-          },
-        };
-      },
-    });
+    bot = await openBotSessions({ builder: slowBuilder(3000) });
     adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: 200_000, logger: silentLogger, progressIntervalMs: 0 });
     await adapter.start();
   });
