@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { DiscordAdapter } from '../../../adapters/discord/discord-adapter.ts';
-import { TelegramAdapter } from '../../../adapters/telegram/telegram-adapter.ts';
 import type { Config } from '../../config.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { createRuntime } from '../../runtime.ts';
-import { openSessions } from '../../sessions/index.ts';
 import type { ConversationKey } from '../../sessions/types.ts';
 import { CliError } from '../shared.ts';
 
@@ -42,6 +39,10 @@ export function registerServe(program: Command): void {
       // A server should say it is alive; the CLI's quiet default ("warn") would hide health lines.
       const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
       const rt = createRuntime({ config, logger });
+      // Loaded here so that other commands never pay for telegraf, discord.js or the database drivers.
+      const { openSessions } = await import('../../sessions/index.ts');
+      const { TelegramAdapter } = await import('../../../adapters/telegram/telegram-adapter.ts');
+      const { DiscordAdapter } = await import('../../../adapters/discord/discord-adapter.ts');
       const sessions = await openSessions(rt);
       const access = { ...(config.allowedChats ? { allowedChats: config.allowedChats } : {}), ...(config.adminUsers ? { adminUsers: config.adminUsers } : {}) };
       const adapters: ChatAdapter[] = [];
