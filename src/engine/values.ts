@@ -73,10 +73,28 @@ export function maskCoverage(mask: MaskData): number {
   return d.length === 0 ? 0 : on / d.length;
 }
 
+/** Values never change once made, so a mask's emptiness is worked out once; the executor asks on every step that reads it. */
+const emptiness = new WeakMap<MaskData, boolean>();
+
 export function isEmptyMask(mask: MaskData): boolean {
-  const d = mask.data;
-  for (let i = 0; i < d.length; i++) if (d[i]! > 0) return false;
-  return true;
+  let empty = emptiness.get(mask);
+  if (empty === undefined) {
+    empty = !hasNonZero(mask.data);
+    emptiness.set(mask, empty);
+  }
+  return empty;
+}
+
+/** Reads four bytes at a time where the buffer is aligned for it. */
+function hasNonZero(d: Uint8Array): boolean {
+  let i = 0;
+  if (d.byteOffset % 4 === 0) {
+    const words = new Uint32Array(d.buffer, d.byteOffset, d.length >>> 2);
+    for (let w = 0; w < words.length; w++) if (words[w] !== 0) return true;
+    i = words.length << 2;
+  }
+  for (; i < d.length; i++) if (d[i] !== 0) return true;
+  return false;
 }
 
 /** A short human description of a value, for traces and error messages. */
