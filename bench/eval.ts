@@ -7,15 +7,21 @@
  * empty mask (the instruction's object is not in that photo), needs a GPU host
  * (a GPU-only brick or variant), or failed (anything else: should be 0).
  *
+ * With --repairs N, a run that fails in a way a plan can fix (an empty mask, a
+ * brick that cannot run here) goes back to OfflineBuilder.repairAfterFailure up
+ * to N times, as the session manager does; "repaired" counts the runs that then
+ * succeeded, and the other columns count each run's last outcome.
+ *
  * Flags: --no-exec skips execution; --show-refused prints each refusal;
- * --limit N plans only the first N instructions; --photo NAME picks the photo.
+ * --show-plans prints each plan; --limit N plans only the first N instructions;
+ * --photo NAME picks the photo, --size PX its width; --repairs N (default 0).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { builtinBricks } from '../bricks/index.ts';
-import { PlanRefusedError } from '../src/builder/builder.ts';
+import { PlanRefusedError, isPlanFixable } from '../src/builder/builder.ts';
 import { OfflineBuilder } from '../src/builder/offline-builder.ts';
 import { errorMessage } from '../src/engine/errors.ts';
 import { Executor } from '../src/engine/executor.ts';
@@ -39,6 +45,7 @@ const { values: args } = parseArgs({
     limit: { type: 'string' },
     photo: { type: 'string', default: 'two-sheep.jpg' },
     size: { type: 'string', default: '160' },
+    repairs: { type: 'string', default: '0' },
   },
 });
 
@@ -50,11 +57,11 @@ const builder = new OfflineBuilder(registry);
 const photoBytes = await sharp(readFileSync(join(shared, 'photos', args.photo))).resize(Number(args.size)).jpeg().toBuffer();
 const image = await decodeImage(photoBytes);
 
-type Row = { planned: number; refused: number; invalid: number; crashed: number; ok: number; empty: number; failed: number; gpu: number; total: number };
+type Row = { planned: number; refused: number; invalid: number; crashed: number; ok: number; repaired: number; empty: number; failed: number; gpu: number; total: number };
 const rows = new Map<string, Row>();
 const row = (t: string): Row => {
   let r = rows.get(t);
-  if (!r) rows.set(t, (r = { planned: 0, refused: 0, invalid: 0, crashed: 0, ok: 0, empty: 0, failed: 0, gpu: 0, total: 0 }));
+  if (!r) rows.set(t, (r = { planned: 0, refused: 0, invalid: 0, crashed: 0, ok: 0, repaired: 0, empty: 0, failed: 0, gpu: 0, total: 0 }));
   return r;
 };
 const refusals: string[] = [];
@@ -93,11 +100,26 @@ if (!args['no-exec']) {
   // Two cores are shared on this machine: one step at a time keeps the run polite.
   const executor = new Executor(registry, { concurrency: 1, stepTimeoutMs: 60_000 });
   const execStart = performance.now();
-  for (const { item, workflow } of planned) {
+  const maxRepairs = Number(args.repairs);
+  for (const { item, workflow: first } of planned) {
     const r = row(item.edit_type);
+    let workflow = first;
+    let outcome = await executor.run(workflow, { image });
+    let repairs = 0;
+    while (outcome.status === 'failed' && isPlanFixable(outcome.error) && repairs < maxRepairs) {
+      const failed = { instruction: item.instruction, workflow, status: 'failed' as const, trace: outcome.trace, error: outcome.error.message, errorCode: outcome.error.code };
+      try {
+        workflow = (await builder.repairAfterFailure({ image, instruction: item.instruction, available }, failed)).workflow;
+      } catch (err) {
+        if (!(err instanceof PlanRefusedError)) throw err;
+        break;
+      }
+      repairs++;
+      outcome = await executor.run(workflow, { image });
+    }
     const needsGpu = workflow.nodes.some((n) => !available.has(n.brick));
-    const outcome = await executor.run(workflow, { image });
     const code = outcome.status === 'failed' ? outcome.error.code : undefined;
+    if (outcome.status === 'ok' && repairs > 0) r.repaired++;
     if (outcome.status === 'ok') r.ok++;
     // A brick that is declared but cannot run here (GPU-only, or a variant of it that needs a GPU host).
     else if (needsGpu || code === 'needs-gpu-host' || code === 'brick-unavailable') r.gpu++;
@@ -112,10 +134,11 @@ if (!args['no-exec']) {
 }
 
 const types = [...rows.keys()].sort();
-const total: Row = { planned: 0, refused: 0, invalid: 0, crashed: 0, ok: 0, empty: 0, failed: 0, gpu: 0, total: 0 };
+const total: Row = { planned: 0, refused: 0, invalid: 0, crashed: 0, ok: 0, repaired: 0, empty: 0, failed: 0, gpu: 0, total: 0 };
 for (const t of types) for (const k of Object.keys(total) as Array<keyof Row>) total[k] += rows.get(t)![k];
 const pct = (n: number, d: number): string => (d ? `${((100 * n) / d).toFixed(1)}%` : '-');
-const header = ['edit type', 'n', 'planned', 'refused', 'invalid', 'crashed', ...(args['no-exec'] ? [] : ['exec ok', 'empty mask', 'needs GPU host', 'failed'])];
+const withRepairs = Number(args.repairs) > 0;
+const header = ['edit type', 'n', 'planned', 'refused', 'invalid', 'crashed', ...(args['no-exec'] ? [] : ['exec ok', ...(withRepairs ? ['repaired'] : []), 'empty mask', 'needs GPU host', 'failed'])];
 const line = (name: string, r: Row): string[] => [
   name,
   String(r.total),
@@ -123,7 +146,7 @@ const line = (name: string, r: Row): string[] => [
   String(r.refused),
   String(r.invalid),
   String(r.crashed),
-  ...(args['no-exec'] ? [] : [String(r.ok), String(r.empty), String(r.gpu), String(r.failed)]),
+  ...(args['no-exec'] ? [] : [String(r.ok), ...(withRepairs ? [String(r.repaired)] : []), String(r.empty), String(r.gpu), String(r.failed)]),
 ];
 const table = [header, ...types.map((t) => line(t, rows.get(t)!)), line('all', total)];
 const widths = header.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));

@@ -27,6 +27,14 @@ export interface PriorTurn {
   readonly status: 'done' | 'failed' | 'cancelled' | 'interrupted';
   readonly trace?: readonly StepTrace[];
   readonly error?: string;
+  /** The failure's `LegoEditError` code ("empty-mask", "needs-gpu-host" …) when the caller has it; Builders otherwise read `error` and `trace`. */
+  readonly errorCode?: string;
+}
+
+/** Tokens one model call, or a whole plan, consumed. */
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
 }
 
 /** One call to the planner and what became of its workflow. */
@@ -36,6 +44,8 @@ export interface PlanAttempt {
   /** Validation or rule problems sent back for self-repair; empty when accepted. */
   readonly problems: readonly string[];
   readonly latencyMs?: number;
+  /** This call's tokens, as the endpoint reported them; `Plan.usage` is the sum over the attempts. */
+  readonly usage?: TokenUsage;
 }
 
 export interface PlanRequest {
@@ -61,7 +71,8 @@ export interface Plan {
   /** Which Builder made it: "offline" or the model name. */
   readonly builder: string;
   readonly attempts?: readonly PlanAttempt[];
-  readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
+  /** Tokens over all attempts of this plan; each attempt has its own in `attempts[i].usage`. */
+  readonly usage?: TokenUsage;
   readonly latencyMs?: number;
   /** The workflow is the one already run, to be run again without reusing cached step outputs ("try again"). */
   readonly rerun?: boolean;
@@ -74,13 +85,24 @@ export interface Builder {
    * A corrected plan after `failed` (its workflow, trace and error) failed at run time in a way
    * the plan can fix (see `isPlanFixable`). Callers stop after the configured number of repairs.
    * Optional: a Builder without it leaves such failures to the user.
+   *
+   * The contract, the same for every caller (session manager, CLI, a script):
+   * - `request` is the request the failed plan was made for (same image, instruction, rules,
+   *   `available`); a `revise` in it is ignored, the failed workflow is what gets repaired.
+   * - `failed` has `status: 'failed'`, the `workflow` that ran, and `error` (the run's error
+   *   message), ideally with the executor's `trace` and the error's code in `errorCode`.
+   * - It is stateless: each call derives the next thing to try from `failed` alone, so calling it
+   *   again with the repaired plan's own failure walks on through the alternatives.
+   * - It returns a plan whose workflow differs from `failed.workflow`, validates and keeps the
+   *   rules, with `reasoning` saying what changed and why; or it throws `PlanRefusedError`
+   *   saying why there is nothing else to try (the caller then reports the run's own error).
    */
   repairAfterFailure?(request: PlanRequest, failed: PriorTurn): Promise<Plan>;
 }
 
 /** Run-time failures a different plan can avoid: nothing found, a brick that cannot run here, bad wiring. */
 export function isPlanFixable(err: unknown): boolean {
-  return err instanceof LegoEditError && ['empty-mask', 'unknown-brick', 'type-mismatch', 'needs-gpu-host', 'brick-unavailable', 'brick-input'].includes(err.code);
+  return err instanceof LegoEditError && ['empty-mask', 'missing-output', 'unknown-brick', 'type-mismatch', 'needs-gpu-host', 'brick-unavailable', 'brick-input'].includes(err.code);
 }
 
 /** The Builder understood the request but cannot plan it; the message says why and what it can do instead. */

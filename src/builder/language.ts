@@ -44,6 +44,7 @@ const IMAGE_NOUN = String.raw`(?:image|picture|photo|photograph|pic|scene|shot|f
  */
 export function objectPhrase(text: string, maxWords = 12): string {
   let t = ` ${text} `
+    .replace(/\b(the|a|an)\s+\1\b/gi, '$1')
     .replace(/\([^)]*\)/g, ' ')
     .replace(/"[^"]*"/g, (m) => m)
     .replace(/\s+/g, ' ');
@@ -65,6 +66,45 @@ export function objectPhrase(text: string, maxWords = 12): string {
   return t;
 }
 
+/** Whether a phrase names nothing at all: empty, or only articles and determiners ("the", "the the", "a"). */
+export function isEmptyPhrase(phrase: string): boolean {
+  return /^(?:(?:the|a|an|this|that|these|those|some|any)\b\s*)*$/i.test(phrase.trim());
+}
+
+const WISH_SUBJECT = String.raw`(?<object>(?:the|this|that|these|those|my|our|his|her|their|its)\s+.+?|it|everything)`;
+const WISH_VERB = String.raw`(?<verb>be|look|become|appear|turn|have|wear)`;
+/** "I want X (to be) Y", "I'd like X to be Y". */
+const WISH = new RegExp(String.raw`^(?:i|we)(?:\s+(?:really\s+)?(?:want|need|would\s+like|wish\s+for)|['’]d\s+(?:really\s+)?like)\s+${WISH_SUBJECT}\s+(?:to\s+${WISH_VERB}\s+)?(?<rest>.+)$`, 'i');
+/** "X should be Y", "X needs to look Y". */
+const SHOULD = new RegExp(String.raw`^${WISH_SUBJECT}\s+(?:should|must|needs?\s+to|has\s+to|ought\s+to|could|would)\s+${WISH_VERB}\s+(?<rest>.+)$`, 'i');
+const GONE = /^(removed|gone|deleted|erased|taken out|out of (?:the )?(?:picture|photo|image|shot))$/i;
+/** A state with no "to be": one word ("red", "brighter", "gone"), "more X", or black and white. */
+const PLAIN_STATE = /^(?:[a-z]+|more\s+\w+|less\s+\w+|black and white)$/i;
+
+/**
+ * Wishes and states said instead of commands, as the command the families read:
+ * "I want the car to be red" / "the car should be red" → "make the car red",
+ * "I'd like the dog gone" / "the dog should be removed" → "remove the dog",
+ * "I want the dog to have a hat" → "give the dog a hat". Anything else is returned as it was.
+ */
+export function rephraseWish(clause: string): string {
+  const m = (WISH.exec(clause) ?? SHOULD.exec(clause))?.groups;
+  if (!m) return clause;
+  const { object, verb, rest } = m as { object: string; verb?: string; rest: string };
+  if (GONE.test(rest)) return `remove ${object}`;
+  if (verb && /^(have|wear)$/i.test(verb)) return `give ${object} ${rest}`;
+  // "I want the dog in the photo" says nothing about how it looks: without "to be", only a plain state counts.
+  if (!verb && !PLAIN_STATE.test(rest)) return clause;
+  return `make ${object} ${verb && /^look$/i.test(verb) ? 'look ' : ''}${rest}`;
+}
+
+/** "a stormy one" after "the sky" → "a stormy sky": the "one" of a replacement is the replaced thing's noun. */
+export function resolveOne(phrase: string, antecedent: string): string {
+  const noun = headNoun(antecedent).replace(/^the\s+/i, '');
+  if (!/\b(one|ones)$/i.test(phrase) || /^(?:the\s+)?(?:one|ones)$/i.test(phrase.trim()) || !noun) return phrase;
+  return phrase.replace(/\b(one|ones)$/i, (w) => (w.toLowerCase() === 'ones' ? `${noun}s` : noun));
+}
+
 /** Whether an object phrase points at nothing in particular ("it", "them", "this"), so the conversation must say what. */
 export function isPronoun(phrase: string): boolean {
   return /^(it|them|this|that|these|those|this one|that one|the same( one| thing)?|the object|the thing|him|her)$/i.test(phrase.trim());
@@ -73,7 +113,7 @@ export function isPronoun(phrase: string): boolean {
 /** The head noun of an object phrase, for a retry when the full phrase matched nothing. */
 export function headNoun(phrase: string): string {
   const core = phrase
-    .replace(/\b(on|in|at|near|next to|beside|behind|under|over|above|below|by|with|wearing|holding|sitting|standing|lying|from|to|of|that|which|who)\b.*$/i, '')
+    .replace(/\b(on|in|at|near|next to|beside|behind|under|over|above|below|by|with|wearing|holding|sitting|standing|lying|from|to|of|that|which|who|worn|held|placed|located|positioned|situated|seen|shown|dressed|covered|parked|hung|carried|attached|mounted)\b.*$/i, '')
     .trim();
   const words = core.split(/\s+/).filter(Boolean);
   const last = words[words.length - 1] ?? phrase;
@@ -149,6 +189,14 @@ export function statedRatio(text: string): number | undefined {
   if (/\b(a third|one third)\b/i.test(text)) return 1 / 3;
   if (/\b(a quarter|one quarter)\b/i.test(text)) return 0.25;
   return undefined;
+}
+
+/** The numbers an instruction states, in order: "4x" → 4, "by 50%" → 0.5, "twice" → 2 when no digit is given. */
+export function statedNumbers(text: string): number[] {
+  const found = [...text.matchAll(/(?<![\w.])(-?\d+(?:\.\d+)?)\s*(%|percent\b|per cent\b)?/gi)].map((m) => (m[2] ? Number(m[1]) / 100 : Number(m[1])));
+  if (found.length) return found;
+  const ratio = statedRatio(text);
+  return ratio === undefined ? [] : [ratio];
 }
 
 /** An aspect ratio from "16:9", "4 by 3", "square", "portrait", "landscape". */

@@ -5,7 +5,6 @@
  * are read leniently, validated against the registry and the user's rules, and
  * every problem goes back to the model for a corrected workflow, up to a limit.
  */
-import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
@@ -19,6 +18,7 @@ import type { Workflow } from '../engine/workflow/types.ts';
 import { formatIssues, validateWorkflow } from '../engine/workflow/validate.ts';
 import { silentLogger } from '../logger.ts';
 import type { Builder, Plan, PlanAttempt, PlanRequest, PriorTurn } from './builder.ts';
+import { renderPrompt, workedExamples } from './prompt.ts';
 import { checkRules, describeRule } from './rules.ts';
 
 export interface MllmBuilderOptions {
@@ -64,46 +64,6 @@ export class PlanInvalidError extends LegoEditError {
   }
 }
 
-const TEMPLATE = readFileSync(new URL('./prompt.md', import.meta.url), 'utf8');
-
-/** Worked examples in the published Builder's patterns, shown only when their bricks exist. */
-const EXAMPLES: ReadonlyArray<{ readonly bricks: readonly string[]; readonly instruction: string; readonly workflow: string }> = [
-  {
-    bricks: ['RES', 'FASTINPAINT', 'FLUX-INPAINT'],
-    instruction: 'Remove the dog on the left',
-    workflow: `{"process": "Remove the dog on the left", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the dog on the left"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "FASTINPAINT", "input": {"image": "init[image]", "mask": "step1[mask]"}, "output": {"image": "step2[image]", "score": "step2[score]"}}, {"step": 3, "model": "FLUX-INPAINT", "input": {"image": "init[image]", "mask": "step1[mask]", "preimage": "step2[image]", "score": "step2[score]"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
-  },
-  {
-    bricks: ['RES', 'FLUX-RCM'],
-    instruction: 'Change the car colour to light blue',
-    workflow: `{"process": "Change the car colour to light blue", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the car"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "FLUX-RCM", "input": {"image": "init[image]", "mask": "step1[mask]", "prompt": "light blue"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
-  },
-  {
-    bricks: ['RES', 'BBOX', 'FLUX-FILL'],
-    instruction: 'Replace the left sheep with a border collie',
-    workflow: `{"process": "Replace the left sheep with a border collie", "pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "the left sheep"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "BBOX", "input": {"mask": "step1[mask]"}, "output": {"mask": "step2[mask]"}}, {"step": 3, "model": "FLUX-FILL", "input": {"image": "init[image]", "mask": "step2[mask]", "prompt": "a border collie"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
-  },
-  {
-    bricks: ['ADD-PRED', 'FLUX-FILL'],
-    instruction: 'Add a red balloon on the right',
-    workflow: `{"process": "Add a red balloon on the right", "pipeline": [{"step": 1, "model": "ADD-PRED", "input": {"image": "init[image]", "prompt": "a red balloon on the right"}, "output": {"mask": "step1[mask]"}}, {"step": 2, "model": "FLUX-FILL", "input": {"image": "init[image]", "mask": "step1[mask]", "prompt": "a red balloon"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
-  },
-  {
-    bricks: ['SOS', 'INVERSE', 'FLUX-CBG'],
-    instruction: 'Put the subject on a beach',
-    workflow: `{"process": "Put the subject on a beach", "pipeline": [{"step": 1, "model": "SOS", "input": {"image": "init[image]"}, "output": {"mask": "step1[mask]", "image": "step1[image]"}}, {"step": 2, "model": "INVERSE", "input": {"mask2": "step1[mask]"}, "output": {"mask": "step2[mask]"}}, {"step": 3, "model": "FLUX-CBG", "input": {"image": "init[image]", "mask": "step2[mask]", "prompt": "a sunny beach"}, "output": {"image": "step3[image]"}}, {"result": "[step3[image]]"}]}`,
-  },
-  {
-    bricks: ['CMI-PRED', 'FLUX-STYLE'],
-    instruction: 'Make it look like a watercolour painting',
-    workflow: `{"process": "Make it look like a watercolour painting", "pipeline": [{"step": 1, "model": "CMI-PRED", "input": {"image": "init[image]"}, "output": {"caption": "step1[caption]", "image": "step1[image]", "mask": "step1[mask]"}}, {"step": 2, "model": "FLUX-STYLE", "input": {"image": "init[image]", "prompt": "step1[caption]", "style": "watercolour"}, "output": {"image": "step2[image]"}}, {"result": "[step2[image]]"}]}`,
-  },
-];
-
-function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? '');
-}
-
 function describeTurn(turn: PriorTurn, index: number): string {
   const lines = [`Turn ${index}: "${turn.instruction}" → ${turn.status}`];
   if (turn.workflow) lines.push(`  workflow: ${summariseWorkflow(turn.workflow)}`);
@@ -140,36 +100,35 @@ export class MllmBuilder implements Builder {
     });
   }
 
-  /** The system prompt for a request: format, catalogue, availability, examples, rules, context. */
+  /** The system prompt for a request (prompt.md, "system"): format, catalogue, availability, examples, rules, context. */
   systemPrompt(request: PlanRequest): string {
     const registry = this.#options.registry;
-    const names = new Set(registry.names());
-    const examples = EXAMPLES.filter((e) => e.bricks.every((b) => names.has(b)))
-      .map((e) => `Instruction: ${e.instruction}\n${e.workflow}`)
-      .join('\n\n');
-    const rules = request.rules?.length ? request.rules.map((r, i) => `${i + 1}. "${r.text}": ${describeRule(r)}.`).join('\n') : 'None.';
+    const rules = request.rules?.length ? request.rules.map((r, i) => `${i + 1}. "${r.text}": ${describeRule(r)}.`).join('\n') : renderPrompt('no-rules');
     const history = (request.history ?? []).map((t, i) => describeTurn(t, i + 1));
     if (request.revise) {
+      const { turn, feedback } = request.revise;
       history.push(
-        `The user is giving feedback on this plan, for the same source image:\n${describeTurn(request.revise.turn, history.length + 1)}\n${
-          request.revise.turn.workflow ? `Its workflow:\n${serialiseWorkflow(request.revise.turn.workflow, 0)}\n` : ''
-        }Feedback: "${request.revise.feedback}"\nRevise that workflow: change only what the feedback asks for and keep every other step exactly as it was (same bricks, same inputs), so finished steps can be reused.`,
+        renderPrompt('revise', {
+          turn: describeTurn(turn, history.length + 1),
+          workflow: turn.workflow ? renderPrompt('revise-workflow', { workflow: serialiseWorkflow(turn.workflow, 0) }) : '',
+          feedback,
+        }),
       );
     }
-    return fill(TEMPLATE, {
+    return renderPrompt('system', {
       has_mask: request.hasMask ? 'yes' : 'no',
       catalogue: registry.catalogue(),
       available: [...request.available].sort().join(', ') || 'none',
-      examples,
+      examples: workedExamples(new Set(registry.names())),
       rules,
-      context: history.length ? history.join('\n\n') : 'This is the first edit of the conversation.',
-    }).trim();
+      context: history.length ? history.join('\n\n') : renderPrompt('first-turn'),
+    });
   }
 
   async plan(request: PlanRequest): Promise<Plan> {
     const started = performance.now();
     const image = await this.#imageUrl(request.image);
-    const userText = request.revise ? `Feedback on the last edit: ${request.revise.feedback}\n(Original instruction: ${request.revise.turn.instruction})` : request.instruction;
+    const userText = request.revise ? renderPrompt('revise-user', { feedback: request.revise.feedback, instruction: request.revise.turn.instruction }) : request.instruction;
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: this.systemPrompt(request) },
       { role: 'user', content: [{ type: 'image_url', image_url: { url: image } }, { type: 'text', text: userText }] },
@@ -184,8 +143,9 @@ export class MllmBuilder implements Builder {
       const t0 = performance.now();
       const completion = await this.#complete(messages, request.signal);
       const latencyMs = performance.now() - t0;
-      usage.promptTokens += completion.usage?.prompt_tokens ?? 0;
-      usage.completionTokens += completion.usage?.completion_tokens ?? 0;
+      const used = { promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0 };
+      usage.promptTokens += used.promptTokens;
+      usage.completionTokens += used.completionTokens;
       const raw = completion.choices[0]?.message?.content ?? '';
       this.#logger.debug({ attempt: n, latencyMs: Math.round(latencyMs), usage: completion.usage }, 'builder reply');
 
@@ -207,13 +167,13 @@ export class MllmBuilder implements Builder {
         if (!(err instanceof WorkflowParseError)) throw err;
         problems = [`- The reply could not be read as a workflow: ${err.message}`];
       }
-      attempts.push({ raw, ...(workflow ? { workflow } : {}), problems, latencyMs });
+      attempts.push({ raw, ...(workflow ? { workflow } : {}), problems, latencyMs, ...(completion.usage ? { usage: used } : {}) });
       if (problems.length === 0 && workflow) {
         return { workflow, ...(reasoning ? { reasoning } : {}), builder: this.name, attempts, usage, latencyMs: performance.now() - started };
       }
       this.#logger.info({ attempt: n, problems }, 'builder workflow rejected');
       messages.push({ role: 'assistant', content: raw });
-      messages.push({ role: 'user', content: repairRequest(problems) });
+      messages.push({ role: 'user', content: renderPrompt('invalid-reply', { problems: problems.map((p) => (p.startsWith('-') ? p : `- ${p}`)).join('\n') }) });
     }
     const last = attempts.at(-1)?.problems ?? [];
     throw new PlanInvalidError(
@@ -224,12 +184,15 @@ export class MllmBuilder implements Builder {
 
   /**
    * Asks for a corrected plan after a run failed in a way the plan can fix (an
-   * empty mask, an unknown brick, a type mismatch): the failure goes back to
-   * the model as feedback on that turn.
+   * empty mask, an unknown brick, a type mismatch): the failure ("run-failed"
+   * in prompt.md) goes back to the model as feedback on the failed turn, with
+   * its workflow and trace. See `Builder.repairAfterFailure` for the contract;
+   * a model that cannot produce a usable plan ends in `PlanInvalidError`.
    */
   async repairAfterFailure(request: PlanRequest, failed: PriorTurn): Promise<Plan> {
     const why = failed.error ?? failed.trace?.find((t) => t.error || t.emptyMasks.length)?.error ?? 'a step produced an empty mask';
-    return this.plan({ ...request, revise: { turn: failed, feedback: `Running the workflow failed: ${why}. Change the plan so it works (e.g. a simpler RES prompt, another segmenter).` } });
+    const error = failed.errorCode && !why.includes(failed.errorCode) ? `${why.replace(/\.$/, '')} (${failed.errorCode})` : why.replace(/\.$/, '');
+    return this.plan({ ...request, revise: { turn: failed, feedback: renderPrompt('run-failed', { error }) } });
   }
 
   async #imageUrl(image: ImageData): Promise<string> {
@@ -276,8 +239,4 @@ export class MllmBuilder implements Builder {
     }
     return err instanceof Error ? new LegoEditError('builder-failed', scrub(err.message), { cause: undefined }) : new LegoEditError('builder-failed', detail);
   }
-}
-
-function repairRequest(problems: readonly string[]): string {
-  return `That workflow cannot be used:\n${problems.map((p) => (p.startsWith('-') ? p : `- ${p}`)).join('\n')}\nReply with a corrected workflow: <think> briefly, then the JSON only.`;
 }

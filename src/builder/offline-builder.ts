@@ -9,36 +9,63 @@
  * a rule such as "don't use RES before INPAINT" re-routes the plan rather than
  * failing it. What it cannot plan it refuses, saying what it can do instead.
  */
+import type { AnyBrick } from '../engine/brick.ts';
 import { BrickRegistry } from '../engine/registry.ts';
 import { serialiseWorkflow } from '../engine/workflow/serialise.ts';
 import type { Source, Workflow } from '../engine/workflow/types.ts';
 import { validateWorkflow } from '../engine/workflow/validate.ts';
 import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
-import { Draft, INIT_IMAGE, INIT_MASK, out } from './draft.ts';
-import { canWire, searchBricks } from './fallback.ts';
+import { Draft, INIT_IMAGE, INIT_MASK, type InputValue, out } from './draft.ts';
+import { canWire, floatInputs, needsSettings, searchBricks, type FallbackMatch } from './fallback.ts';
 import {
   isColourPhrase,
+  isEmptyPhrase,
   isMaterialPhrase,
   isPronoun,
   location,
   objectPhrase,
+  rephraseWish,
+  resolveOne,
   splitClauses,
   statedAspect,
   statedRatio,
   stripPoliteness,
 } from './language.ts';
+import { repairWorkflow } from './repair.ts';
 import { reviseWorkflow } from './revise.ts';
-import { type BrickInfo, bricksForPurpose, checkRules, purposesOf } from './rules.ts';
+import { type BrickInfo, bricksForPurpose, purposesOf, ruleViolations } from './rules.ts';
+
+/** How a named object is found: RES by its name, the most salient object, or the user's rough mask refined. */
+type Segmenter = 'RES' | 'SOS' | 'MASK-SEG';
+
+/** A segmenter used for one object instead of the variant's, because a rule (or a brick that cannot run) ruled the others out. */
+interface Override {
+  readonly segmenter: Segmenter;
+  readonly ruledOut: readonly Segmenter[];
+  /** "Because of your rule "…"": the start of the note the user reads. */
+  readonly because: string;
+}
 
 /** What a plan variant chooses where the catalogue offers a choice. */
 interface Variant {
-  /** How a named object is found: RES by its name, the most salient object, or the user's rough mask refined. */
-  readonly segmenter: 'RES' | 'SOS' | 'MASK-SEG';
+  /** The segmenter for every named object, unless overridden for one. */
+  readonly segmenter: Segmenter;
   /** Refine removals with FLUX-INPAINT after FASTINPAINT. */
   readonly refine: boolean;
   /** Give replacements room with BBOX. */
   readonly bbox: boolean;
+  /** By object, in the order the clauses segment them; only the objects a rule is about get one. */
+  readonly overrides: ReadonlyMap<number, Override>;
+}
+
+/** One object the plan segments, so a rule that its segmenter breaks can be re-routed for that object alone. */
+interface Segmented {
+  readonly step: number;
+  readonly object: string;
+  readonly segmenter: Segmenter;
+  /** A pronoun or "the main subject": RES cannot look for it by name. */
+  readonly vague: boolean;
 }
 
 /** A clause the planner understood but cannot carry out with these bricks. */
@@ -54,6 +81,10 @@ interface Ctx {
   /** The object named last, for "it" in "change the car to red and then remove it". */
   lastObject: string | undefined;
   readonly notes: string[];
+  /** Notes the user must not miss (a rule forced a substitute), put first in the reasoning. */
+  readonly forced: string[];
+  /** Every object segmented with the variant's choice of segmenter, in order. */
+  readonly segments: Segmented[];
   /** A non-image result (an extracted cut-out) to return instead of the image. */
   results?: Source[];
 }
@@ -68,9 +99,21 @@ const IMAGE_ITSELF = /^(it|the (image|picture|photo|photograph|pic|scene|shot|wh
 // ---------------------------------------------------------------------------
 // Building blocks shared by the families.
 
+/** What a substitute segmenter does, for the note that says a rule forced it. */
+function substituteNote(because: string, object: string, used: Segmenter, instead: readonly Segmenter[]): string {
+  const was = instead.map((s) => (s === 'RES' ? `RES finding "${object}" by name` : s === 'MASK-SEG' ? 'MASK-SEG using your mask' : 'SOS')).join(' or ');
+  if (used === 'SOS') return `${because}, SOS takes the most salient object instead of ${was}; if that is not ${object}, send a mask of it.`;
+  if (used === 'MASK-SEG') return `${because}, MASK-SEG finds "${object}" inside your mask instead of ${was}.`;
+  return `${because}, RES finds "${object}" by name instead of ${was}.`;
+}
+
 function segment(ctx: Ctx, phrase: string): Source {
-  let object = phrase.trim();
+  let object = phrase.trim().replace(/^(?:the\s+){2,}/i, 'the ');
   if (isPronoun(object) && ctx.lastObject) object = ctx.lastObject;
+  // With a mask sent along, "this", "it" or a bare "the" point at the masked region.
+  if (ctx.request.hasMask && (isEmptyPhrase(object) || isPronoun(object))) object = 'the masked area';
+  // Nothing to look for: a segmenter given "the" would return an arbitrary region, and the edit with it.
+  if (isEmptyPhrase(object)) throw new Unplannable(`I can't tell which object "${phrase.trim()}" means; name it ("the car") or send a mask of it`);
   const { draft, variant, request } = ctx;
   // "the text on the sign" is text; "the sign with writing" is an object.
   const head = object.replace(/\s+(?:on|in|from|at|of|across|over|along)\s+.*$/i, '');
@@ -84,17 +127,24 @@ function segment(ctx: Ctx, phrase: string): Source {
   }
   ctx.lastObject = object;
   const vague = isPronoun(object) || MAIN_SUBJECT.test(object) || /^(the )?(selected|masked|marked) (area|region|part|object)|^(here|there)$/i.test(object);
-  if (variant.segmenter === 'MASK-SEG') {
+  const override = variant.overrides.get(ctx.segments.length);
+  const chosen = override?.segmenter ?? variant.segmenter;
+  const used: Segmenter = chosen === 'MASK-SEG' ? 'MASK-SEG' : chosen === 'SOS' || vague ? 'SOS' : 'RES';
+  if (override) ctx.forced.push(substituteNote(override.because, object, used, override.ruledOut));
+  let step: number;
+  if (used === 'MASK-SEG') {
     if (!request.hasMask) throw new Unplannable('MASK-SEG needs a mask from the user');
     ctx.notes.push(`MASK-SEG refines the user's mask to the object.`);
-    return out(draft.add('MASK-SEG', { image: ctx.image, mask: INIT_MASK }), 'mask');
+    step = draft.add('MASK-SEG', { image: ctx.image, mask: INIT_MASK });
+  } else if (used === 'SOS') {
+    if (!override) ctx.notes.push(`SOS takes the most salient object${vague ? '' : ` as "${object}"`}.`);
+    step = draft.add('SOS', { image: ctx.image });
+  } else {
+    ctx.notes.push(`RES segments "${object}".`);
+    step = draft.add('RES', { image: ctx.image, prompt: object });
   }
-  if (variant.segmenter === 'SOS' || vague) {
-    ctx.notes.push(`SOS takes the most salient object${vague ? '' : ` as "${object}"`}.`);
-    return out(draft.add('SOS', { image: ctx.image }), 'mask');
-  }
-  ctx.notes.push(`RES segments "${object}".`);
-  return out(draft.add('RES', { image: ctx.image, prompt: object }), 'mask');
+  ctx.segments.push({ step, object, segmenter: used, vague });
+  return out(step, 'mask');
 }
 
 function removeObject(ctx: Ctx, object: string): void {
@@ -136,13 +186,14 @@ const removeText: Family = (clause, ctx) => {
 };
 
 const blurFaces: Family = (clause, ctx) => {
-  const m = /^(?:blur|pixel+ate|anonymi[sz]e|obscure|censor|hide|mask|cover|smudge)\s+(.+?)(?:\s+(?:out|with .*))?$/i.exec(clause);
+  // "blur out the plate" and "blur the plate out" alike.
+  const m = /^(?:blur|pixel+ate|anonymi[sz]e|obscure|censor|hide|mask|cover|smudge)(?:\s+out)?\s+(.+?)(?:\s+(?:out|with .*))?$/i.exec(clause);
   if (!m) return false;
   const target = objectPhrase(m[1]!);
   if (/^(the )?(background|backdrop|surroundings)$/i.test(target)) return false;
   const mode = /pixel/i.test(clause) ? 'pixelate' : undefined;
   if (IMAGE_ITSELF.test(target)) {
-    ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mode }), 'image');
+    ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mode, mask: ctx.request.hasMask ? INIT_MASK : undefined }), 'image');
     return true;
   }
   const mask = FACE_OBJECT.test(target) && ctx.registry.has('FACE-DET') ? out(ctx.draft.add('FACE-DET', { image: ctx.image }), 'mask') : segment(ctx, target);
@@ -161,6 +212,9 @@ function changeBackground(ctx: Ctx, subject: string | undefined, prompt: string)
   ctx.notes.push(`INVERSE turns the subject mask into the background; FLUX-CBG paints "${prompt}" there.`);
 }
 
+/** Verbs that mean "make it this colour". */
+const COLOUR_VERBS: Readonly<Record<string, string>> = { whiten: 'white', blacken: 'black', redden: 'red' };
+
 function backgroundPrompt(text: string): string {
   const t = text.trim().replace(/^(a|an|the)\s+/i, (m) => m.toLowerCase());
   if (/^(plain |pure |solid |studio |clean )?white( studio)?$/i.test(t)) return 'white studio';
@@ -170,9 +224,18 @@ function backgroundPrompt(text: string): string {
 
 const background: Family = (clause, ctx) => {
   // "blur the background", "make the background white", "change the background to a beach", "replace the background with …"
-  let m = /^(?:blur|defocus|soften)\s+(?:the\s+)?(?:background|backdrop|surroundings)(?:\s+(?:behind|around)\s+(.+))?/i.exec(clause);
+  let m =
+    /^(?:blur|defocus|soften)\s+(?:the\s+)?(?:background|backdrop|surroundings)(?:\s+(?:behind|around)\s+(.+))?/i.exec(clause) ??
+    // "blur everything behind the dog", "blur all but the bride": the background of that subject.
+    /^(?:blur|defocus|soften)\s+(?:everything|all|the rest)(?:\s+else)?\s+(?:behind|around|but|except(?:\s+for)?|other\s+than|apart\s+from)\s+(.+)$/i.exec(clause);
   if (m) {
     changeBackground(ctx, m[1] ? objectPhrase(m[1]) : undefined, 'blurred');
+    return true;
+  }
+  // "whiten the background": a colour verb says the colour.
+  m = new RegExp(String.raw`^(${Object.keys(COLOUR_VERBS).join('|')})\s+(?:the\s+)?(?:background|backdrop|surroundings)(?:\s+(?:behind|around)\s+(.+))?$`, 'i').exec(clause);
+  if (m) {
+    changeBackground(ctx, m[2] ? objectPhrase(m[2]) : undefined, backgroundPrompt(COLOUR_VERBS[m[1]!.toLowerCase()]!));
     return true;
   }
   m = /^(?:change|replace|swap|switch|set|make|turn|transform|convert|update|alter|put)\s+(?:the\s+)?(?:((?:(?!\b(?:to|into|with)\b).)+?)\s+)?(?:background|backdrop|setting|scenery|surroundings)(?:\s+colou?r)?(?:\s+(?:of|behind|around)\s+(.+?))?(?:\s+(?:with|from)\s+.+?)?\s+(?:to|into|so that it shows)\s+(.+)$/i.exec(clause) ??
@@ -207,12 +270,16 @@ const background: Family = (clause, ctx) => {
   return false;
 };
 
+/** "take the dog out (of the picture)", "get the bin out of the shot", "wipe the smudge off": the object sits between verb and particle. */
+const PARTICLE_REMOVE = /^(?:take|get|edit|photoshop|rub|wipe|clean|knock)\s+(.+?)\s+(?:out|away|off)\b(?:\s+.*)?$/i;
+
 const remove: Family = (clause, ctx) => {
   const m = new RegExp(String.raw`^${REMOVE_VERB}\s+(.+)$`, 'i').exec(clause);
-  const disappear = /^make\s+(.+?)\s+(?:disappear|vanish|go away)$/i.exec(clause);
+  const disappear = /^make\s+(.+?)\s+(?:disappear|vanish|go away)$/i.exec(clause) ?? (m ? null : PARTICLE_REMOVE.exec(clause));
   if (!m && !disappear) return false;
   const object = objectPhrase(disappear ? disappear[1]! : (m![2] ?? m![1]!));
-  if (IMAGE_ITSELF.test(object) && !ctx.lastObject) throw new Unplannable('removing the whole image leaves nothing to show');
+  // With a user mask, "remove this" means the masked region.
+  if (IMAGE_ITSELF.test(object) && !ctx.lastObject && !ctx.request.hasMask) throw new Unplannable('removing the whole image leaves nothing to show');
   removeObject(ctx, object);
   return true;
 };
@@ -237,14 +304,16 @@ const environment: Family = (clause, ctx) => {
 
 const STYLE_WORDS =
   /\b(style|styled|watercolou?r|oil paint(ing)?|painting|sketch|drawing|drawn|cartoon|anime|manga|comic|pixel art|pixelated art|ghibli|van gogh|monet|picasso|impressionis[tm]|cubis[tm]|expressionis[tm]|pop art|ukiyo-?e|mosaic|stained[- ]glass|sepia|vintage|retro|film noir|noir|cyberpunk|steampunk|vaporwave|synthwave|art deco|art nouveau|baroque|renaissance|gothic|minimalis[tm]|low[- ]poly|3d render|claymation|clay|origami|pencil|charcoal|ink|engraving|woodcut|woodblock|blueprint|graffiti|pastel|crayon|lego|neon|psychedelic|surreal(ist)?|pointillis[tm]|illustration|poster|storybook|disney|pixar|lomo|polaroid|negative|posteri[sz]ed?|tilt[- ]shift|hdr)\b/i;
-const GREY = /\b(black[- ]and[- ]white|b\s*&\s*w|gr[ae]y ?scale|monochrome|mono|desaturated fully|colou?rless)\b/i;
+const GREY = /\b(black[- ]and[- ]white|black\s*(?:&|\+|n'?)\s*white|b\s*&\s*w|gr[ae]y ?scale|monochrome|mono|desaturated fully|colou?rless)\b/i;
+/** "make it look old": an aged look is a style, though "old" alone ("the old car") describes an object. */
+const AGED = /\b(?:look(?:s|ing)?\s+(?:old|older|aged|antique|ancient|weathered|worn|old[- ]fashioned)|antique|old[- ]fashioned|old[- ]timey)\b/i;
 
 const style: Family = (clause, ctx) => {
-  if (!STYLE_WORDS.test(clause) && !GREY.test(clause)) return false;
+  if (!STYLE_WORDS.test(clause) && !GREY.test(clause) && !AGED.test(clause)) return false;
   // "add a vintage car", "remove the neon sign": the style word describes an object.
   if (/^(add|insert|include|put|place|remove|erase|delete|get rid|take|replace|swap|substitute|extract|isolate|cut|segment|select)\b/i.test(clause)) return false;
   // Object-scoped: "make the car look like a watercolour", "paint the sky in Van Gogh style".
-  const scoped = /^(?:make|turn|render|paint|draw|convert|transform|restyle|stylize|stylise|change|transfer)\s+(?:the\s+)?(.+?)\s+(?:in|into|to|as|look like|like|with)\s+(.+)$/i.exec(clause);
+  const scoped = /^(?:make|turn|render|paint|draw|convert|transform|restyle|stylize|stylise|change|transfer)\s+(.+?)\s+(?:in|into|to|as|look like|look|like|with)\s+(.+)$/i.exec(clause);
   let object: string | undefined;
   let styleText = clause;
   if (scoped) {
@@ -252,14 +321,21 @@ const style: Family = (clause, ctx) => {
     styleText = scoped[2]!;
     if (!IMAGE_ITSELF.test(o) && !/^(the )?(image|picture|photo|photograph|scene|whole|entire|style|it)\b/i.test(o) && !STYLE_WORDS.test(o) && !GREY.test(o)) object = o;
   }
-  if (!STYLE_WORDS.test(styleText) && !GREY.test(styleText)) styleText = clause;
-  const mask = object ? segment(ctx, object) : undefined;
-  if (GREY.test(styleText) && !/\bnoir\b/i.test(styleText) && !ctx.request.rules?.some((r) => r.kind === 'require' && /STYLE/i.test(r.brick))) {
+  if (!STYLE_WORDS.test(styleText) && !GREY.test(styleText) && !AGED.test(`look ${styleText}`)) styleText = clause;
+  // "make this black and white" with a mask sent along: the user pointed at the region.
+  const pointed =
+    ctx.request.hasMask &&
+    (/^(?:make|turn|render|paint|draw|convert|transform|restyle|stylize|stylise|change)\s+(?:this|that)\b/i.test(clause) ||
+      (scoped && /^(this|that|here|(the )?(selected|selection|masked|marked|highlighted) ?(area|region|part)?)$/i.test(objectPhrase(scoped[1]!))));
+  const mask = pointed ? INIT_MASK : object ? segment(ctx, object) : undefined;
+  // FLUX-STYLE does black and white too, for users who require it or forbid GRAYSCALE.
+  const greyByStyle = ctx.request.rules?.some((r) => (r.kind === 'require' && /STYLE/i.test(r.brick)) || (r.kind === 'forbid' && (r.bricks ?? [r.brick]).includes('GRAYSCALE')));
+  if (GREY.test(styleText) && !/\bnoir\b/i.test(styleText) && !greyByStyle) {
     ctx.image = out(ctx.draft.add('GRAYSCALE', { image: ctx.image, mask }), 'image');
     ctx.notes.push(`GRAYSCALE makes ${object ? `"${object}"` : 'the image'} black and white.`);
     return true;
   }
-  const styleName = styleText
+  const styleName = AGED.test(clause) ? 'vintage, aged photograph' : styleText
     .replace(/^(?:(?:transfer|convert|turn|change|make|render|restyle|stylize|stylise|redo|recreate|apply|switch|go|do)\s+)?(?:(?:the|this)\s+(?:image|picture|photo|scene)|it)?\s*/i, '')
     .replace(/^(?:into|to|in|as|look like|like|with|an?|the)\s+/gi, '')
     .replace(/^(?:an?|the)\s+/i, '')
@@ -279,7 +355,20 @@ function degree(text: string): number {
   return 1;
 }
 
+/** "turn down the saturation", "boost the exposure": a direction verb governing a setting's name. */
+const UP = String.raw`(?:increase|boost|raise|turn up|crank up|bump up|pump up|push up|add more|more|higher|heighten|intensify|amplify)`;
+const DOWN = String.raw`(?:decrease|reduce|lower|turn down|tone down|dial down|dial back|pull back|bring down|drop|less|lessen|soften|mute|weaken)`;
+const SETTING_WORDS: ReadonlyArray<readonly ['brightness' | 'contrast' | 'saturation', string]> = [
+  ['brightness', 'brightness|exposure|lighting|light'],
+  ['contrast', 'contrast'],
+  ['saturation', 'saturation|vibrance|vibrancy|colou?r intensity|colou?rs?'],
+];
+
 const TONE: ReadonlyArray<{ re: RegExp; port: 'brightness' | 'contrast' | 'saturation'; up: boolean }> = [
+  ...SETTING_WORDS.flatMap(([port, words]) => [
+    { re: new RegExp(String.raw`\b${UP}\s+(?:the\s+)?(?:overall\s+)?(?:${words})\b`, 'i'), port, up: true },
+    { re: new RegExp(String.raw`\b${DOWN}\s+(?:the\s+)?(?:overall\s+)?(?:${words})\b`, 'i'), port, up: false },
+  ]),
   // No direction given ("adjust the brightness of the sky"): people mostly mean brighter; an explicit word below overrides it.
   { re: /\b(?:adjust|fix|improve|correct|enhance)\s+(?:the\s+)?(?:brightness|lighting|exposure|light)\b/i, port: 'brightness', up: true },
   { re: /\b(brighter|brighten|lighten|lighter|more light|increase (?:the )?(?:brightness|exposure|light(?:ing)?)|boost (?:the )?(?:brightness|exposure)|raise (?:the )?(?:brightness|exposure)|illuminate|more exposure|overexpose|brightness up)\b/i, port: 'brightness', up: true },
@@ -303,8 +392,8 @@ const tone: Family = (clause, ctx) => {
   for (const h of hits) literals[h.port] = Number((h.up ? 1 + 0.3 * k : 1 / (1 + 0.3 * k)).toFixed(2));
   if (hue) literals.hue = Number(hue[1]);
   const scope =
-    /\b(?:of|on|in|for)\s+(?:the\s+)?((?!image|picture|photo|scene|whole|entire|overall)[a-z][\w\s'-]*?)(?:\s+(?:to|by|so|and|a bit|slightly)\b.*)?$/i.exec(clause.replace(/\b(brightness|contrast|saturation|exposure|lighting|light|colou?rs?)\s+(of|on|in)\b/i, 'X $2')) ??
-    /^(?:make|brighten|darken|lighten|saturate|desaturate)\s+(?:the\s+)?((?!image|picture|photo|scene|it\b|everything|whole|overall)[a-z][\w\s'-]*?)\s*(?:brighter|darker|lighter|dimmer|more|less|a bit|slightly|much)?\b.*$/i.exec(clause);
+    /\b(?:of|on|in|for)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything)\b)(?:the\s+)?([a-z][\w\s'-]*?)(?:\s+(?:to|by|so|and|a bit|slightly)\b.*)?$/i.exec(clause.replace(/\b(brightness|contrast|saturation|exposure|lighting|light|colou?rs?)\s+(of|on|in)\b/i, 'X $2')) ??
+    /^(?:make|brighten|darken|lighten|saturate|desaturate)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything)\b)(?:the\s+)?([a-z][\w\s'-]*?)\s*(?:brighter|darker|lighter|dimmer|more|less|a bit|slightly|much)?\b.*$/i.exec(clause);
   let mask: Source | undefined;
   const scoped = scope?.[1] ? objectPhrase(scope[1]).replace(/\s+(brighter|darker|lighter|dimmer|more|less|much|slightly)\b.*$/i, '').trim() : '';
   if (scoped && !/^(it|this|image|picture|photo|scene|overall|lighting|light|exposure|tones?|colou?rs?|X|brightness|contrast|saturation)$/i.test(scoped) && !/^(a|an)\b/i.test(scoped)) {
@@ -321,15 +410,20 @@ const tone: Family = (clause, ctx) => {
       return true;
     }
   }
+  // ADJUST with nothing set would hand back the image unchanged.
+  if (Object.keys(literals).length === 0) return false;
   ctx.image = out(ctx.draft.add('ADJUST', { image: ctx.image, ...literals, mask }), 'image');
   ctx.notes.push(`ADJUST sets ${Object.entries(literals).map(([k2, v]) => `${k2} ${v}`).join(', ')}${mask ? ' inside the mask' : ''}.`);
   return true;
 };
 
 const COLOUR_TARGET = /^(a |an )?(lighter|darker|brighter|deeper|paler|richer|warmer|cooler) (shade|tone|colou?r|hue)( of [\w ]+)?$/i;
+/** "a bit bluer", "much redder": a colour pushed further is still a recolour target. */
+const COMPARATIVE_COLOUR = /^(?:(?:a\s+)?(?:bit|little|lot|tad|touch)\s+|much\s+|slightly\s+|even\s+)*(?:bluer|redder|greener|yellower|pinker|purpler|whiter|blacker|gr[ae]yer|more\s+(?:blue|red|green|yellow|pink|purple|orange))$/i;
 
 function colourTarget(text: string): string | undefined {
   const t = text.replace(/\s+(colou?r|material|finish|texture|look|paint(job)?|tones?|instead|one)$/i, '').replace(/^(a|an|the)\s+/i, '').replace(/[.!]+$/, '').trim();
+  if (COMPARATIVE_COLOUR.test(text.trim())) return text.trim().replace(/^(?:(?:a\s+)?(?:bit|little|lot|tad|touch)\s+|much\s+|slightly\s+|even\s+)*/i, '');
   return t && (isColourPhrase(t) || isMaterialPhrase(t) || COLOUR_TARGET.test(t)) ? t : undefined;
 }
 
@@ -339,8 +433,13 @@ const recolour: Family = (clause, ctx) => {
   const of = /^(?:change|alter|switch|turn|set|update|modify|adjust|make)\s+(?:the\s+)?(?:surface\s+|body\s+|paint\s+)?(?:colou?r|hue|shade|tone|material|texture|finish|surface(?: texture)?)\s+of\s+(.+?)\s+(?:from\s+.+?\s+)?(?:to|into|as|in)\s+(.+)$/i.exec(clause);
   const attr = /^(?:change|alter|switch|turn|set|update|modify|make|adjust)\s+(.+?)(?:'s?)?\s+(?:colou?r|hue|shade|tone|material|texture|finish)\s+(?:from\s+.+?\s+)?(?:to|into|as|in)\s+(.+)$/i.exec(clause);
   const give = /^give\s+(.+?)\s+(?:an?\s+)?(.+?)\s+(?:colou?r|finish|look|material|texture|paint job)$/i.exec(clause);
+  const verb = new RegExp(String.raw`^(${Object.keys(COLOUR_VERBS).join('|')})\s+(?:out\s+)?(.+)$`, 'i').exec(clause);
+  if (verb) {
+    object = verb[2]!;
+    target = COLOUR_VERBS[verb[1]!.toLowerCase()];
+  }
   for (const m of [of, attr, give]) {
-    if (m && colourTarget(m[2]!)) {
+    if (!target && m && colourTarget(m[2]!)) {
       object = m[1]!;
       target = colourTarget(m[2]!);
       break;
@@ -357,6 +456,10 @@ const recolour: Family = (clause, ctx) => {
       const tail = words.slice(i);
       const link = /^(to|into|in|as|with)$/i.test(tail[0]!) ? 1 : /^(out|made)$/i.test(tail[0]!) && /^of$/i.test(tail[1] ?? '') ? 2 : 0;
       if (!link && !bare) continue;
+      // "make the sky pink" is not "the" made "sky pink": the object must keep a noun.
+      if (isEmptyPhrase(words.slice(0, i).join(' '))) continue;
+      // "black and white" is one colour phrase: a target never starts at its conjunction.
+      if (/^(and|or|&)$/i.test(tail[link] ?? '') || /^(and|or|&)$/i.test(words[i - 1]!)) continue;
       const t = colourTarget(tail.slice(link).join(' ').replace(/^from\s+.+?\s+to\s+/i, ''));
       if (t) {
         object = words.slice(0, i).join(' ').replace(/\s+from\s+.+$/i, '');
@@ -368,13 +471,9 @@ const recolour: Family = (clause, ctx) => {
   object = objectPhrase(object).replace(/^the the /i, 'the ');
   if (!object || /^(colou?r|background|backdrop|style)$/i.test(object)) return false;
   if (IMAGE_ITSELF.test(object) && GREY.test(target)) return false;
-  if (IMAGE_ITSELF.test(object) && !ctx.lastObject) {
-    // "make it blue": a global tint is a grade, not a recolour of one object.
-    const hues: Record<string, number> = { red: 0, orange: 30, yellow: 55, green: 120, blue: 220, purple: 280, pink: 320 };
-    const h = Object.entries(hues).find(([name]) => target!.toLowerCase().includes(name));
-    if (!h) throw new Unplannable(`I can't tint the whole image "${target}"; name the object to recolour`);
-    ctx.image = out(ctx.draft.add('ADJUST', { image: ctx.image, hue: h[1] }), 'image');
-    return true;
+  if (IMAGE_ITSELF.test(object) && !ctx.lastObject && !ctx.request.hasMask) {
+    // A hue rotation is not a tint ("make it red" would rotate by 0°, changing nothing), so ask for the object instead.
+    throw new Unplannable(`I can't paint the whole image ${target}; name the object to recolour ("make the car ${target}"), or send a mask of the region`);
   }
   const mask = segment(ctx, object);
   ctx.image = out(ctx.draft.add('FLUX-RCM', { image: ctx.image, mask, prompt: target }), 'image');
@@ -386,8 +485,11 @@ const POSE_WORDS =
   /\b(raise|raising|lift|lifting|lower|lowering|wave|waving|smile|smiling|frown|frowning|laugh|laughing|cry|crying|wink|winking|look(?:ing)?\s+(?:up|down|left|right|away|at|towards|to|over|slightly|straight|back)|turn(?:ing)?\s+(?:his|her|their|its|the)\s+(?:head|face|body)|tilt|tilting|nod|nodding|sit(?:ting)?\s+down|stand(?:ing)?\s+up|jump(?:ing)?|run(?:ning)?|danc(?:e|ing)|cross(?:ing)?\s+(?:his|her|their)\s+(?:arms|legs)|fold(?:ing)?\s+(?:his|her|their)\s+arms|clap(?:ping)?|point(?:ing)?|kneel(?:ing)?|bend(?:ing)?|close\s+(?:his|her|their|its)\s+eyes|open\s+(?:his|her|their|its)\s+(?:mouth|eyes)|pose|posture|expression|surprised|angry|sad|happy|shrug|yawn|salute|thumbs up|hands? up|arms? up)\b/i;
 const BODY = /\b(arm|arms|hand|hands|head|face|leg|legs|eyes|mouth|body|posture|pose|expression|smile|person|man|woman|boy|girl|child|kid|he|she|they|people|dog|cat|animal|bird|horse|figure)\b/i;
 
+/** Verbs whose object a pose word only describes ("remove the child bending over", "add a man waving"). */
+const OBJECT_VERB = new RegExp(String.raw`^(?:${REMOVE_VERB}|add|insert|include|introduce|put|place|replace|swap|substitute|exchange|extract|isolate|segment|select|crop)\b`, 'i');
+
 const pose: Family = (clause, ctx) => {
-  if (!POSE_WORDS.test(clause) || !BODY.test(clause)) return false;
+  if (!POSE_WORDS.test(clause) || !BODY.test(clause) || OBJECT_VERB.test(clause)) return false;
   ctx.image = out(ctx.draft.add('FLUX-POSE', { image: ctx.image, prompt: clause }), 'image');
   ctx.notes.push(`FLUX-POSE changes the posture or expression: "${clause}".`);
   return true;
@@ -401,7 +503,8 @@ const replace: Family = (clause, ctx) => {
     /^(?:make)\s+(.+?)\s+(?:into|a|an)\s+(.+)$/i.exec(clause);
   if (!m) return false;
   const object = objectPhrase(m[1]!);
-  const prompt = objectPhrase(m[2]!.replace(/^(be\s+)/i, ''));
+  // "replace the sky with a stormy one": the one is a sky.
+  const prompt = resolveOne(objectPhrase(m[2]!.replace(/^(be\s+)/i, '')), object);
   if (!object || !prompt || IMAGE_ITSELF.test(object) && !ctx.lastObject) return false;
   const mask = segment(ctx, object);
   const region = ctx.variant.bbox ? out(ctx.draft.add('BBOX', { mask }), 'mask') : mask;
@@ -416,7 +519,7 @@ const add: Family = (clause, ctx) => {
   let what = m[1]!.trim();
   const verb = clause.split(' ')[0]!.toLowerCase();
   // "give the dog a hat" → "a hat on the dog".
-  const give = verb === 'give' ? /^(.+?)\s+((?:a|an|some|two|three)\s+.+)$/i.exec(what) : null;
+  const give = verb === 'give' ? /^(.+?)\s+((?:a|an|some|two|three)\s+.+|[a-z]+s)$/i.exec(what) : null;
   if (verb === 'give' && !give) return false;
   if (give) what = `${give[2]} on ${give[1]}`;
   if (/^(put|place|paint|draw|create|generate)$/.test(verb) && !/^(a|an|some|one|two|three|four|five|several|many|more|few|another|the words?|text)\b/i.test(what)) return false;
@@ -535,30 +638,56 @@ function outpaintBy(ctx: Ctx, rest: string): boolean {
   return true;
 }
 
-/** The generic route: a brick whose declaration matches the instruction, wired from its ports. */
-const search: Family = (clause, ctx) => {
+/**
+ * The generic route: a brick whose declaration matches the instruction, wired
+ * from its ports (the image, a segmented object for a required mask, the clause
+ * for a required text, numbers from the instruction for Float settings).
+ */
+function viaSearch(clause: string, ctx: Ctx, why: string, only: (brick: AnyBrick) => boolean, accept: (m: FallbackMatch) => boolean): boolean {
   // The clause's leading verb ("adjust the hair…") says nothing about which brick: match on the rest.
   const body = clause.replace(/^(adjust|change|make|turn|apply|edit|fix|modify|alter|set|update|improve|enhance|do)\s+/i, '');
-  const candidates = searchBricks(body, ctx.registry).filter((c) => canWire(c.brick) && c.brick.kind !== 'predict' && Object.values(c.brick.outputs).some((o) => o.type === 'Image'));
-  const best = candidates[0];
-  if (!best || best.score < 2) return false;
-  const inputs: Record<string, Source | string | undefined> = {};
-  for (const [name, spec] of Object.entries(best.brick.inputs)) {
-    if (spec.type === 'Image') inputs[name] = ctx.image;
-    else if (spec.type === 'Str' && !spec.optional && spec.default === undefined) inputs[name] = clause;
-    else if (spec.type === 'Mask' && !spec.optional) {
-      const object = /\b(the|a|an)\s+([a-z][\w\s'-]*)$/i.exec(clause);
-      inputs[name] = segment(ctx, object ? objectPhrase(object[0]) : 'the main subject');
+  for (const match of searchBricks(body, ctx.registry, only)) {
+    if (match.score < 2) break;
+    const { brick } = match;
+    if (!accept(match) || !canWire(brick) || brick.kind === 'predict' || !Object.values(brick.outputs).some((o) => o.type === 'Image')) continue;
+    const floats = floatInputs(brick, clause);
+    // A Float it needs that the instruction does not give, or a brick that only changes settings and was given none.
+    if (!floats || (needsSettings(brick) && Object.keys(floats).length === 0)) continue;
+    const inputs: Record<string, InputValue> = { ...floats };
+    for (const [name, spec] of Object.entries(brick.inputs)) {
+      if (spec.type === 'Image' && !spec.optional) inputs[name] = ctx.image;
+      else if (spec.type === 'Str' && !spec.optional && spec.default === undefined) inputs[name] = clause;
+      else if (spec.type === 'Mask' && !spec.optional) {
+        const object = /\b(the|a|an)\s+([a-z][\w\s'-]*)$/i.exec(clause);
+        inputs[name] = segment(ctx, object ? objectPhrase(object[0]) : 'the main subject');
+      }
     }
+    const step = ctx.draft.add(brick.name, inputs);
+    const outName = Object.entries(brick.outputs).find(([, o]) => o.type === 'Image')![0];
+    ctx.image = out(step, outName);
+    ctx.notes.push(`${why}${brick.name} ("${brick.description}") matches on ${match.matched.join(', ')}.`);
+    return true;
   }
-  const step = ctx.draft.add(best.brick.name, inputs);
-  const outName = Object.entries(best.brick.outputs).find(([, o]) => o.type === 'Image')![0];
-  ctx.image = out(step, outName);
-  ctx.notes.push(`No instruction family matched; ${best.brick.name} ("${best.brick.description}") matches on ${best.matched.join(', ')}.`);
-  return true;
-};
+  return false;
+}
+
+/**
+ * Bricks the families below plan. Any other brick was registered for a job
+ * they do not know, so when the instruction names it ("upscale" → UPSCALER) it
+ * is tried first, before a family's generic stand-in (RESIZE).
+ */
+const PLANNED_BY_FAMILIES = new Set([
+  'RES', 'SOS', 'MASK-SEG', 'TEXT-DET', 'FACE-DET', 'ADD-PRED', 'CMI-PRED', 'FASTINPAINT', 'FLUX-INPAINT', 'FLUX-FILL', 'FLUX-RCM', 'FLUX-CBG',
+  'FLUX-STYLE', 'FLUX-ENV', 'FLUX-POSE', 'INVERSE', 'BBOX', 'ADJUST', 'GRAYSCALE', 'BLUR', 'CROP', 'ROTATE', 'FLIP', 'RESIZE', 'DILATE',
+]);
+
+const namedBrick: Family = (clause, ctx) =>
+  viaSearch(clause, ctx, 'The instruction names a brick no built-in family plans: ', (b) => !PLANNED_BY_FAMILIES.has(b.name), (m) => m.byName.length > 0);
+
+const search: Family = (clause, ctx) => viaSearch(clause, ctx, 'No instruction family matched; ', () => true, () => true);
 
 const FAMILIES: ReadonlyArray<[string, Family]> = [
+  ['a brick named for it', namedBrick],
   ['background', background],
   ['extract', extract],
   ['text removal', removeText],
@@ -593,10 +722,14 @@ export const OFFLINE_SUGGESTIONS = [
 
 // ---------------------------------------------------------------------------
 
-function variants(hasMask: boolean): Variant[] {
-  const segmenters: Variant['segmenter'][] = hasMask ? ['MASK-SEG', 'RES', 'SOS'] : ['RES', 'SOS'];
+/** Segmenters in the order the planner prefers them: the user's own mask first, then RES by name, then the salient object. */
+function segmenterOrder(hasMask: boolean): Segmenter[] {
+  return hasMask ? ['MASK-SEG', 'RES', 'SOS'] : ['RES', 'SOS'];
+}
+
+function variants(order: readonly Segmenter[]): Variant[] {
   const out: Variant[] = [];
-  for (const segmenter of segmenters) for (const refine of [true, false]) for (const bbox of [true, false]) out.push({ segmenter, refine, bbox });
+  for (const segmenter of order) for (const refine of [true, false]) for (const bbox of [true, false]) out.push({ segmenter, refine, bbox, overrides: new Map() });
   return out;
 }
 
@@ -616,6 +749,18 @@ interface Candidate {
   readonly variantIndex: number;
   readonly segmenterRank: number;
 }
+
+/** Why a drafted workflow cannot be accepted, and which steps cause it. */
+interface Obstacle {
+  readonly steps: readonly number[];
+  /** Opens the note when a substitute gets round it: 'Because of your rule "…"'. */
+  readonly because: string;
+  /** Ends the refusal when nothing gets round it: 'break your rule "…"'. */
+  readonly blocks: string;
+}
+
+/** The bricks a plan must do without, with why ("it needs a GPU host"): a run-time repair's exclusions. */
+export type Exclusions = ReadonlyMap<string, string>;
 
 export interface OfflineBuilderOptions {
   /** The registry to plan over (default: a registry of the built-in bricks is expected to be passed by the runtime). */
@@ -640,72 +785,121 @@ export class OfflineBuilder implements Builder {
     return { ...fresh, builder: this.name, latencyMs: performance.now() - started, attempts: [{ workflow: fresh.workflow, problems: [] }] };
   }
 
-  /** Plans an instruction from scratch; throws PlanRefusedError when it cannot. */
-  #planFresh(request: PlanRequest): { workflow: Workflow; reasoning: string } {
-    const instruction = stripPoliteness(request.instruction);
+  /**
+   * A plan that avoids what made `failed` fail at run time (see `Builder.repairAfterFailure`
+   * for the contract): after an empty mask, the revision "try again" would make (RES asks for
+   * the head noun, then SOS takes the salient object); after a brick that could not run
+   * (needs-gpu-host, brick-unavailable, unknown-brick, bad input), the instruction planned
+   * again without that brick. Throws PlanRefusedError, saying why, when nothing else is left.
+   */
+  async repairAfterFailure(request: PlanRequest, failed: PriorTurn): Promise<Plan> {
+    const started = performance.now();
+    const base = { ...request, revise: undefined };
+    const repaired = repairWorkflow(base, failed, this.#registry, (exclude) => this.#planFresh({ ...base, instruction: failed.instruction || request.instruction }, exclude));
+    return { workflow: repaired.workflow, reasoning: repaired.reasoning, builder: this.name, latencyMs: performance.now() - started, attempts: [{ workflow: repaired.workflow, problems: [] }] };
+  }
+
+  /** Plans an instruction from scratch, without the bricks in `exclude`; throws PlanRefusedError when it cannot. */
+  #planFresh(request: PlanRequest, exclude: Exclusions = new Map()): { workflow: Workflow; reasoning: string } {
+    const instruction = stripPoliteness(request.instruction.replace(/\s+&\s+/g, ' and '));
     if (!instruction) throw new PlanRefusedError('There is no instruction to plan.', OFFLINE_SUGGESTIONS.slice(0, 4));
     const clauses = splitClauses(instruction)
-      .map((c) => stripPoliteness(c).replace(/\s+(?:in|of|from|within)\s+(?:the|this)\s+(?:image|picture|photo|photograph|pic)\b/gi, ''))
+      .map((c) => rephraseWish(stripPoliteness(c).replace(/\s+(?:in|of|from|within)\s+(?:the|this)\s+(?:image|picture|photo|photograph|pic)\b/gi, '')))
       .filter(Boolean);
     const rules = request.rules ?? [];
     const catalogue: BrickInfo[] = this.#registry.list();
     const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+    const order = segmenterOrder(Boolean(request.hasMask));
     const candidates: Candidate[] = [];
     const seen = new Set<string>();
     const refusals: string[] = [];
     const blocked = new Set<string>();
 
-    variants(Boolean(request.hasMask)).forEach((variant, variantIndex) => {
-      const draft = new Draft(this.#registry);
-      const ctx: Ctx = { draft, variant, request, registry: this.#registry, image: INIT_IMAGE, lastObject: lastObjectOf(request.history), notes: [] };
-      for (const clause of clauses) {
-        let planned = false;
-        try {
-          for (const [family, plan] of FAMILIES) {
-            const before = draft.nodes.length;
-            if (plan(clause, ctx)) {
-              planned = true;
-              ctx.notes.push(`("${clause}" read as ${family}.)`);
-              break;
-            }
-            if (draft.nodes.length !== before) draft.nodes.length = before;
+    /** What keeps a drafted workflow out: the user's rules, and the bricks it must do without. */
+    const obstacles = (workflow: Workflow): Obstacle[] => [
+      ...ruleViolations(workflow, rules, catalogue).map((v) => ({ steps: v.steps, because: `Because of your rule "${v.rule.text}"`, blocks: `break your rule "${v.rule.text}"` })),
+      ...workflow.nodes
+        .filter((n) => exclude.has(n.brick))
+        .map((n) => ({ steps: [n.step], because: `Because ${n.brick} cannot run here`, blocks: `need ${n.brick}, which ${exclude.get(n.brick)}` })),
+    ];
+
+    variants(order).forEach((base, variantIndex) => {
+      let variant = base;
+      // A rule broken by one object's segmenter re-routes that object alone, trying each segmenter once.
+      for (let round = 0; round < 12; round++) {
+        const drafted = this.#draft(clauses, variant, request);
+        if (typeof drafted === 'string') {
+          refusals.push(drafted);
+          return;
+        }
+        const { workflow, ctx } = drafted;
+        if (!validateWorkflow(workflow, this.#registry, { provided }).ok) return; // a variant that needs something absent (e.g. a user mask)
+        const found = obstacles(workflow);
+        if (found.length === 0) {
+          const key = serialiseWorkflow(workflow, 0);
+          if (seen.has(key)) return;
+          seen.add(key);
+          const segmenterRank = ctx.segments.reduce((sum, x) => sum + order.indexOf(x.segmenter), 0);
+          candidates.push({ workflow, notes: [...ctx.forced, ...ctx.notes], variantIndex, segmenterRank });
+          return;
+        }
+        const overrides = new Map(variant.overrides);
+        for (const o of found) {
+          for (const step of o.steps) {
+            const index = ctx.segments.findIndex((x) => x.step === step);
+            if (index < 0 || overrides.get(index) !== variant.overrides.get(index)) continue;
+            const ruledOut = [...(variant.overrides.get(index)?.ruledOut ?? []), ctx.segments[index]!.segmenter];
+            const next = order.find((x) => !ruledOut.includes(x) && !(x === 'RES' && ctx.segments[index]!.vague));
+            if (next) overrides.set(index, { segmenter: next, ruledOut, because: o.because });
           }
-        } catch (err) {
-          if (!(err instanceof Unplannable)) throw err;
-          refusals.push(`"${clause}": ${err.message}`);
+        }
+        if (overrides.size === variant.overrides.size && [...overrides].every(([k, v]) => variant.overrides.get(k) === v)) {
+          for (const o of found) blocked.add(o.blocks);
           return;
         }
-        if (!planned) {
-          refusals.push(`"${clause}": I don't recognise this kind of edit`);
-          return;
-        }
+        variant = { ...variant, overrides };
       }
-      const workflow = draft.workflow(ctx.results ?? [ctx.image], request.instruction.trim());
-      const key = serialiseWorkflow(workflow, 0);
-      if (seen.has(key)) return;
-      seen.add(key);
-      const checked = validateWorkflow(workflow, this.#registry, { provided });
-      if (!checked.ok) return; // a variant that needs something absent (e.g. a user mask)
-      const violations = checkRules(workflow, rules, catalogue);
-      if (violations.length) {
-        for (const v of violations) blocked.add(v.replace(/: step \d+.*$/, '').replace(/^Rule /, ''));
-        return;
-      }
-      candidates.push({ workflow, notes: ctx.notes, variantIndex, segmenterRank: ['MASK-SEG', 'RES', 'SOS'].indexOf(variant.segmenter) });
     });
 
     if (candidates.length === 0) {
       if (blocked.size > 0) {
-        throw new PlanRefusedError(
-          `Every way I know to do "${request.instruction.trim()}" breaks your rule${blocked.size > 1 ? 's' : ''} ${[...blocked].join(', ')}. Remove the rule or ask for something else.`,
-        );
+        const advice = rules.length && [...blocked].some((b) => b.startsWith('break your rule')) ? ' Remove the rule or ask for something else.' : '';
+        throw new PlanRefusedError(`Every way I know to do "${request.instruction.trim()}" would ${[...blocked].join(' or ')}.${advice}`);
       }
       const reason = [...new Set(refusals)][0] ?? `"${instruction}": I don't recognise this kind of edit`;
       throw new PlanRefusedError(`I can't plan that without a planning model: ${reason}.`, OFFLINE_SUGGESTIONS.slice(0, 6));
     }
     const best = this.#choose(candidates, rules, request.available, catalogue);
-    const violationsNote = rules.length ? ` It keeps your rules: ${rules.map((r) => `"${r.text}"`).join(', ')}.` : '';
-    return { workflow: best.workflow, reasoning: `${best.notes.filter((n) => !n.startsWith('(')).join(' ')}${violationsNote}`.trim() };
+    const keeps = rules.length ? ` It keeps your rules: ${rules.map((r) => `"${r.text}"`).join(', ')}.` : '';
+    return { workflow: best.workflow, reasoning: `${best.notes.filter((n) => !n.startsWith('(')).join(' ')}${keeps}`.trim() };
+  }
+
+  /** One variant's workflow for the clauses, each planned on the previous one's result; a string says why it cannot be planned. */
+  #draft(clauses: readonly string[], variant: Variant, request: PlanRequest): { workflow: Workflow; ctx: Ctx } | string {
+    const draft = new Draft(this.#registry);
+    const ctx: Ctx = { draft, variant, request, registry: this.#registry, image: INIT_IMAGE, lastObject: lastObjectOf(request.history), notes: [], forced: [], segments: [] };
+    for (const clause of clauses) {
+      let planned = false;
+      try {
+        for (const [family, plan] of FAMILIES) {
+          const before = { nodes: draft.nodes.length, segments: ctx.segments.length, forced: ctx.forced.length };
+          if (plan(clause, ctx)) {
+            planned = true;
+            ctx.notes.push(`("${clause}" read as ${family}.)`);
+            break;
+          }
+          // A family that started drafting and then declined leaves nothing behind.
+          draft.nodes.length = before.nodes;
+          ctx.segments.length = before.segments;
+          ctx.forced.length = before.forced;
+        }
+      } catch (err) {
+        if (!(err instanceof Unplannable)) throw err;
+        return `"${clause}": ${err.message}`;
+      }
+      if (!planned) return `"${clause}": I don't recognise this kind of edit`;
+    }
+    return { workflow: draft.workflow(ctx.results ?? [ctx.image], request.instruction.trim()), ctx };
   }
 
   /** The user's preferences first, then the usual segmenter, then what can run here, then the fuller plan. */

@@ -8,7 +8,7 @@
 import type { BrickRegistry } from '../engine/registry.ts';
 import type { Binding, Source, Workflow, WorkflowNode } from '../engine/workflow/types.ts';
 import { validateWorkflow } from '../engine/workflow/validate.ts';
-import type { PlanRequest } from './builder.ts';
+import type { PlanRequest, PriorTurn } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
 import { insertAfter, literal, out, removeStep, setLiteral } from './draft.ts';
 import { headNoun, isColourPhrase, isMaterialPhrase, oppositeLocative, stripPoliteness } from './language.ts';
@@ -159,10 +159,20 @@ function instead(wf: Workflow, feedback: string): Revision | undefined {
   return undefined;
 }
 
+/** The step whose mask came back empty in `turn`, from its trace or else its error ("Step 2 (RES) found nothing …"). */
+export function emptyMaskStep(turn: PriorTurn, wf: Workflow): number | undefined {
+  const traced = turn.trace?.find((t) => t.emptyMasks.length > 0)?.step;
+  if (traced !== undefined) return traced;
+  if (turn.errorCode !== 'empty-mask' && !/empty-mask|found nothing|produced an empty mask/i.test(turn.error ?? '')) return undefined;
+  // The user's own mask was empty: no step of the plan made it.
+  if (/^The mask you gave/i.test(turn.error ?? '')) return undefined;
+  const named = /^Step (\d+) \(/i.exec(turn.error ?? '');
+  return named ? Number(named[1]) : wf.nodes.find((n) => n.brick === 'RES')?.step;
+}
+
 /** An empty mask last time: ask the segmenter for less (the head noun), or for the salient object. */
-function afterEmptyMask(request: PlanRequest, wf: Workflow): Revision | undefined {
-  const turn = request.revise!.turn;
-  const emptyStep = turn.trace?.find((t) => t.emptyMasks.length > 0)?.step ?? (/empty-mask|found nothing/i.test(turn.error ?? '') ? wf.nodes.find((n) => n.brick === 'RES')?.step : undefined);
+export function afterEmptyMask(turn: PriorTurn, wf: Workflow): Revision | undefined {
+  const emptyStep = emptyMaskStep(turn, wf);
   if (emptyStep === undefined) return undefined;
   const node = wf.nodes.find((n) => n.step === emptyStep);
   if (!node) return undefined;
@@ -174,6 +184,14 @@ function afterEmptyMask(request: PlanRequest, wf: Workflow): Revision | undefine
     return { workflow: replaced, reasoning: `RES found nothing for "${prompt}"; SOS takes the most salient object instead.` };
   }
   return undefined;
+}
+
+/** Why a revised workflow cannot replace the old one: validation issues and broken rules; empty when it can. */
+export function revisionProblems(workflow: Workflow, request: PlanRequest, registry: BrickRegistry): string[] {
+  const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+  const checked = validateWorkflow(workflow, registry, { provided });
+  if (!checked.ok) return checked.issues.map((i) => i.message);
+  return checkRules(workflow, request.rules ?? [], registry.list());
 }
 
 /**
@@ -188,13 +206,7 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   const catalogue = registry.list();
   const previous = turn.workflow;
 
-  const accept = (r: Revision | undefined): Revision | undefined => {
-    if (!r) return undefined;
-    const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
-    if (!validateWorkflow(r.workflow, registry, { provided }).ok) return undefined;
-    if (checkRules(r.workflow, rules, catalogue).length) return undefined;
-    return r;
-  };
+  const accept = (r: Revision | undefined): Revision | undefined => (r && revisionProblems(r.workflow, request, registry).length === 0 ? r : undefined);
   const replan = (why: string): Revision => {
     const fresh = planFresh(turn.instruction);
     return { workflow: fresh.workflow, reasoning: `${why} ${fresh.reasoning}`.trim() };
@@ -207,7 +219,7 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   }
   const attempts: Array<() => Revision | undefined> = [];
   const again = AGAIN.test(feedback);
-  if (again || turn.status === 'failed') attempts.push(() => afterEmptyMask(request, previous));
+  if (again || turn.status === 'failed') attempts.push(() => afterEmptyMask(turn, previous));
   if (TIGHTER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, -1));
   if (BIGGER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, 1));
   if (OTHER.test(feedback)) attempts.push(() => otherObject(previous, feedback));

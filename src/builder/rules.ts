@@ -44,6 +44,11 @@ export const BUILTIN_BRICKS: readonly BrickInfo[] = [
   { name: 'RESIZE', description: 'Scale the image by a ratio' },
   { name: 'ADJUST', description: 'Adjust brightness, contrast, saturation and hue, globally or inside a mask' },
   { name: 'GRAYSCALE', description: 'Make the image black and white, globally or inside a mask' },
+  { name: 'CROP', description: 'Crop the image: trim fractions off its sides, to an aspect ratio, or to the box around a mask' },
+  { name: 'ROTATE', description: 'Rotate the image clockwise by an angle in degrees' },
+  { name: 'FLIP', description: 'Mirror the image horizontally (left-right) or vertically (upside down)' },
+  { name: 'DILATE', description: 'Grow a mask by a number of pixels, or shrink it with a negative radius' },
+  { name: 'BLUR', description: 'Blur or pixelate the image, globally or inside a mask (e.g. to anonymise faces or plates)' },
 ];
 
 /**
@@ -107,23 +112,52 @@ export function bricksForPurpose(purpose: string, catalogue: readonly BrickInfo[
 /** Kept as an alias: `purpose` now lives on Rule itself. */
 export type ScopedRule = Rule;
 
-const NAME = String.raw`((?:the\s+|any\s+)?[a-z][a-z0-9-]*(?:\s+(?:brick|model|tool|step))?)`;
+/** A brick name as users write it, captured as `group`: "RES", "the inpainting model", "any FLUX-STYLE step". */
+const name = (group: string): string => String.raw`(?<${group}>(?:the\s+|any\s+)?[a-z][a-z0-9-]*(?:\s+(?:brick|model|tool|step))?)(?:'s|s')?(?:\s+(?:output|outputs|result|results|mask|masks))?`;
 const NEG = String.raw`(?:don'?t|do\s+not|never|no\s+more|please\s+don'?t|stop|avoid|you\s+(?:must|should)\s*(?:n'?t|not))`;
 const USE = String.raw`(?:use|using|run|running|apply|applying|call|calling|put|putting|feed|feeding|chain|chaining)?`;
 const BEFORE = String.raw`(?:before|ahead\s+of|prior\s+to|in\s+front\s+of|into|to\s+feed|feeding|upstream\s+of)`;
+/** "X shouldn't feed Y", "X must not come before Y": what may follow the negated modal. */
+const FEEDS = String.raw`(?:(?:come|go|run|be\s+used|be\s+run)\s+${BEFORE}|feed(?:\s+into)?|be\s+fed\s+(?:in)?to|go\s+into|flow\s+into|reach)`;
 
 const PATTERNS: ReadonlyArray<{ kind: Rule['kind']; re: RegExp }> = [
-  { kind: 'forbid-before', re: new RegExp(String.raw`${NEG}\s+${USE}\s*${NAME}\s+${BEFORE}\s+${NAME}`, 'i') },
-  { kind: 'forbid-before', re: new RegExp(String.raw`\bno\s+${NAME}\s+${BEFORE}\s+${NAME}`, 'i') },
-  { kind: 'forbid-before', re: new RegExp(String.raw`${NAME}\s+(?:must|should|may)\s*(?:n'?t|not|never)\s+(?:come|go|run|be\s+used)\s+${BEFORE}\s+${NAME}`, 'i') },
-  { kind: 'require', re: new RegExp(String.raw`\b(?:always|only|must)\s+(?:use|run|apply)\s+${NAME}(?:\s+(?:for|when|to|in)\s+(?:the\s+)?([a-z]+))?`, 'i') },
-  { kind: 'require', re: new RegExp(String.raw`\buse\s+${NAME}\s+(?:for|whenever\s+you\s+need|to\s+do)\s+(?:the\s+|any\s+)?([a-z]+)`, 'i') },
-  { kind: 'prefer', re: new RegExp(String.raw`\b(?:prefer|i'?d\s+rather\s+(?:you\s+)?use|favou?r)\s+${NAME}`, 'i') },
-  { kind: 'prefer', re: new RegExp(String.raw`\buse\s+${NAME}\s+(?:if|when|where)\s+(?:possible|you\s+can)`, 'i') },
-  { kind: 'forbid', re: new RegExp(String.raw`${NEG}\s+${USE}\s*${NAME}`, 'i') },
-  { kind: 'forbid', re: new RegExp(String.raw`\bno\s+${NAME}\b(?!\s+${BEFORE})`, 'i') },
-  { kind: 'forbid', re: new RegExp(String.raw`${NAME}\s+is\s+(?:forbidden|banned|not\s+allowed)`, 'i') },
+  { kind: 'forbid-before', re: new RegExp(String.raw`${NEG}\s+${USE}\s*${name('brick')}\s+${BEFORE}\s+${name('before')}`, 'i') },
+  { kind: 'forbid-before', re: new RegExp(String.raw`\bno\s+${name('brick')}\s+${BEFORE}\s+${name('before')}`, 'i') },
+  { kind: 'forbid-before', re: new RegExp(String.raw`${name('brick')}\s+(?:must|should|may|can|shall)\s*(?:n'?t|not|never)\s+${FEEDS}\s+${name('before')}`, 'i') },
+  { kind: 'forbid-before', re: new RegExp(String.raw`${NEG}\s+let\s+${name('brick')}\s+${FEEDS}\s+${name('before')}`, 'i') },
+  { kind: 'require', re: new RegExp(String.raw`\b(?:always|only|must)\s+(?:use|run|apply)\s+${name('brick')}(?:\s+(?:for|when|to|in)\s+(?:the\s+)?(?<purpose>[a-z]+))?`, 'i') },
+  { kind: 'require', re: new RegExp(String.raw`\buse\s+${name('brick')}\s+(?:for|whenever\s+you\s+need|to\s+do)\s+(?:the\s+|any\s+)?(?<purpose>[a-z]+)`, 'i') },
+  // "always segment with SOS": the verb is the purpose, so it must name one.
+  { kind: 'require', re: new RegExp(String.raw`\b(?:always|only)\s+(?<purpose>[a-z]+)\s+(?:with|using|via|through|by)\s+${name('brick')}`, 'i') },
+  { kind: 'prefer', re: new RegExp(String.raw`\b(?:prefer|i'?d\s+rather\s+(?:you\s+)?use|favou?r)\s+${name('brick')}`, 'i') },
+  { kind: 'prefer', re: new RegExp(String.raw`\buse\s+${name('brick')}\s+(?:if|when|where)\s+(?:possible|you\s+can)`, 'i') },
+  { kind: 'forbid', re: new RegExp(String.raw`${NEG}\s+${USE}\s*${name('brick')}`, 'i') },
+  { kind: 'forbid', re: new RegExp(String.raw`\bno\s+${name('brick')}\b(?!\s+${BEFORE})`, 'i') },
+  { kind: 'forbid', re: new RegExp(String.raw`${name('brick')}\s+is\s+(?:forbidden|banned|not\s+allowed)`, 'i') },
 ];
+
+/** Multi-word aliases users type for a brick, as the token `canonical` maps. */
+const SPOKEN_ALIASES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\bstyle[\s_]+transfer\b/gi, 'STYLE-TRANSFER'],
+  [/\bfast[\s_]+inpaint(?:ing)?\b/gi, 'FAST-INPAINT'],
+];
+
+/**
+ * "flux style", "mask seg", "style transfer": a brick's name (or alias) written
+ * as separate words is unambiguous, so it is joined into the one token the
+ * patterns read. Lone everyday words are left alone.
+ */
+function joinSpokenNames(text: string, names: readonly string[]): string {
+  let t = text;
+  for (const [re, token] of SPOKEN_ALIASES) t = t.replace(re, token);
+  for (const n of names) {
+    const parts = n.split(/[-_]/).filter(Boolean);
+    if (parts.length < 2) continue;
+    const spaced = new RegExp(String.raw`\b${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(String.raw`[\s_]+`)}\b`, 'gi');
+    t = t.replace(spaced, n.toUpperCase());
+  }
+  return t;
+}
 
 /**
  * Reads a standing rule from a chat message, or undefined when the message is
@@ -133,22 +167,31 @@ const PATTERNS: ReadonlyArray<{ kind: Rule['kind']; re: RegExp }> = [
  */
 export function parseRule(text: string, known: readonly BrickInfo[] = BUILTIN_BRICKS): ScopedRule | undefined {
   const names = known.map((b) => b.name);
-  const clean = text.replace(/[’`]/g, "'").trim();
+  const clean = joinSpokenNames(text.replace(/[’`]/g, "'").trim(), names);
+  // Set once the message orders two things ("X before Y", "X shouldn't feed Y"): it is then
+  // that rule or none, never the plain "forbid X" its first half would also read as.
+  let ordering = false;
   for (const { kind, re } of PATTERNS) {
     const m = re.exec(clean);
-    if (!m) continue;
-    const brickTok = m[1]!;
-    const spokenOf = /\b(use|using|run|running|apply|applying|call|calling|feed|feeding|brick|model|tool|prefer)\b/i.test(m[0]);
-    if (!namesBrick(brickTok, names, spokenOf)) continue;
-    const brick = canonical(brickTok);
+    if (!m?.groups) continue;
+    const brickTok = m.groups.brick!;
     if (kind === 'forbid-before') {
-      const beforeTok = m[2]!;
-      if (!namesBrick(beforeTok, names, true)) continue;
+      ordering = true;
+      // "X before Y" speaks of tools in both places, so lower case counts there.
+      const beforeTok = m.groups.before!;
+      if (!namesBrick(brickTok, names, true) || !namesBrick(beforeTok, names, true)) continue;
+      const brick = canonical(brickTok);
       const before = canonical(beforeTok);
       return { kind, brick, before, text: text.trim(), bricks: resolveBrickName(brick, names), beforeBricks: resolveBrickName(before, names) };
     }
+    if (kind === 'forbid' && ordering) continue;
+    const spokenOf = /\b(use|using|run|running|apply|applying|call|calling|feed|feeding|brick|model|tool|prefer|with|via)\b/i.test(m[0]);
+    if (!namesBrick(brickTok, names, spokenOf)) continue;
+    const brick = canonical(brickTok);
     if (kind === 'require') {
-      const purpose = purposeOf(m[2]);
+      const purpose = purposeOf(m.groups.purpose);
+      // In "always segment with SOS" the verb is the only scope there is: no purpose, no rule.
+      if (!purpose && m.groups.purpose && !/\b(?:use|run|apply)\b/i.test(m[0])) continue;
       return { kind, brick, text: text.trim(), ...(purpose ? { purpose } : {}), bricks: resolveBrickName(brick, names) };
     }
     return { kind, brick, text: text.trim(), bricks: resolveBrickName(brick, names) };
@@ -157,10 +200,18 @@ export function parseRule(text: string, known: readonly BrickInfo[] = BUILTIN_BR
 }
 
 /**
+ * Parts of brick names that are also everyday words ("don't add a hat", "don't
+ * use the mask I sent"): in lower case they never name a brick family.
+ */
+const EVERYDAY = /^(ADD|MASK|TEXT|FACE|FILL|STYLE|POSE|BOX|FAST|FLIP|CROP|BLUR|ROTATE|RESIZE|ADJUST|COMPOSE|INVERSE|DILATE)$/;
+
+/**
  * Whether a token the user wrote names a brick. Everyday words collide with
- * brick names and families ("don't add a hat" is not about ADD-PRED), so a
- * family counts only when written in capitals or as a known alias, and an exact
- * name only in capitals or after a verb such as "use".
+ * brick names and families ("don't add a hat" is not about ADD-PRED), so an
+ * exact name counts in capitals or when spoken of as a tool ("use res"); a
+ * family ("inpaint", "flux") counts in capitals, as a known alias, or in lower
+ * case when spoken of as a tool and it is a whole part of a brick name that is
+ * not an everyday word.
  */
 function namesBrick(token: string, names: readonly string[], spokenOf: boolean): boolean {
   const resolved = resolveBrickName(token, names);
@@ -170,7 +221,10 @@ function namesBrick(token: string, names: readonly string[], spokenOf: boolean):
   const t = canonical(token);
   const exact = names.some((n) => n.toUpperCase() === t);
   if (exact) return capitals || spokenOf;
-  return capitals || Object.values(ALIASES).includes(t) && Object.keys(ALIASES).includes(written.replace(/\s+/g, '-').toUpperCase());
+  if (capitals) return true;
+  if (Object.values(ALIASES).includes(t) && Object.keys(ALIASES).includes(written.replace(/\s+/g, '-').toUpperCase())) return true;
+  const parts = new Set(names.flatMap((n) => n.toUpperCase().split(/[-_]/)));
+  return spokenOf && parts.has(t) && !EVERYDAY.test(t);
 }
 
 /** One line per rule, for prompts and `/rules` listings. */
@@ -219,29 +273,43 @@ function requireScope(rule: ScopedRule, required: readonly string[], catalogue: 
   return [...new Set(purposes.flatMap((p) => bricksForPurpose(p, catalogue)))];
 }
 
+/** One way a workflow breaks one rule. */
+export interface RuleViolation {
+  readonly rule: ScopedRule;
+  /** The steps that break it, the one to change first: the forbidden step, the upstream step that must not feed, or the steps doing a required brick's job. */
+  readonly steps: readonly number[];
+  /** One sentence for the user and for a self-repair prompt. */
+  readonly message: string;
+}
+
 /**
  * The ways a workflow breaks the rules, one sentence each, worded for the user
  * and for a self-repair prompt. Empty when it complies. `prefer` rules never
  * make a violation: they steer choices, they do not forbid.
  */
 export function checkRules(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): string[] {
+  return ruleViolations(workflow, rules, catalogue).map((v) => v.message);
+}
+
+/** `checkRules` with the rule and the steps of each violation, for planners that re-route around them. */
+export function ruleViolations(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): RuleViolation[] {
   const inWorkflow = workflow.nodes.map((n) => n.brick.toUpperCase());
   const known = [...new Set([...catalogue.map((b) => b.name.toUpperCase()), ...inWorkflow])];
   const byStep = new Map(workflow.nodes.map((n) => [n.step, n]));
   const label = (n: WorkflowNode): string => `step ${n.step} (${n.brick})`;
-  const violations: string[] = [];
+  const violations: RuleViolation[] = [];
   for (const rule of rules) {
     const bricks = new Set([...resolveBrickName(rule.brick, known), ...(rule.bricks ?? [])]);
     const is = (n: WorkflowNode): boolean => bricks.has(n.brick.toUpperCase());
     switch (rule.kind) {
       case 'forbid':
-        for (const n of workflow.nodes.filter(is)) violations.push(`Rule "${rule.text}": ${label(n)} uses ${n.brick}, which is forbidden.`);
+        for (const n of workflow.nodes.filter(is)) violations.push({ rule, steps: [n.step], message: `Rule "${rule.text}": ${label(n)} uses ${n.brick}, which is forbidden.` });
         break;
       case 'forbid-before': {
         const later = new Set([...resolveBrickName(rule.before ?? '', known), ...(rule.beforeBricks ?? [])]);
         for (const n of workflow.nodes.filter((x) => later.has(x.brick.toUpperCase()))) {
           for (const up of ancestors(n, byStep).filter(is).sort((a, b) => a.step - b.step)) {
-            violations.push(`Rule "${rule.text}": ${label(up)} feeds ${label(n)}; ${up.brick}'s output must not reach ${n.brick}.`);
+            violations.push({ rule, steps: [up.step, n.step], message: `Rule "${rule.text}": ${label(up)} feeds ${label(n)}; ${up.brick}'s output must not reach ${n.brick}.` });
           }
         }
         break;
@@ -252,7 +320,7 @@ export function checkRules(workflow: Workflow, rules: readonly ScopedRule[], cat
         const offenders = scope ? workflow.nodes.filter((n) => scope.includes(n.brick.toUpperCase())) : [...workflow.nodes];
         if (scope && offenders.length === 0) break;
         const instead = offenders.length ? ` (${offenders.map(label).join(', ')} ${offenders.length === 1 ? 'does' : 'do'} its job instead)` : '';
-        violations.push(`Rule "${rule.text}": the workflow must use ${rule.brick}${rule.purpose ? ` for ${rule.purpose}` : ''}${instead}.`);
+        violations.push({ rule, steps: offenders.map((n) => n.step), message: `Rule "${rule.text}": the workflow must use ${rule.brick}${rule.purpose ? ` for ${rule.purpose}` : ''}${instead}.` });
         break;
       }
       case 'prefer':

@@ -38,6 +38,11 @@ export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string,
 
 /** Runs a workflow on decoded inputs, prints the timing table and writes the results. */
 export async function runInputsAndReport(rt: Runtime, wf: Workflow, inputs: RunInputs, out: string): Promise<void> {
+  await reportOutcome(await runWithProgress(rt, wf, inputs), out);
+}
+
+/** Runs a workflow with a progress line per step (on a terminal), Ctrl-C to cancel, and prints the timing table. */
+export async function runWithProgress(rt: Runtime, wf: Workflow, inputs: RunInputs): Promise<RunOutcome> {
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -48,6 +53,11 @@ export async function runInputsAndReport(rt: Runtime, wf: Workflow, inputs: RunI
     process.off('SIGINT', onSigint);
   }
   if (outcome.trace.length) console.log(timingTable(outcome.trace, outcome.durationMs));
+  return outcome;
+}
+
+/** Writes the results of a finished run, or throws its failure for main() to print. */
+export async function reportOutcome(outcome: RunOutcome, out: string): Promise<void> {
   if (outcome.status === 'cancelled') throw new CliError('Cancelled.');
   if (outcome.status === 'failed') throw outcome.error;
   for (const w of outcome.warnings) console.error(`warning: ${w.message}`);

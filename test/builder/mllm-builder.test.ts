@@ -3,6 +3,7 @@ import { builtinBricks } from '../../bricks/index.ts';
 import type { Rule } from '../../src/builder/builder.ts';
 import { BuilderConfigError, BuilderUnavailableError, MllmBuilder, PlanInvalidError } from '../../src/builder/mllm-builder.ts';
 import { checkRules, parseRule } from '../../src/builder/rules.ts';
+import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
 import { makeImage } from '../../src/engine/values.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-server.ts';
@@ -152,6 +153,51 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BuilderUnavailableError);
     expect((err as Error).message).toMatch(/127\.0\.0\.1:9 is not reachable/);
+  });
+
+  it('records each attempt\'s prompt and completion tokens, and their sum on the plan', async () => {
+    fake.script({ reply: 'no workflow here', usage: { prompt_tokens: 1000, completion_tokens: 30 } }, { reply: resRemove, usage: { prompt_tokens: 1100, completion_tokens: 70 } });
+    const plan = await builder().plan({ image, instruction: 'remove the dog', available });
+    expect(plan.attempts!.map((a) => a.usage)).toEqual([
+      { promptTokens: 1000, completionTokens: 30 },
+      { promptTokens: 1100, completionTokens: 70 },
+    ]);
+    expect(plan.usage).toEqual({ promptTokens: 2100, completionTokens: 100 });
+  });
+
+  it('lists a brick registered later in the system prompt\'s catalogue, with its ports', async () => {
+    const withUpscaler = new BrickRegistry([
+      ...builtinBricks(),
+      defineBrick({
+        name: 'UPSCALER',
+        kind: 'edit',
+        description: 'Upscale the image with a super-resolution model',
+        inputs: { image: port.image(), factor: port.float({ min: 1, max: 8 }) },
+        outputs: { image: port.image() },
+        constraint: 'Only enlarges; never crops.',
+        version: '1',
+        run: async ({ image: i }) => ({ image: i }),
+      }),
+    ]);
+    fake.script({ reply: resRemove });
+    await builder({ registry: withUpscaler }).plan({ image, instruction: 'upscale it 4x', available });
+    const system = fake.requests[0]!.body.messages[0]!.content as string;
+    expect(system).toContain('UPSCALER (Upscale the image with a super-resolution model)\nInput: {Image[image], Float[factor]}\nOutput: {Image[image]}\nConstraint: Only enlarges; never crops.');
+  });
+
+  it('sends the run-time error back with repairAfterFailure: in the feedback and in the user message, with its code', async () => {
+    fake.script({ reply: sosRemove });
+    const { parseWorkflow } = await import('../../src/engine/workflow/parse.ts');
+    const error = 'Step 1 (RES) found nothing for "the dog": its mask is empty, so the edit would change nothing.';
+    const turn = { instruction: 'remove the dog', workflow: parseWorkflow(resRemove), status: 'failed' as const, error, errorCode: 'empty-mask' };
+    const plan = await builder().repairAfterFailure({ image, instruction: 'remove the dog', available }, turn);
+    expect(plan.workflow.nodes[0]!.brick).toBe('SOS');
+    const [system, user] = fake.requests[0]!.body.messages;
+    const expected = `Running the workflow failed: ${error.replace(/\.$/, '')} (empty-mask). Change the plan so it works`;
+    expect(system!.content as string).toContain(`Feedback: "${expected}`);
+    const text = (user!.content as Array<{ type: string; text?: string }>).find((p) => p.type === 'text')!.text!;
+    expect(text).toBe(`Feedback on the last edit: ${expected} (e.g. a simpler RES prompt, another segmenter).\n(Original instruction: remove the dog)`);
+    for (const m of fake.requests[0]!.body.messages) expect(JSON.stringify(m.content)).not.toContain('{{');
   });
 
   it('gives the model the previous workflow, its trace and the feedback when revising', async () => {

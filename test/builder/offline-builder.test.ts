@@ -171,6 +171,50 @@ describe('OfflineBuilder instruction families', () => {
   });
 });
 
+describe('OfflineBuilder and bricks registered later', () => {
+  const upscaler = (factor: ReturnType<typeof port.float>) =>
+    defineBrick({
+      name: 'UPSCALER',
+      kind: 'edit',
+      description: 'Upscale the image with a super-resolution model',
+      inputs: { image: port.image(), factor },
+      outputs: { image: port.image() },
+      version: '1',
+      run: async ({ image: i }) => ({ image: i }),
+    });
+  const planWith = async (brick: ReturnType<typeof upscaler>, instruction: string) => {
+    const reg = new BrickRegistry([...builtinBricks(), brick]);
+    const p = await new OfflineBuilder(reg).plan({ image, instruction, available: new Set(reg.names()) });
+    expect(validateWorkflow(p.workflow, reg).ok).toBe(true);
+    return p;
+  };
+
+  it('reaches a registered brick with a required Float, filling it from the number in the instruction', async () => {
+    const p = await planWith(upscaler(port.float({ min: 1, max: 8 })), 'upscale it 4x');
+    expect(summariseWorkflow(p.workflow)).toBe('UPSCALER(4)');
+    expect(p.reasoning).toMatch(/UPSCALER/);
+  });
+
+  it('prefers the brick named for the job to the family\'s stand-in, and falls back to it when the brick cannot be wired', async () => {
+    const brick = upscaler(port.float({ min: 1, max: 8 }));
+    // No number for the required factor: RESIZE does the job instead.
+    expect(summariseWorkflow((await planWith(brick, 'upscale the photo')).workflow)).toBe('RESIZE(2)');
+    // Out of the port's range: likewise.
+    expect(summariseWorkflow((await planWith(brick, 'upscale it 20x')).workflow)).toBe('RESIZE(8)');
+  });
+
+  it('leaves a Float with a default to its default when the instruction gives no number', async () => {
+    const p = await planWith(upscaler(port.float({ min: 1, max: 8, default: 2 })), 'upscale the photo');
+    expect(summariseWorkflow(p.workflow)).toBe('UPSCALER');
+  });
+
+  it('never emits a settings-only brick with no settings: "tone down the saturation" is ADJUST with a saturation', async () => {
+    const wf = await plan('tone down the saturation a little');
+    expect(bricks(wf)).toEqual(['ADJUST']);
+    expect(Number(lit(wf.nodes[0], 'saturation'))).toBeLessThan(1);
+  });
+});
+
 describe('OfflineBuilder standing rules', () => {
   const rule = (t: string): Rule => parseRule(t)!;
   const feedsInpaint = (wf: Workflow) => checkRules(wf, [rule("don't use RES before INPAINT")]).length > 0;
@@ -201,6 +245,29 @@ describe('OfflineBuilder standing rules', () => {
     const err = (await builder.plan({ image, instruction: 'make it sepia', available: all, rules: [rule('never use FLUX-STYLE')] }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(PlanRefusedError);
     expect(err.message).toMatch(/never use FLUX-STYLE/);
+  });
+
+  it('ends a refusal under a require rule with one period, not "instead).."', async () => {
+    const err = (await builder.plan({ image, instruction: 'remove the dog', available: all, rules: [rule('always use MASK-SEG for segmentation')] }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(PlanRefusedError);
+    expect(err.message).toBe('Every way I know to do "remove the dog" would break your rule "always use MASK-SEG for segmentation". Remove the rule or ask for something else.');
+  });
+
+  it('re-routes the plan under the lower-case "don\'t use res before inpaint" too', async () => {
+    const wf = await plan('remove the dog', { rules: [rule("don't use res before inpaint")] });
+    expect(summariseWorkflow(wf)).toBe('SOS → FASTINPAINT → FLUX-INPAINT');
+  });
+
+  it('under "don\'t use RES before INPAINT" swaps the segmenter only for the object being removed: RES(\'the couch pillow\') survives', async () => {
+    const wf = await plan('remove the books and change the color of the couch pillow to blue', { rules: [rule("don't use RES before INPAINT")] });
+    expect(summariseWorkflow(wf)).toBe("SOS → FASTINPAINT → FLUX-INPAINT → RES('the couch pillow') → FLUX-RCM('blue')");
+  });
+
+  it('tells the user when a rule makes SOS stand in for RES, before anything else in the reasoning', async () => {
+    const p = await builder.plan({ image, instruction: 'remove the dog', available: all, rules: [rule("don't use RES before INPAINT")] });
+    expect(p.reasoning).toMatch(/^Because of your rule "don't use RES before INPAINT", SOS takes the most salient object instead of RES finding "the dog" by name; if that is not the dog, send a mask of it\./);
+    const free = await builder.plan({ image, instruction: 'change the car to red', available: all, rules: [rule("don't use RES before INPAINT")] });
+    expect(free.reasoning).not.toMatch(/Because of your rule/);
   });
 });
 

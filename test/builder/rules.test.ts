@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_BRICKS, checkRules, parseRule } from '../../src/builder/rules.ts';
+import { BUILTIN_BRICKS, checkRules, parseRule, ruleViolations } from '../../src/builder/rules.ts';
 import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
 import type { Rule } from '../../src/builder/builder.ts';
 
@@ -55,6 +55,40 @@ describe('parseRule', () => {
     for (const text of ["don't add a hat", "don't resize it", 'make it blue', 'no, the other sheep', 'never mind']) expect(parseRule(text)).toBeUndefined();
   });
 
+  it('reads "don\'t use res before inpaint" in lower case as forbid-before', () => {
+    expect(rule("don't use res before inpaint")).toMatchObject({ kind: 'forbid-before', brick: 'RES', before: 'INPAINT', beforeBricks: ['FASTINPAINT', 'FLUX-INPAINT'] });
+  });
+
+  it('reads "don\'t use RES before inpaint" as forbid-before, not as forbidding RES altogether', () => {
+    expect(rule("don't use RES before inpaint")).toMatchObject({ kind: 'forbid-before', brick: 'RES', before: 'INPAINT' });
+  });
+
+  it('reads "RES shouldn\'t feed INPAINT" and "never let res feed inpaint" as forbid-before', () => {
+    expect(rule("RES shouldn't feed INPAINT")).toMatchObject({ kind: 'forbid-before', brick: 'RES', before: 'INPAINT' });
+    expect(rule('never let res feed inpaint')).toMatchObject({ kind: 'forbid-before', brick: 'RES', before: 'INPAINT' });
+    expect(rule("RES's output must not go into FLUX-INPAINT")).toMatchObject({ kind: 'forbid-before', brick: 'RES', before: 'FLUX-INPAINT' });
+  });
+
+  it('reads "always segment with SOS" as require SOS for segmentation', () => {
+    expect(rule('always segment with SOS')).toMatchObject({ kind: 'require', brick: 'SOS', purpose: 'segmentation' });
+    expect(rule('only remove using FASTINPAINT')).toMatchObject({ kind: 'require', brick: 'FASTINPAINT', purpose: 'removal' });
+  });
+
+  it('reads "never use flux style" and "avoid style transfer" as forbid FLUX-STYLE', () => {
+    expect(rule('never use flux style')).toMatchObject({ kind: 'forbid', brick: 'FLUX-STYLE', bricks: ['FLUX-STYLE'] });
+    expect(rule('avoid style transfer')).toMatchObject({ kind: 'forbid', brick: 'FLUX-STYLE', bricks: ['FLUX-STYLE'] });
+  });
+
+  it('never falls back to forbidding the first brick when the before clause names no brick', () => {
+    for (const text of ["don't use RES before the dog", "don't use res before you are done", "RES shouldn't feed the cat"]) expect(parseRule(text), text).toBeUndefined();
+  });
+
+  it('still leaves everyday sentences alone when lower-case names are read', () => {
+    for (const text of ["don't add a hat", 'never mind', "don't use the mask I sent", "don't put text before faces", 'always paint with red', "don't blur the face", 'avoid the car']) {
+      expect(parseRule(text), text).toBeUndefined();
+    }
+  });
+
   it('knows bricks registered later when given the catalogue', () => {
     const known = [...BUILTIN_BRICKS, { name: 'LAMA-INPAINT', description: 'Removal with LaMa' }];
     expect(parseRule('never use LAMA-INPAINT', known)).toMatchObject({ kind: 'forbid', brick: 'LAMA-INPAINT' });
@@ -86,6 +120,11 @@ describe('checkRules', () => {
       ['LAMA-INPAINT', { image: 'init[image]', mask: 'step1[mask]' }],
     ]);
     expect(checkRules(withNew, r, [...BUILTIN_BRICKS, { name: 'LAMA-INPAINT' }])).toHaveLength(1);
+  });
+
+  it('names the steps of each violation, the one to change first', () => {
+    expect(ruleViolations(removal, [rule("don't use RES before INPAINT")])).toEqual([expect.objectContaining({ steps: [1, 2] })]);
+    expect(ruleViolations(refined, [rule('always use FLUX-RCM for recolouring'), rule('never use BBOX')]).map((v) => v.steps)).toEqual([[2]]);
   });
 
   it('enforces forbid and scoped require, and never fails a workflow for a preference', () => {

@@ -154,6 +154,17 @@ describe('lego-edit edit', () => {
     for (let i = 0; i < img.data.length; i += 3 * 4099) expect(img.data[i]).toBe(img.data[i + 2]);
   });
 
+  it('re-plans once when the segmenter finds nothing, then stops with the reason and writes nothing', async () => {
+    const out = join(dir, 'unicorn.png');
+    const r = await lego(['edit', sample, 'remove the pink unicorn', '-o', out], env);
+    expect(r.stdout).toMatch(/planned with the offline Builder: RES\('the pink unicorn'\)/);
+    expect(r.stdout).toMatch(/found nothing for "the pink unicorn".*Re-planning…/);
+    expect(r.stdout).toMatch(/planned with the offline Builder: RES\('the unicorn'\)/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/found nothing for "the unicorn"/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('refuses an instruction it cannot plan, with suggestions, instead of guessing', async () => {
     const r = await lego(['edit', sample, 'qwertyuiop zxcvbnm', '-o', join(dir, 'no.png')], env);
     expect(r.code).toBe(3);
