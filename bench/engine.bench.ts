@@ -97,4 +97,12 @@ export async function run(): Promise<void> {
 
   const [tRaw, tPng] = await timePair(() => direct(image, mask), () => direct(image, mask, pngRoundTrip), 21);
   console.log(`3. encode avoidance: raw pixels ${ms(tRaw)}, PNG encode/decode between steps ${ms(tPng)} → raw takes ${(tRaw / tPng).toFixed(2)} of the PNG path's time`);
+
+  // Per-brick times for the README's brick table: medians over fresh runs, one step at a time.
+  const perStep = new Map<string, number[]>();
+  for (let i = 0; i < 7; i++) {
+    const o = await new Executor(registry, { concurrency: 1 }).run(workflow(1.4), inputs);
+    for (const t of o.trace) perStep.set(`${t.step} ${t.brick}`, [...(perStep.get(`${t.step} ${t.brick}`) ?? []), t.durationMs]);
+  }
+  console.log(`function bricks at 1024×1024, median of 7: ${[...perStep].map(([k, v]) => `${k} ${ms(median(v))}`).join(', ')}`);
 }
