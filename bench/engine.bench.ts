@@ -102,7 +102,7 @@ export async function run(): Promise<void> {
   const perStep = new Map<string, number[]>();
   for (let i = 0; i < 7; i++) {
     const o = await new Executor(registry, { concurrency: 1 }).run(workflow(1.4), inputs);
-    for (const t of o.trace) perStep.set(`${t.step} ${t.brick}`, [...(perStep.get(`${t.step} ${t.brick}`) ?? []), t.durationMs]);
+    for (const t of o.trace) if (t.durationMs !== undefined) perStep.set(`${t.step} ${t.brick}`, [...(perStep.get(`${t.step} ${t.brick}`) ?? []), t.durationMs]);
   }
   console.log(`function bricks at 1024×1024, median of 7: ${[...perStep].map(([k, v]) => `${k} ${ms(median(v))}`).join(', ')}`);
 }
