@@ -7,38 +7,15 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { turnImages } from '../../db/schema.ts';
 import { sha256Hex } from '../../src/sessions/blob-store.ts';
+import { changeByHalf, checkerPhoto, rightHalfMask } from '../support/pixels.ts';
 import { type Harness, gradientPng, message, openHarness, recorder } from './harness.ts';
 
 const W = 48;
 const H = 32;
 
-/** A 2-pixel checkerboard: any blur changes it measurably. */
-async function checkerPng(): Promise<Buffer> {
-  const data = Buffer.alloc(W * H * 3);
-  for (let i = 0; i < W * H; i++) data.fill((Math.floor((i % W) / 2) + Math.floor(i / W / 2)) % 2 ? 220 : 30, i * 3, i * 3 + 3);
-  return sharp(data, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
-}
-
-/** White on the right half: edit there only. */
-async function rightHalfMask(white = true): Promise<Buffer> {
-  const data = Buffer.alloc(W * H);
-  if (white) for (let y = 0; y < H; y++) for (let x = W / 2; x < W; x++) data[y * W + x] = 255;
-  return sharp(data, { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
-}
-
-/** Mean absolute difference per half, left and right. */
-async function changeByHalf(a: Uint8Array, b: Uint8Array): Promise<{ left: number; right: number }> {
-  const [x, y] = await Promise.all([a, b].map(async (png) => (await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })).data));
-  let left = 0;
-  let right = 0;
-  for (let i = 0; i < x!.length; i++) {
-    const px = Math.floor(i / 3) % W;
-    const d = Math.abs(x![i]! - y![i]!);
-    if (px < W / 2) left += d;
-    else right += d;
-  }
-  const half = (W / 2) * H * 3;
-  return { left: left / half, right: right / half };
+/** An all-black mask: a region of nothing. */
+async function blackMask(): Promise<Buffer> {
+  return sharp(Buffer.alloc(W * H), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
 }
 
 describe('the user mask', () => {
@@ -47,8 +24,8 @@ describe('the user mask', () => {
   let mask: Buffer;
   beforeAll(async () => {
     h = await openHarness('pglite', { memory: true });
-    photo = await checkerPng();
-    mask = await rightHalfMask();
+    photo = await checkerPhoto(W, H);
+    mask = await rightHalfMask(W, H);
   }, 60_000);
   afterAll(async () => h?.close());
 
@@ -91,7 +68,7 @@ describe('the user mask', () => {
   it('refuses an all-black mask with a specific message and stores nothing of that message', async () => {
     const before = await h.manager.history({ platform: 'test', chatId: 'chat-mia', userId: 'mia' });
     const r = recorder();
-    const black = await rightHalfMask(false);
+    const black = await blackMask();
     const other = await gradientPng(W, H, 3);
     const msg = { ...message('mia', 'blur this', other), images: [{ bytes: other }, { bytes: black }] };
     const out = await h.manager.handle(msg, r.listener);
