@@ -39,6 +39,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       registry: rt.registry,
       limits: rt.limits,
       logger: rt.logger,
+      databaseOutlivesProcess: database.kind === 'postgres',
       settings: {
         maxPendingPerUser: config.maxPendingPerUser,
         turnsPerMinute: config.turnsPerMinute,

@@ -12,7 +12,7 @@
  * image, before the result event. Turns left unfinished by a crash are marked
  * interrupted at start-up and the user is told on their next message.
  */
-import { and, asc, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import { type SQL, and, asc, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
@@ -63,7 +63,16 @@ export interface SessionManagerOptions {
   readonly logger?: Logger;
   /** Milliseconds clock for rate limits (tests move it). */
   readonly now?: () => number;
+  /**
+   * The database is a server (PostgreSQL) that keeps what it has accepted when this process dies. A turn's progress
+   * writes (queued, planning, running) then commit without waiting for the disk, and the turn's last write, which
+   * waits, flushes them with it. Embedded PGlite dies with this process, so there every write waits.
+   */
+  readonly databaseOutlivesProcess?: boolean;
 }
+
+/** Always true; makes the statement's own transaction commit without waiting for its WAL flush (set_config(…, true) is SET LOCAL). */
+const COMMIT_WITHOUT_FLUSH = sql`set_config('synchronous_commit', 'off', true) = 'off'`;
 
 type TurnRow = typeof turns.$inferSelect;
 
@@ -139,6 +148,8 @@ export class DbSessionManager implements SessionManager {
   readonly #settings: SessionSettings;
   readonly #logger: Logger;
   readonly #now: () => number;
+  /** The condition added to progress writes: see SessionManagerOptions.databaseOutlivesProcess. */
+  readonly #progressCommit: SQL;
 
   readonly #ids: LRUCache<string, number>;
   readonly #states: LRUCache<number, ConversationState>;
@@ -163,6 +174,7 @@ export class DbSessionManager implements SessionManager {
     this.#settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#progressCommit = options.databaseOutlivesProcess ? COMMIT_WITHOUT_FLUSH : sql`true`;
     this.#ids = new LRUCache({ max: this.#settings.cachedConversations });
     this.#states = new LRUCache({ max: this.#settings.cachedConversations });
     this.#images = new SessionImages({ db: this.#db, blobs: this.#blobs, limits: this.#limits, decodedCacheBytes: this.#settings.decodedCacheBytes });
@@ -561,7 +573,7 @@ export class DbSessionManager implements SessionManager {
         union all
         select id, 'input', 1, ${maskSha}::text from t where ${maskSha}::text is not null
       )
-      select id from t`);
+      select id from t where ${this.#progressCommit}`);
     return Number(rowsOf<{ id: number }>(result)[0]!.id);
   }
 
@@ -734,7 +746,7 @@ export class DbSessionManager implements SessionManager {
       await this.#db.execute(sql`
         with u as (
           update ${turns} set status = 'planning', started_at = now(), instruction = ${instruction}, source_image = ${sourceSha}, revises_turn_id = ${revisesTurnId}
-          where id = ${turnId} returning id
+          where id = ${turnId} and ${this.#progressCommit} returning id
         )
         insert into ${turnImages} (turn_id, role, position, image_sha)
         select id, 'input', 0, ${sourceSha} from u
@@ -788,7 +800,7 @@ export class DbSessionManager implements SessionManager {
         await this.#db
           .update(turns)
           .set({ status: 'running', ...planFields })
-          .where(eq(turns.id, turnId));
+          .where(and(eq(turns.id, turnId), this.#progressCommit));
         planned = { instruction, workflow: plan.workflow };
         conv.lastPlanned = turnId;
         await emit({

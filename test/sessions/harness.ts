@@ -7,10 +7,10 @@ import pg from 'pg';
 import sharp from 'sharp';
 import { type Config, loadConfig } from '../../src/config.ts';
 import type { ExecutorOptions } from '../../src/engine/executor.ts';
-import type { SessionRuntime } from '../../src/sessions/index.ts';
+import { type SessionRuntime, openSessions } from '../../src/sessions/index.ts';
 import { type Database, openDatabase } from '../../src/sessions/database.ts';
 import { DiskBlobStore } from '../../src/sessions/blob-store.ts';
-import { DbSessionManager } from '../../src/sessions/manager.ts';
+import type { DbSessionManager } from '../../src/sessions/manager.ts';
 import type { SessionSettings } from '../../src/sessions/settings.ts';
 import type { IncomingMessage, SessionEvent } from '../../src/sessions/types.ts';
 import { POSTGRES_URL } from '../support/services.ts';
@@ -68,7 +68,8 @@ export async function openHarness(
   options.customise?.(rt);
   const blobs = new DiskBlobStore(join(dir, 'blobs'));
   const start = (database: Database): Promise<DbSessionManager> =>
-    DbSessionManager.start({ db: database.db, blobs, builder: rt.builder, executor: rt.executor, registry: rt.registry, limits: rt.limits, settings: options.settings ?? {} });
+    // Through openSessions, as the bot opens it (the PostgreSQL cases get its commit mode); the harness owns the database.
+    openSessions(rt, { database, blobs, settings: options.settings ?? {} }).then((s) => s.manager);
   let database = await open();
   const h: Harness = {
     dir,
