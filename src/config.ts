@@ -48,6 +48,12 @@ export const CONFIG_FIELDS = {
   builderModel: { env: 'BUILDER_MODEL', schema: z.string().min(1).optional(), doc: 'Model name; setting it enables the MLLM Builder' },
   builderMaxRepairs: { env: 'BUILDER_MAX_REPAIRS', schema: int(0).default(2), doc: 'Self-repair attempts after an invalid plan' },
   builderTimeoutMs: { env: 'BUILDER_TIMEOUT_MS', schema: int(1).default(60_000), doc: 'Timeout of one Builder call' },
+  intentModel: {
+    env: 'INTENT_MODEL',
+    schema: z.string().min(1).optional(),
+    doc: 'Model on the Builder endpoint asked what free text means (edit further, revise, undo…): default BUILDER_MODEL; "off" for the deterministic rules alone',
+  },
+  intentTimeoutMs: { env: 'INTENT_TIMEOUT_MS', schema: int(1).default(10_000), doc: 'After this long the deterministic intent stands' },
 
   workerUrl: { env: 'LEGO_EDIT_WORKER_URL', schema: httpUrl.optional(), doc: 'HTTP GPU worker serving bricks' },
   workerToken: { env: 'LEGO_EDIT_WORKER_TOKEN', schema: z.string().min(1).optional(), doc: 'Bearer token shared with the worker (never logged)' },

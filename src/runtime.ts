@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { builtinBricks } from '../bricks/index.ts';
 import type { Builder } from './builder/builder.ts';
+import type { IntentAdvisor } from './builder/intent-advisor.ts';
 import { MllmBuilder } from './builder/mllm-builder.ts';
 import { OfflineBuilder } from './builder/offline-builder.ts';
 import { type Config, loadConfig } from './config.ts';
@@ -19,6 +20,8 @@ export interface Runtime {
   readonly registry: BrickRegistry;
   readonly executor: Executor;
   readonly builder: Builder;
+  /** The model asked what free text means, when one is configured (see INTENT_MODEL). */
+  readonly intentAdvisor?: IntentAdvisor;
   readonly logger: Logger;
   readonly limits: ImageLimits;
   /** Remote and config-declared bricks (GPU hosts, ComfyUI, manifest); close() releases queue connections. */
@@ -40,10 +43,16 @@ export function selectBuilder(config: Config, registry: BrickRegistry, logger: L
     model: config.builderModel,
     ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
     ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
+    ...(config.intentModel && config.intentModel !== 'off' ? { intentModel: config.intentModel } : {}),
     maxRepairs: config.builderMaxRepairs,
     timeoutMs: config.builderTimeoutMs,
     logger,
   });
+}
+
+/** The MLLM Builder's endpoint answers what free text means, unless INTENT_MODEL is "off". */
+export function selectIntentAdvisor(config: Config, builder: Builder): IntentAdvisor | undefined {
+  return builder instanceof MllmBuilder && config.intentModel !== 'off' ? builder : undefined;
 }
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
@@ -54,5 +63,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const remote = wireRemoteBricks(registry, config, logger);
   const executor = new Executor(registry, { logger, ...options.executor });
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
-  return { config, registry, executor, builder: selectBuilder(config, registry, logger), logger, limits, remote };
+  const builder = selectBuilder(config, registry, logger);
+  const intentAdvisor = selectIntentAdvisor(config, builder);
+  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote };
 }

@@ -8,16 +8,18 @@
 import OpenAI from 'openai';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
+import { z } from 'zod';
 import { LegoEditError } from '../engine/errors.ts';
 import { encodeImage } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
 import type { ImageData } from '../engine/values.ts';
-import { WorkflowParseError, parseBuilderReply } from '../engine/workflow/parse.ts';
+import { WorkflowParseError, parseBuilderReply, parseLenientJson, splitReasoning } from '../engine/workflow/parse.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../engine/workflow/serialise.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
 import { formatIssues, validateWorkflow } from '../engine/workflow/validate.ts';
 import { silentLogger } from '../logger.ts';
 import type { Builder, Plan, PlanAttempt, PlanRequest, PriorTurn } from './builder.ts';
+import { ADVISED_INTENTS, type IntentAdvice, type IntentAdvisor, type IntentQuestion } from './intent-advisor.ts';
 import { renderPrompt, workedExamples } from './prompt.ts';
 import { checkRules, describeRule } from './rules.ts';
 
@@ -38,6 +40,8 @@ export interface MllmBuilderOptions {
   readonly imageMaxSide?: number;
   readonly temperature?: number;
   readonly logger?: Logger;
+  /** Model for `adviseIntent` on the same endpoint (default: `model`). */
+  readonly intentModel?: string;
 }
 
 /** The endpoint cannot be used right now: down, unreachable, timing out, overloaded. */
@@ -64,6 +68,22 @@ export class PlanInvalidError extends LegoEditError {
   }
 }
 
+/** The reply `adviseIntent` asks for; a question longer than a chat line is dropped, not shown. */
+const IntentReply = z.object({
+  intent: z.enum(ADVISED_INTENTS),
+  question: z.string().max(300).optional().catch(undefined),
+});
+
+/** The model's reply to "what does this message mean" could not be read as one of the intents offered. */
+export class IntentReplyError extends LegoEditError {
+  constructor(
+    message: string,
+    readonly raw: string,
+  ) {
+    super('intent-unreadable', message);
+  }
+}
+
 function describeTurn(turn: PriorTurn, index: number): string {
   const lines = [`Turn ${index}: "${turn.instruction}" → ${turn.status}`];
   if (turn.workflow) lines.push(`  workflow: ${summariseWorkflow(turn.workflow)}`);
@@ -78,7 +98,7 @@ function describeTurn(turn: PriorTurn, index: number): string {
   return lines.join('\n');
 }
 
-export class MllmBuilder implements Builder {
+export class MllmBuilder implements Builder, IntentAdvisor {
   readonly name: string;
   readonly #client: OpenAI;
   readonly #options: MllmBuilderOptions;
@@ -195,6 +215,34 @@ export class MllmBuilder implements Builder {
     return this.plan({ ...request, revise: { turn: failed, feedback: renderPrompt('run-failed', { error }) } });
   }
 
+  /**
+   * What a free-text message means, asked without the image (a text-only call is fast and cheap).
+   * Throws the same typed errors as `plan` when the endpoint fails, and IntentReplyError when the reply is not one of the intents offered.
+   */
+  async adviseIntent(question: IntentQuestion): Promise<IntentAdvice> {
+    const last = question.lastInstruction ? renderPrompt('intent-last', { instruction: question.lastInstruction }) : '';
+    const completion = await this.#complete(
+      [
+        { role: 'system', content: renderPrompt('intent', { last }) },
+        { role: 'user', content: question.text },
+      ],
+      question.signal,
+      this.#options.intentModel,
+    );
+    const raw = completion.choices[0]?.message?.content ?? '';
+    let reply: unknown;
+    try {
+      reply = parseLenientJson(splitReasoning(raw).rest);
+    } catch (err) {
+      if (!(err instanceof WorkflowParseError)) throw err;
+      throw new IntentReplyError('The model did not answer with JSON.', raw);
+    }
+    const parsed = IntentReply.safeParse(reply);
+    if (!parsed.success) throw new IntentReplyError(`The model's answer is not one of ${ADVISED_INTENTS.join(', ')}.`, raw);
+    this.#logger.debug({ intent: parsed.data.intent, usage: completion.usage }, 'intent advice');
+    return parsed.data.question ? { intent: parsed.data.intent, question: parsed.data.question } : { intent: parsed.data.intent };
+  }
+
   async #imageUrl(image: ImageData): Promise<string> {
     const side = this.#options.imageMaxSide ?? 768;
     const png = await encodeImage(image, 'png');
@@ -202,10 +250,10 @@ export class MllmBuilder implements Builder {
     return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
   }
 
-  async #complete(messages: OpenAI.Chat.ChatCompletionMessageParam[], signal: AbortSignal | undefined): Promise<OpenAI.Chat.ChatCompletion> {
+  async #complete(messages: OpenAI.Chat.ChatCompletionMessageParam[], signal: AbortSignal | undefined, model = this.#options.model): Promise<OpenAI.Chat.ChatCompletion> {
     try {
       return await this.#client.chat.completions.create(
-        { model: this.#options.model, messages, temperature: this.#options.temperature ?? 0 },
+        { model, messages, temperature: this.#options.temperature ?? 0 },
         signal ? { signal } : {},
       );
     } catch (err) {

@@ -7,9 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type PromptSection = 'system' | 'example' | 'no-rules' | 'first-turn' | 'revise' | 'revise-workflow' | 'revise-user' | 'run-failed' | 'invalid-reply';
+const SECTION_NAMES = ['system', 'example', 'no-rules', 'first-turn', 'revise', 'revise-workflow', 'revise-user', 'run-failed', 'invalid-reply', 'intent', 'intent-last'] as const;
 
-const REQUIRED: readonly PromptSection[] = ['system', 'example', 'no-rules', 'first-turn', 'revise', 'revise-workflow', 'revise-user', 'run-failed', 'invalid-reply'];
+export type PromptSection = (typeof SECTION_NAMES)[number];
+
+const REQUIRED: readonly PromptSection[] = SECTION_NAMES;
 
 /** Sections by name, in file order (a name may repeat: each worked example is one `example`). */
 export function parsePrompt(source: string, file = 'prompt.md'): ReadonlyMap<string, readonly string[]> {

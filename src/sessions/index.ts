@@ -7,7 +7,7 @@ import { DbSessionManager } from './manager.ts';
 import type { SessionSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
-export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'logger' | 'limits'>;
+export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'intentAdvisor' | 'logger' | 'limits'>;
 
 export interface Sessions {
   readonly manager: DbSessionManager;
@@ -40,12 +40,14 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       limits: rt.limits,
       logger: rt.logger,
       databaseOutlivesProcess: database.kind === 'postgres',
+      ...(rt.intentAdvisor ? { intentAdvisor: rt.intentAdvisor } : {}),
       settings: {
         maxPendingPerUser: config.maxPendingPerUser,
         turnsPerMinute: config.turnsPerMinute,
         maxImagesPerConversation: config.maxImagesPerConversation,
         maxBlobBytes: config.maxBlobBytes,
         undoDepth: config.undoDepth,
+        adviceTimeoutMs: config.intentTimeoutMs,
         ...options.settings,
       },
     });

@@ -2,9 +2,12 @@
  * The deterministic intent classifier: what a chat message asks for, from its
  * text, its attachments and whether there is something to revise. It errs
  * towards asking: a message it cannot place gets a clarifying question rather
- * than an edit that might replace the user's work.
+ * than an edit that might replace the user's work. A model can give a second
+ * opinion on free text (`IntentAdvisor`); `applyAdvice` decides how far it is
+ * followed.
  */
 import type { Rule } from '../builder/builder.ts';
+import type { IntentAdvice } from '../builder/intent-advisor.ts';
 import { type BrickInfo, parseRule } from '../builder/rules.ts';
 import type { Intent } from './types.ts';
 
@@ -64,6 +67,11 @@ const SMALL_TALK =
 /** A bare question word ("why?", "which one?") or a plea for help: answered with examples, not planned. */
 const QUESTION_OR_HELP = /^(why|what|which( one)?|how|huh|where|who|help|help me|what can you do|what do you do|how does (this|it) work)\s*\?*[.!]*$/i;
 
+/** Deterministic answers a model is asked about: free text that is not a command, a rule or small talk. */
+export function isAdvisable(c: Classified): boolean {
+  return c.intent === 'follow-up' || c.intent === 'revision';
+}
+
 const EXAMPLES = 'For example "make it black and white", "remove the car", "change the car colour to light blue", or "undo".';
 
 function isNoise(text: string): boolean {
@@ -98,4 +106,25 @@ export function classify(text: string | undefined, ctx: IntentContext): Classifi
   }
   if (!ctx.hasCurrent) return { intent: 'clarify', question: 'Send me a photo first, with what to change, for example "make it black and white".' };
   return { intent: 'follow-up' };
+}
+
+/**
+ * The deterministic answer `c`, changed by a model's advice where the advice can be acted on: a revision
+ * needs an edit to revise, a follow-up a current image; anything else keeps `c`.
+ */
+export function applyAdvice(c: Classified, advice: IntentAdvice, ctx: IntentContext): Classified {
+  switch (advice.intent) {
+    case 'revision':
+      return ctx.hasLastTurn || ctx.replying ? { intent: 'revision' } : c;
+    case 'follow-up':
+      return ctx.hasCurrent ? { intent: 'follow-up' } : c;
+    case 'chat':
+      return { intent: 'clarify', question: `I edit photos from instructions. ${EXAMPLES}` };
+    case 'unclear': {
+      const asked = advice.question?.replace(/\s+/g, ' ').trim();
+      return { intent: 'clarify', question: asked && asked.length <= 300 ? asked : `I am not sure what you mean. ${EXAMPLES}` };
+    }
+    default:
+      return { intent: advice.intent };
+  }
 }

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { conversations, type ImageState, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../db/schema.ts';
 import { type Builder, isPlanFixable, type Plan, type PlanAttempt, type PlanRequest, type PriorTurn, type Rule } from '../builder/builder.ts';
+import type { IntentAdvice, IntentAdvisor } from '../builder/intent-advisor.ts';
 import { isPlainAgain } from '../builder/revise.ts';
 import { checkRules, describeRule } from '../builder/rules.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
@@ -35,7 +36,7 @@ import { Retention } from './retention.ts';
 import { SessionImages } from './session-images.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { SessionDb } from './database.ts';
-import { type Classified, classify } from './intent.ts';
+import { type Classified, applyAdvice, classify, isAdvisable } from './intent.ts';
 import type {
   CommandReply,
   ConversationKey,
@@ -63,6 +64,8 @@ export interface SessionManagerOptions {
   readonly logger?: Logger;
   /** Milliseconds clock for rate limits (tests move it). */
   readonly now?: () => number;
+  /** A model asked what free text means when the deterministic classifier can only guess (edit further or revise). */
+  readonly intentAdvisor?: IntentAdvisor;
   /**
    * The database is a server (PostgreSQL) that keeps what it has accepted when this process dies. A turn's progress
    * writes (queued, planning, running) then commit without waiting for the disk, and the turn's last write, which
@@ -148,6 +151,7 @@ export class DbSessionManager implements SessionManager {
   readonly #settings: SessionSettings;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #advisor: IntentAdvisor | undefined;
   /** The condition added to progress writes: see SessionManagerOptions.databaseOutlivesProcess. */
   readonly #progressCommit: SQL;
 
@@ -174,6 +178,7 @@ export class DbSessionManager implements SessionManager {
     this.#settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#advisor = options.intentAdvisor;
     this.#progressCommit = options.databaseOutlivesProcess ? COMMIT_WITHOUT_FLUSH : sql`true`;
     this.#ids = new LRUCache({ max: this.#settings.cachedConversations });
     this.#states = new LRUCache({ max: this.#settings.cachedConversations });
@@ -340,13 +345,18 @@ export class DbSessionManager implements SessionManager {
     const active = this.#active.get(convId);
     const busy = (active?.jobs.size ?? 0) > 0;
     const state = await this.#state(convId);
-    const classified = classify(message.text, {
+    const context = {
       hasImage: message.images.length > 0,
       hasCurrent: busy || state.current !== null,
       hasLastTurn: busy || state.lastPlanned !== undefined,
       replying: message.replyTo !== undefined,
       bricks: this.#registry.list(),
-    });
+    };
+    let classified = classify(message.text, context);
+    if (this.#advisor && isAdvisable(classified)) {
+      const advice = await this.#advise(this.#advisor, message.text ?? '', state);
+      if (advice) classified = applyAdvice(classified, advice, context);
+    }
     const { intent } = classified;
 
     switch (intent) {
@@ -392,6 +402,17 @@ export class DbSessionManager implements SessionManager {
       default:
         if (!TURN_INTENTS.has(intent)) throw new Error(`unhandled intent ${intent}`);
         return this.#acceptTurn(key, convId, message, classified, emit, admitted);
+    }
+  }
+
+  /** The advisor's reading of `text`, or undefined when it fails or is slow: the deterministic answer then stands. */
+  async #advise(advisor: IntentAdvisor, text: string, state: ConversationState): Promise<IntentAdvice | undefined> {
+    const lastInstruction = state.history.at(-1)?.instruction;
+    try {
+      return await advisor.adviseIntent({ text, ...(lastInstruction ? { lastInstruction } : {}), signal: AbortSignal.timeout(this.#settings.adviceTimeoutMs) });
+    } catch (err) {
+      this.#logger.warn({ err: errorMessage(err) }, 'intent advice failed; the deterministic intent stands');
+      return undefined;
     }
   }
 

@@ -18,6 +18,8 @@ export interface SessionSettings {
   readonly decodedCacheBytes: number;
   /** New plans asked of the Builder after a run fails in a way a plan can fix (an empty mask, a brick that cannot run here). */
   readonly runRepairs: number;
+  /** How long the intent advisor (a model) may take before its answer is ignored and the deterministic one stands. */
+  readonly adviceTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: SessionSettings = {
@@ -31,4 +33,5 @@ export const DEFAULT_SETTINGS: SessionSettings = {
   cachedConversations: 5_000,
   decodedCacheBytes: 64 * 1024 * 1024,
   runRepairs: 2,
+  adviceTimeoutMs: 10_000,
 };

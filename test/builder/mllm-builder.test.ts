@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builtinBricks } from '../../bricks/index.ts';
 import type { Rule } from '../../src/builder/builder.ts';
-import { BuilderConfigError, BuilderUnavailableError, MllmBuilder, PlanInvalidError } from '../../src/builder/mllm-builder.ts';
+import { BuilderConfigError, BuilderUnavailableError, IntentReplyError, MllmBuilder, PlanInvalidError } from '../../src/builder/mllm-builder.ts';
 import { checkRules, parseRule } from '../../src/builder/rules.ts';
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
@@ -218,3 +218,37 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
     expect(system).toMatch(/Feedback: "Running the workflow failed: Step 1 \(RES\) found nothing/);
   });
 });
+
+describe('MllmBuilder as an intent advisor', () => {
+  it('reads the intent and question from a reply with a think trace and sloppy JSON, asking without the image', async () => {
+    fake.script({ reply: "<think>They cannot decide.</think> Sure: {'intent': 'unclear', 'question': 'Which car?',}" });
+    const advice = await builder().adviseIntent({ text: 'that one', lastInstruction: 'paint the car red' });
+    expect(advice).toEqual({ intent: 'unclear', question: 'Which car?' });
+    const [system, user] = fake.requests[0]!.body.messages;
+    expect(system!.content).toContain('The last edit was: "paint the car red".');
+    expect(user).toEqual({ role: 'user', content: 'that one' });
+    expect(JSON.stringify(fake.requests[0]!.body)).not.toContain('image_url');
+  });
+
+  it('refuses an intent it did not offer, and a workflow instead of an intent, with IntentReplyError', async () => {
+    fake.script({ reply: '{"intent": "reset"}' }, { reply: resRemove });
+    for (const text of ['start over please', 'remove the dog']) {
+      const err = await builder().adviseIntent({ text }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntentReplyError);
+      expect((err as IntentReplyError).code).toBe('intent-unreadable');
+    }
+  });
+
+  it('fails with the Builder’s typed errors when the endpoint is down or the advice is cancelled', async () => {
+    const down = await builder({ baseURL: 'http://127.0.0.1:9/v1', maxRetries: 0 })
+      .adviseIntent({ text: 'hm' })
+      .catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(BuilderUnavailableError);
+    fake.script({ hangMs: 3_000 });
+    const slow = await builder({ maxRetries: 0 })
+      .adviseIntent({ text: 'hm', signal: AbortSignal.timeout(200) })
+      .catch((e: unknown) => e);
+    expect((slow as { code?: string }).code).toBe('cancelled');
+  });
+});
+

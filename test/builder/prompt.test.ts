@@ -8,7 +8,7 @@ const source = readFileSync(new URL('../../src/builder/prompt.md', import.meta.u
 describe('prompt.md', () => {
   it('has every section the Builder renders, and six worked examples', () => {
     const sections = parsePrompt(source);
-    expect([...sections.keys()].sort()).toEqual(['example', 'first-turn', 'invalid-reply', 'no-rules', 'revise', 'revise-user', 'revise-workflow', 'run-failed', 'system']);
+    expect([...sections.keys()].sort()).toEqual(['example', 'first-turn', 'intent', 'intent-last', 'invalid-reply', 'no-rules', 'revise', 'revise-user', 'revise-workflow', 'run-failed', 'system']);
     expect(sections.get('example')).toHaveLength(6);
   });
 
