@@ -7,6 +7,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PoolClient } from 'pg';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 
@@ -17,8 +18,18 @@ export interface Database {
   readonly kind: 'pglite' | 'postgres';
   /** Where it lives, for messages: a directory or the URL without its password. */
   readonly location: string;
+  /**
+   * Claims the right to run turns: start-up recovery marks every unfinished turn interrupted, so two processes
+   * running turns on one database would wreck each other's. Throws `database-busy` while another process holds it;
+   * the returned function gives it up (closing the database does too). PGlite's directory lock already keeps a
+   * second process out, so there this only returns.
+   */
+  claimTurns(): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+/** The advisory lock key of the right to run turns (any fixed bigint; this is "lego-edi" in ASCII). */
+const TURNS_LOCK = 0x6c65676f2d656469n;
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; embedded PGlite when unset. */
@@ -103,7 +114,51 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pool.end();
       throw err;
     }
-    return { db: db as unknown as SessionDb, kind: 'postgres', location: redact(options.databaseUrl), close: () => pool.end() };
+    const location = redact(options.databaseUrl);
+    // A session-level advisory lock lives as long as its connection, so the claim keeps one client checked out;
+    // a killed process's connection closes and the server drops its lock with it.
+    let holder: PoolClient | undefined;
+    const unclaim = async (): Promise<void> => {
+      const client = holder;
+      holder = undefined;
+      if (!client) return;
+      try {
+        await client.query('select pg_advisory_unlock($1)', [TURNS_LOCK.toString()]);
+        client.release();
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+      }
+    };
+    return {
+      db: db as unknown as SessionDb,
+      kind: 'postgres',
+      location,
+      async claimTurns() {
+        if (holder) throw new Error('claimTurns called twice on one database');
+        const client = await pool.connect();
+        const { rows } = await client.query<{ ok: boolean; pid: number | null }>(
+          `select pg_try_advisory_lock($1) as ok,
+                  (select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.pid <> pg_backend_pid()
+                     and l.database = (select oid from pg_database where datname = current_database())
+                     and ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint limit 1) as pid`,
+          [TURNS_LOCK.toString()],
+        );
+        if (!rows[0]?.ok) {
+          client.release();
+          const who = rows[0]?.pid ? ` (its connection is PostgreSQL backend ${rows[0].pid})` : '';
+          throw new LegoEditError(
+            'database-busy',
+            `Another lego-edit process is running turns on the PostgreSQL database at ${location}${who}. Stop it first: one bot or chat process per database.`,
+          );
+        }
+        holder = client;
+        return unclaim;
+      },
+      close: async () => {
+        await unclaim();
+        await pool.end();
+      },
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -126,6 +181,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db: db as unknown as SessionDb,
       kind: 'pglite',
       location: dir ?? 'memory',
+      claimTurns: async () => async () => {},
       close: async () => {
         await opened.close();
         await unlock();

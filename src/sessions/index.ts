@@ -30,7 +30,10 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
   const database =
     options.database ?? (await openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) }));
   const blobs = options.blobs ?? new DiskBlobStore(join(config.dataDir, 'blobs'));
+  let unclaim: (() => Promise<void>) | undefined;
   try {
+    // Before start-up recovery, which would mark another live process's turns interrupted.
+    unclaim = await database.claimTurns();
     const manager = await DbSessionManager.start({
       db: database.db,
       blobs,
@@ -57,10 +60,12 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       blobs,
       async close() {
         await manager.close();
+        await unclaim?.();
         if (owned) await database.close();
       },
     };
   } catch (err) {
+    await unclaim?.();
     if (owned) await database.close();
     throw err;
   }

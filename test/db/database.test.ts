@@ -91,6 +91,29 @@ describePg('PostgreSQL database', () => {
     }
   });
 
+  it('lets one process at a time run turns: a second claim is refused, naming the holder, until the first gives it up or closes', async () => {
+    const pg = await freshPostgres();
+    const opened = [];
+    try {
+      // Each openDatabase has its own pool and connections, as a second process would.
+      for (let i = 0; i < 3; i++) opened.push(await openDatabase({ databaseUrl: pg.url }));
+      const [a, b, c] = opened as [Awaited<ReturnType<typeof openDatabase>>, Awaited<ReturnType<typeof openDatabase>>, Awaited<ReturnType<typeof openDatabase>>];
+      const unclaimA = await a.claimTurns();
+      const refused = (await b.claimTurns().then(() => new Error('claimed twice'), (e: unknown) => e)) as Error & { code?: string };
+      expect(refused.code).toBe('database-busy');
+      expect(refused.message).toMatch(/^Another lego-edit process is running turns on the PostgreSQL database at postgres:\/\/.*\(its connection is PostgreSQL backend \d+\)/);
+      // The refused opener can still read: export works while a bot runs.
+      expect(await tables(b.db)).toEqual(TABLES);
+      await unclaimA();
+      await b.claimTurns();
+      await b.close();
+      await c.claimTurns();
+    } finally {
+      for (const d of opened) await d.close().catch(() => {});
+      await pg.drop();
+    }
+  });
+
   it('says which server it could not reach, without the password', async () => {
     const err = (await openDatabase({ databaseUrl: 'postgres://u:secret@127.0.0.1:1/none' }).then(() => new Error('connected?'), (e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^Cannot connect to PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/);

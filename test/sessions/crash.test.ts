@@ -17,7 +17,8 @@ import { DbSessionManager } from '../../src/sessions/manager.ts';
 import { loadConfig } from '../../src/config.ts';
 import { describeWithPostgres } from '../support/services.ts';
 import { repoRoot } from '../support/shared.ts';
-import { type DbKind, freshPostgres, gradientPng, message, recorder, testRuntime } from './harness.ts';
+import { openSessions } from '../../src/sessions/index.ts';
+import { type DbKind, freshPostgres, gradientPng, message, openHarness, recorder, testRuntime, withSlowBrick } from './harness.ts';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const describePg = await describeWithPostgres();
@@ -114,4 +115,27 @@ describe('crash safety on PGlite', () => {
 
 describePg('crash safety on PostgreSQL', () => {
   it('SIGKILL mid-turn: history intact, the turn marked interrupted, the user told', () => crashAndRecover('postgres'));
+
+  it('refuses a second bot process on the same database before its start-up could mark the running turn interrupted', async () => {
+    const h = await openHarness('postgres', { customise: withSlowBrick(3_000) });
+    try {
+      const photo = await gradientPng();
+      await h.manager.handle(message('ann', 'make it brighter', photo), () => {});
+      const running = recorder();
+      const turn = h.manager.handle(message('ann', 'do it slowly'), running.listener);
+      await vi.waitFor(() => expect(running.of('step-started')).toHaveLength(1), { timeout: 2_000 });
+      const second = await openDatabase({ databaseUrl: h.database.location });
+      try {
+        const err = (await openSessions(h.rt, { database: second }).then(() => new Error('opened twice'), (e: unknown) => e)) as Error & { code?: string };
+        expect(err.code).toBe('database-busy');
+        const [row] = await second.db.select().from(turns).where(eq(turns.text, 'do it slowly'));
+        expect(row!.status).toBe('running');
+      } finally {
+        await second.close();
+      }
+      expect((await turn).status).toBe('done');
+    } finally {
+      await h.close();
+    }
+  });
 });
