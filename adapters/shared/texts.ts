@@ -1,6 +1,7 @@
 /** Words the adapters share: help, tool lists, history and rules, and how failures read in chat. */
 import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
+import { ruleLine } from '../../src/sessions/format.ts';
 import type { HistoryEntry, RuleEntry } from '../../src/sessions/types.ts';
 
 export const HELP_TEXT = [
@@ -49,7 +50,7 @@ export function historyText(entries: readonly HistoryEntry[]): string {
 
 export function rulesText(rules: readonly RuleEntry[]): string {
   if (!rules.length) return 'No rules yet. Tell me one, e.g. "don’t use RES before INPAINT".';
-  return ['Your rules:', ...rules.map((r) => `${r.index}. ${r.text}`), '', 'Remove one with /forget N.'].join('\n');
+  return ['Your rules:', ...rules.map(ruleLine), '', 'Remove one with /forget N.'].join('\n');
 }
 
 /**

@@ -18,9 +18,14 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
     .join('\n');
 }
 
+/** One rule as listed: its number, the user's words, and its scope when it reaches beyond this conversation. */
+export function ruleLine(r: RuleEntry): string {
+  return `${r.index}. ${r.text}${r.everywhere ? ' (in all your chats)' : ''}`;
+}
+
 export function formatRules(list: readonly RuleEntry[]): string {
   if (!list.length) return 'No rules. Tell me one, e.g. "don\'t use RES before INPAINT".';
-  return list.map((r) => `${r.index}. ${r.text}`).join('\n');
+  return list.map(ruleLine).join('\n');
 }
 
 export function formatPlan(view: PlanView): string {

@@ -26,6 +26,8 @@ export interface IntentContext {
 export interface Classified {
   readonly intent: Intent;
   readonly rule?: Rule;
+  /** A rule for every conversation of this user on this platform ("… in all my chats"), not just this one. */
+  readonly everywhere?: boolean;
   /** 1-based rule number for forget-rule. */
   readonly index?: number;
   /** For clarify. */
@@ -56,6 +58,9 @@ const FEEDBACK: readonly RegExp[] = [
   /^(again|try again|once more|one more time|another (one|try|version|go)|(do|redo) it again|the other one|other one)\b/i,
   /\binstead\b/i,
 ];
+
+/** "in all my chats", "everywhere": the scope of a rule, said before or after it. */
+const EVERYWHERE = /(?:^|[\s,;:]+)(?:(?:in|for|across)\s+(?:all|every)\s+(?:of\s+)?(?:my\s+|our\s+|the\s+)?(?:chats?|conversations?|groups?)|everywhere)\b[\s,;:]*/i;
 
 /** Too little to act on: bare "no", an emoji, a "?". */
 const BARE_FEEDBACK = /^(no|nope|nah|wrong|hmm+|meh|\?+|!+|\.+)[.!?]*$/i;
@@ -92,8 +97,10 @@ export function classify(text: string | undefined, ctx: IntentContext): Classifi
   if (SMALL_TALK.test(t)) return { intent: 'clarify', question: `${/^(hi|hello|hey|good (morning|afternoon|evening))/i.test(t) ? 'Hello!' : 'Glad to help.'} Send a photo with an instruction, or tell me what to change next. ${EXAMPLES}` };
   if (QUESTION_OR_HELP.test(t)) return { intent: 'clarify', question: `I edit photos from instructions. ${EXAMPLES} "show plan" shows how I did the last edit.` };
 
-  const rule = parseRule(t, ctx.bricks);
-  if (rule) return { intent: 'rule', rule };
+  // The scope is read off first, so the rule's own text (shown in /rules) is the rule alone.
+  const scoped = EVERYWHERE.test(t) ? t.replace(EVERYWHERE, ' ').trim() : undefined;
+  const rule = parseRule(scoped ?? t, ctx.bricks);
+  if (rule) return { intent: 'rule', rule, ...(scoped !== undefined ? { everywhere: true } : {}) };
 
   if (BARE_FEEDBACK.test(t) || isNoise(t)) {
     return ctx.hasLastTurn

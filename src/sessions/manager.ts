@@ -564,7 +564,7 @@ export class DbSessionManager implements SessionManager {
             return { intent, turnId, status: 'done' };
           }
           if (intent === 'rule') {
-            const replan = await this.#applyRule(key, convId, turnId, classified.rule!, emit);
+            const replan = await this.#applyRule(key, convId, turnId, classified.rule!, classified.everywhere === true, emit);
             if (!replan) return { intent, turnId, status: 'done' };
           }
           return { intent, turnId, status: await this.#runTurn(convId, turnId, j, emit, { intent, text, key, upload, replyTarget }) };
@@ -633,11 +633,12 @@ export class DbSessionManager implements SessionManager {
    * Stores the rule, then decides whether the last edit must be re-planned under it (turn `turnId`
    * revises it) or already complies (the turn ends here). Returns whether to re-plan.
    */
-  async #applyRule(key: ConversationKey, convId: number, turnId: number, rule: Rule, emit: (e: SessionEvent) => Promise<void>): Promise<boolean> {
+  async #applyRule(key: ConversationKey, convId: number, turnId: number, rule: Rule, everywhere: boolean, emit: (e: SessionEvent) => Promise<void>): Promise<boolean> {
     const [stored] = await this.#db
       .insert(rulesTable)
       .values({
-        conversationId: convId,
+        // No conversation: the rule belongs to the user on this platform, and every conversation of theirs loads it.
+        conversationId: everywhere ? null : convId,
         platform: key.platform,
         userId: key.userId,
         kind: rule.kind,
@@ -647,18 +648,30 @@ export class DbSessionManager implements SessionManager {
         data: rule,
       })
       .returning({ id: rulesTable.id });
-    (await this.#state(convId)).rules.push({ id: stored!.id, rule, scoped: true });
+    const entry = { id: stored!.id, rule, scoped: !everywhere };
+    const here = await this.#state(convId);
+    here.rules.push(entry);
+    if (everywhere) for (const other of this.#cachedStatesOf(key.platform, key.userId)) if (other !== here) other.rules.push(entry);
+    const where = everywhere ? ' in all your chats' : '';
     const last = await this.#lastPlannedTurn(convId);
     const complies = last?.workflow && checkRules(last.workflow as Workflow, [rule], this.#registry.list()).length === 0;
     if (!last?.workflow || complies) {
       await this.#db.update(turns).set({ status: 'done', finishedAt: new Date() }).where(eq(turns.id, turnId));
       const already = complies ? ` Your last edit (${quote(last.instruction || last.text)}) already follows it.` : '';
-      await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. It applies to every edit from now on.${already}` });
+      await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. It applies to every edit${where} from now on.${already}` });
       return false;
     }
     await this.#db.update(turns).set({ revisesTurnId: last.id }).where(eq(turns.id, turnId));
-    await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. Re-planning your last edit (${quote(last.instruction || last.text)}) under it.` });
+    await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}${where ? `, for every edit${where}` : ''}. Re-planning your last edit (${quote(last.instruction || last.text)}) under it.` });
     return true;
+  }
+
+  /** Every conversation state held in memory for this user on this platform: rules for all their chats are applied to each. */
+  #cachedStatesOf(platform: string, userId: string): Set<ConversationState> {
+    const found = new Set<ConversationState>();
+    for (const s of this.#states.values()) if (s.platform === platform && s.userId === userId) found.add(s);
+    for (const a of this.#active.values()) if (a.state?.platform === platform && a.state.userId === userId) found.add(a.state);
+    return found;
   }
 
   async #availableBricks(): Promise<ReadonlySet<string>> {
@@ -990,13 +1003,14 @@ export class DbSessionManager implements SessionManager {
     });
     const conv = await this.#state(convId);
     Object.assign(conv, { current: null, undo: [], redo: [], rules: conv.rules.filter((r) => !r.scoped) });
-    return { ok: true, text: 'Started afresh: no current image and no rules. Your history is kept (/history). Send a photo to begin.' };
+    const kept = conv.rules.length ? ` Your ${conv.rules.length === 1 ? 'rule' : 'rules'} for all chats still ${conv.rules.length === 1 ? 'holds' : 'hold'} (/rules).` : '';
+    return { ok: true, text: `Started afresh: no current image and no rules for this chat. Your history is kept (/history).${kept} Send a photo to begin.` };
   }
 
   // ---- rules, history, plans -------------------------------------------------
 
   async #rules(convId: number): Promise<RuleEntry[]> {
-    return (await this.#state(convId)).rules.map((r, i) => ({ index: i + 1, text: r.rule.text, kind: r.rule.kind }));
+    return (await this.#state(convId)).rules.map((r, i) => ({ index: i + 1, text: r.rule.text, kind: r.rule.kind, everywhere: !r.scoped }));
   }
 
   async #forgetRule(convId: number, index: number): Promise<CommandReply> {
@@ -1008,7 +1022,8 @@ export class DbSessionManager implements SessionManager {
     }
     await this.#db.delete(rulesTable).where(eq(rulesTable.id, target.id));
     conv.rules = list.filter((r) => r.id !== target.id);
-    return { ok: true, text: `Forgot rule ${index}: ${quote(target.rule.text)}.` };
+    if (!target.scoped) for (const other of this.#cachedStatesOf(conv.platform, conv.userId)) other.rules = other.rules.filter((r) => r.id !== target.id);
+    return { ok: true, text: `Forgot rule ${index}: ${quote(target.rule.text)}${target.scoped ? '' : ', in all your chats'}.` };
   }
 
   async #history(convId: number, limit: number): Promise<HistoryEntry[]> {

@@ -133,6 +133,8 @@ export interface RuleEntry {
   readonly index: number;
   readonly text: string;
   readonly kind: string;
+  /** The rule holds in every conversation of this user on this platform, not just this one. */
+  readonly everywhere: boolean;
 }
 
 /** A command's answer: a line to show, and the now-current image where it changed. */

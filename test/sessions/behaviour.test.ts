@@ -5,7 +5,7 @@
 import { eq } from 'drizzle-orm';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { conversations, images, turns } from '../../db/schema.ts';
+import { conversations, images, rules as rulesTable, turns } from '../../db/schema.ts';
 import { PlanRefusedError } from '../../src/builder/builder.ts';
 import { BuilderUnavailableError } from '../../src/builder/mllm-builder.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -122,6 +122,49 @@ describe('session manager behaviour', () => {
     expect(r.events).toEqual([{ type: 'error', code: 'image-too-large', userMessage: 'That image is too large (400×300 pixels); the limit is 0 megapixels.' }]);
     expect(await counts(h)).toEqual(before);
     expect((await h.database.db.select().from(conversations))[0]!.current?.turnId).toBe(1);
+  });
+
+  it('a rule for all chats holds in every conversation of that user, nobody else’s; /reset keeps it and /forget removes it everywhere', async () => {
+    const planned: Array<{ instruction: string; rules: string[] }> = [];
+    h = await openHarness('pglite', {
+      memory: true,
+      customise: (rt) => {
+        const plan = rt.builder.plan.bind(rt.builder);
+        rt.builder.plan = (req) => {
+          planned.push({ instruction: req.instruction, rules: (req.rules ?? []).map((r) => r.text) });
+          return plan(req);
+        };
+      },
+    });
+    const photo = await gradientPng();
+    const inChat = (chatId: string, user = 'ann'): ConversationKey => ({ platform: 'test', chatId, userId: user });
+    await h.manager.handle(message('ann', 'make it brighter', photo, { chatId: 'a' }), () => {});
+    await h.manager.handle(message('ann', 'make it darker', photo, { chatId: 'b' }), () => {});
+    await h.manager.handle(message('bob', 'make it darker', photo, { chatId: 'a' }), () => {});
+
+    const r = recorder();
+    const out = await h.manager.handle(message('ann', 'never use FLUX-STYLE in all my chats', undefined, { chatId: 'a' }), r.listener);
+    expect(out.intent).toBe('rule');
+    expect(r.of('info')[0]!.text).toMatch(/^Rule stored: never use FLUX-STYLE\. It applies to every edit in all your chats from now on\./);
+    await h.manager.handle(message('ann', 'never use RES', undefined, { chatId: 'a' }), () => {});
+    const [stored] = await h.database.db.select().from(rulesTable).where(eq(rulesTable.text, 'never use FLUX-STYLE'));
+    expect(stored).toMatchObject({ conversationId: null, platform: 'test', userId: 'ann' });
+
+    // Chat b was already in memory, chat c is new: both have the rule for all chats, neither has chat a's own rule.
+    const everywhere = { index: 1, text: 'never use FLUX-STYLE', kind: 'forbid', everywhere: true };
+    expect(await h.manager.rules(inChat('a'))).toEqual([everywhere, { index: 2, text: 'never use RES', kind: 'forbid', everywhere: false }]);
+    expect(await h.manager.rules(inChat('b'))).toEqual([everywhere]);
+    await h.manager.handle(message('ann', 'make it black and white', photo, { chatId: 'c' }), () => {});
+    expect(planned.at(-1)).toEqual({ instruction: 'make it black and white', rules: ['never use FLUX-STYLE'] });
+    expect(await h.manager.rules(inChat('a', 'bob'))).toEqual([]);
+
+    const reset = await h.manager.reset(inChat('b'));
+    expect(reset.text).toContain('Your rule for all chats still holds (/rules).');
+    expect(await h.manager.rules(inChat('b'))).toEqual([everywhere]);
+    expect((await h.manager.forgetRule(inChat('b'), 1)).text).toBe('Forgot rule 1: "never use FLUX-STYLE", in all your chats.');
+    expect(await h.manager.rules(inChat('a'))).toEqual([{ index: 1, text: 'never use RES', kind: 'forbid', everywhere: false }]);
+    expect(await h.manager.rules(inChat('c'))).toEqual([]);
+    expect(await h.database.db.select().from(rulesTable)).toHaveLength(1);
   });
 
   it('an instruction the Builder refuses fails that turn only, with its suggestions, keeping the current image', async () => {

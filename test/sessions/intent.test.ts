@@ -26,6 +26,16 @@ describe('classify', () => {
     expect(c.rule).toMatchObject({ kind: 'forbid-before', brick: 'RES' });
   });
 
+  it('a rule said for all chats is a rule everywhere, its text without the scope; "everywhere" in an edit is still an edit', () => {
+    for (const text of ['in all my chats, never use FLUX-STYLE', "don't use RES before INPAINT everywhere", 'never use FLUX-STYLE in every conversation']) {
+      const c = classify(text, midConversation);
+      expect(c, text).toMatchObject({ intent: 'rule', everywhere: true });
+      expect(c.rule!.text, text).not.toMatch(/chats|everywhere|conversation/i);
+    }
+    expect(classify('never use FLUX-STYLE', midConversation).everywhere).toBeUndefined();
+    expect(intentOf('remove the dust spots everywhere')).toBe('follow-up');
+  });
+
   it('commands are commands, with or without a slash', () => {
     expect(intentOf('undo')).toBe('undo');
     expect(intentOf('/redo')).toBe('redo');
