@@ -63,6 +63,8 @@ export const turns = pgTable(
     completionTokens: integer('completion_tokens'),
     planMs: integer('plan_ms'),
     runMs: integer('run_ms'),
+    /** What the user did with this turn's result afterwards: undo (they went back from it), redo (they took it back). */
+    reactions: jsonb('reactions').$type<Array<{ kind: 'undo' | 'redo'; at: string }>>().notNull().default([]),
     /** Interrupted by a crash and the user not yet told. */
     noticePending: boolean('notice_pending').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

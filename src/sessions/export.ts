@@ -26,6 +26,8 @@ export interface ExportedTurn {
   readonly attempts: unknown;
   /** Later turns that revised or re-planned this one, in order. */
   readonly feedback: ReadonlyArray<{ readonly turnId: number; readonly intent: string; readonly text: string; readonly status: string }>;
+  /** Undo away from this turn's result (a rejection without words) and redo back to it, in order. */
+  readonly reactions: ReadonlyArray<{ readonly kind: 'undo' | 'redo'; readonly at: string }>;
   readonly outcome: { readonly status: string; readonly errorCode: string | null; readonly error: string | null; readonly warnings: unknown };
   readonly sourceImage: string | null;
   readonly outputImages: readonly string[];
@@ -70,6 +72,7 @@ export async function exportTurns(db: SessionDb, write: (turn: ExportedTurn) => 
         workflow: t.workflow ? toLegoEditJson(t.workflow as Workflow) : null,
         attempts: t.attempts,
         feedback: followUps.filter((f) => f.revises === t.id).map((f) => ({ turnId: f.id, intent: f.intent, text: f.text, status: f.status })),
+        reactions: t.reactions,
         outcome: { status: t.status, errorCode: t.errorCode, error: t.errorMessage, warnings: t.warnings },
         sourceImage: t.sourceImage,
         outputImages: outputs.filter((o) => o.turnId === t.id && o.role === 'output').map((o) => o.imageSha),

@@ -984,10 +984,24 @@ export class DbSessionManager implements SessionManager {
     const next = from.pop();
     if (!next) return { ok: false, text: which === 'undo' ? 'Nothing to undo.' : 'Nothing to redo.' };
     if (conv.current) to.push(conv.current);
-    await this.#db
-      .update(conversations)
-      .set({ current: next, undoStack: which === 'undo' ? from : to, redoStack: which === 'undo' ? to : from, updatedAt: new Date() })
-      .where(eq(conversations.id, convId));
+    // Undoing a turn's result, or redoing it, is feedback on that turn (kept for the export); the photo an edit started from is not a result.
+    const judged = which === 'undo' ? conv.current : next;
+    const undoStack = which === 'undo' ? from : to;
+    const redoStack = which === 'undo' ? to : from;
+    await this.#db.execute(sql`
+      with cnv as (
+        update ${conversations} set current = ${JSON.stringify(next)}::jsonb, undo_stack = ${JSON.stringify(undoStack)}::jsonb, redo_stack = ${JSON.stringify(redoStack)}::jsonb, updated_at = now()
+        where id = ${convId}
+      )
+      ${
+        judged?.turnId != null
+          ? sql`, rct as (
+        update ${turns} set reactions = reactions || jsonb_build_array(jsonb_build_object('kind', ${which}::text, 'at', now()))
+        where id = ${judged.turnId} and conversation_id = ${convId} and source_image is distinct from ${judged.image}
+      )`
+          : sql``
+      }
+      select 1`);
     Object.assign(conv, { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from });
     const image = await this.#images.result(next.image);
     const [turn] = next.turnId !== null ? await this.#db.select({ text: turns.text }).from(turns).where(eq(turns.id, next.turnId)) : [];

@@ -1,11 +1,11 @@
 /** The schema's migrations on both databases, the disk blob store, and the export of turns. */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DiskBlobStore, sha256Hex } from '../../src/sessions/blob-store.ts';
-import { openDatabase } from '../../src/sessions/database.ts';
+import { MIGRATIONS_DIR, openDatabase } from '../../src/sessions/database.ts';
 import { type ExportedTurn, exportTurns } from '../../src/sessions/export.ts';
 import { describeWithPostgres } from '../support/services.ts';
 import { freshPostgres, gradientPng, message, openHarness } from '../sessions/harness.ts';
@@ -32,7 +32,10 @@ describe('PGlite database', () => {
       await first.close();
       const again = await openDatabase({ dataDir: dir });
       const applied = (await again.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)) as unknown as { rows: Array<{ n: number }> };
-      expect(applied.rows[0]!.n).toBe(1);
+      // Each migration once: the journal drizzle-kit writes lists them all.
+      const journal = JSON.parse(await readFile(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+      expect(journal.entries.length).toBeGreaterThanOrEqual(2);
+      expect(applied.rows[0]!.n).toBe(journal.entries.length);
       await again.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -170,6 +173,30 @@ describe('export', () => {
       });
       expect(lines[0]!.outputImages).toHaveLength(1);
       expect(lines[1]).toMatchObject({ turnId: 2, intent: 'revision', instruction: 'make it brighter', message: 'too much', revisesTurnId: 1, feedback: [] });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('records undo away from a turn’s result and redo back to it as that turn’s reactions, never against the photo it started from', async () => {
+    const h = await openHarness('pglite', { memory: true });
+    try {
+      const key = { platform: 'test', chatId: 'chat-ann', userId: 'ann' };
+      await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), () => {});
+      await h.manager.handle(message('ann', 'now make it black and white'), () => {});
+      // Stack: photo (turn 1), turn 1's result, turn 2's result (current).
+      expect((await h.manager.undo(key)).ok).toBe(true); // away from turn 2's result
+      expect((await h.manager.undo(key)).ok).toBe(true); // away from turn 1's result, to the photo
+      expect((await h.manager.redo(key)).ok).toBe(true); // back to turn 1's result
+      expect((await h.manager.undo(key)).ok).toBe(true); // away from it again
+      expect((await h.manager.undo(key)).ok).toBe(false); // nothing left: no reaction
+      const lines: ExportedTurn[] = [];
+      await exportTurns(h.database.db, (t) => void lines.push(JSON.parse(JSON.stringify(t)) as ExportedTurn));
+      expect(lines.map((l) => [l.turnId, l.reactions.map((r) => r.kind)])).toEqual([
+        [1, ['undo', 'redo', 'undo']],
+        [2, ['undo']],
+      ]);
+      expect(Date.parse(lines[1]!.reactions[0]!.at)).toBeGreaterThan(Date.now() - 60_000);
     } finally {
       await h.close();
     }

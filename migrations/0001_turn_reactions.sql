@@ -1,0 +1,1 @@
+ALTER TABLE "turns" ADD COLUMN "reactions" jsonb DEFAULT '[]'::jsonb NOT NULL;
