@@ -268,7 +268,7 @@ export class DiscordAdapter {
     if (action === 'cancel') {
       let text: string;
       try {
-        text = (await this.#options.sessions.cancel(key, interaction.user.id)).text;
+        text = (await this.#options.sessions.cancel(key, interaction.user.id, turnId)).text;
       } catch (err) {
         this.#log.error({ err: describe(err) }, 'cancel failed');
         text = friendlyError(err);

@@ -536,7 +536,7 @@ export class TelegramAdapter {
     try {
       switch (action as Action) {
         case 'cancel': {
-          const r = await this.#options.sessions.cancel(key, String(ctx.from!.id));
+          const r = await this.#options.sessions.cancel(key, String(ctx.from!.id), turnId);
           await ctx.answerCbQuery(r.text.slice(0, 190));
           return;
         }

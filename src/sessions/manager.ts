@@ -1076,10 +1076,17 @@ export class DbSessionManager implements SessionManager {
 
   // ---- public commands -------------------------------------------------------------
 
-  async cancel(key: ConversationKey, requestedBy: string): Promise<CommandReply> {
+  async cancel(key: ConversationKey, requestedBy: string, turnId?: number): Promise<CommandReply> {
     if (requestedBy !== key.userId) return { ok: false, text: 'Only the person who asked for this edit can cancel it.' };
     const conv = await this.#existingConversation(key);
     const active = conv ? this.#active.get(conv.id) : undefined;
+    if (turnId !== undefined) {
+      // A button on one edit's status message: that edit only; the ones queued behind it go on.
+      const job = [...(active?.jobs ?? [])].find((j) => j.turnId === turnId);
+      if (!job) return { ok: false, text: 'That edit has already finished.' };
+      job.controller.abort();
+      return { ok: true, text: 'Cancelling that edit.' };
+    }
     if (!active || active.jobs.size === 0) return { ok: false, text: 'Nothing is running.' };
     const n = active.jobs.size;
     for (const job of active.jobs) job.controller.abort();

@@ -160,10 +160,11 @@ export interface SessionManager {
    */
   handle(message: IncomingMessage, listener: SessionListener): Promise<HandleOutcome>;
   /**
-   * Cancels the running turn (and drops queued ones) of a conversation.
+   * Cancels the running turn and drops the queued ones of a conversation; with `turnId`
+   * (a button on that turn's status message), that turn only, running or queued.
    * `requestedBy` is who pressed the button; only the conversation's owner may.
    */
-  cancel(key: ConversationKey, requestedBy: string): Promise<CommandReply>;
+  cancel(key: ConversationKey, requestedBy: string, turnId?: number): Promise<CommandReply>;
   undo(key: ConversationKey): Promise<CommandReply>;
   redo(key: ConversationKey): Promise<CommandReply>;
   history(key: ConversationKey, limit?: number): Promise<readonly HistoryEntry[]>;

@@ -124,6 +124,24 @@ describe('session manager behaviour', () => {
     expect((await h.database.db.select().from(conversations))[0]!.current?.turnId).toBe(1);
   });
 
+  it('cancelling one turn (its button) stops that turn only: the one queued behind it runs', async () => {
+    h = await openHarness('pglite', { memory: true, customise: withSlowBrick(5_000) });
+    const photo = await gradientPng();
+    await h.manager.handle(message('ann', 'make it brighter', photo), () => {});
+    const running = recorder();
+    const p = h.manager.handle(message('ann', 'do it slowly'), running.listener);
+    const queued = recorder();
+    const q = h.manager.handle(message('ann', 'make it black and white'), queued.listener);
+    await vi.waitFor(() => expect(running.of('step-started')).toHaveLength(1), { timeout: 2_000 });
+    const slowTurn = running.of('planning')[0]!.turnId;
+    expect(await h.manager.cancel(ann, 'ann', slowTurn + 100)).toEqual({ ok: false, text: 'That edit has already finished.' });
+    expect(await h.manager.cancel(ann, 'ann', slowTurn)).toEqual({ ok: true, text: 'Cancelling that edit.' });
+    expect((await p).status).toBe('cancelled');
+    expect((await q).status).toBe('done');
+    expect((await meanAndSpread(queued.of('result')[0]!.images[0]!.bytes)).channelSpread).toBeLessThan(1);
+    expect((await h.database.db.select().from(turns).orderBy(turns.id)).map((t) => t.status)).toEqual(['done', 'cancelled', 'done']);
+  });
+
   it('a rule for all chats holds in every conversation of that user, nobody else’s; /reset keeps it and /forget removes it everywhere', async () => {
     const planned: Array<{ instruction: string; rules: string[] }> = [];
     h = await openHarness('pglite', {

@@ -549,7 +549,9 @@ describe('TelegramAdapter: Cancel while running', () => {
     const calls = fake.calls.length;
     const bobs = fake.pressButton(bob, status, cancel);
     await fake.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === bobs && c.params.show_alert === true, { after: calls });
-    fake.pressButton(ann, status, cancel);
+    const anns = fake.pressButton(ann, status, cancel);
+    // The button names its turn, so only that edit is cancelled.
+    await fake.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === anns && c.params.text === 'Cancelling that edit.', { after: calls });
     await fake.waitForBotMessage(chat.id, (m) => m.message_id === status.message_id && /Cancelled/.test(m.text ?? ''), { timeoutMs: 5000 });
     await delay(3500);
     expect(fake.botMessages(chat.id).some((m) => isResult(m))).toBe(false);
