@@ -47,8 +47,14 @@ export interface ServeOptions {
   readonly timeoutMs: number;
 }
 
+/** What a served brick returned, and what it warned about on the way (sent back with the outputs). */
+export interface ServedResult {
+  readonly outputs: Record<string, Value>;
+  readonly warnings: readonly string[];
+}
+
 /** Runs a served brick; never waits past its deadline or a cancellation, even for a brick that ignores its signal. */
-export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Value | null>, opts: ServeOptions): Promise<Record<string, Value>> {
+export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Value | null>, opts: ServeOptions): Promise<ServedResult> {
   const args = checkInputs(brick, inputs);
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = AbortSignal.any([opts.signal, timeout]);
@@ -59,7 +65,9 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger }), aborted])) as Record<string, Value>;
+    const warnings: string[] = [];
+    const warn = (message: string): void => void warnings.push(message);
+    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn }), aborted])) as Record<string, Value>;
     const result: Record<string, Value> = {};
     for (const [name, spec] of Object.entries(brick.outputs)) {
       const v = out?.[name];
@@ -67,7 +75,7 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
       if (typeOfValue(v) !== spec.type) throw new LegoEditError('brick-output', `${brick.name} returned ${typeOfValue(v)} for its ${spec.type} output "${name}"`);
       result[name] = v;
     }
-    return result;
+    return { outputs: result, warnings };
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }

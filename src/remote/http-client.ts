@@ -11,7 +11,7 @@ import {
   fromWireError,
   isWireError,
 } from './errors.ts';
-import type { BrickTransport, CallOptions, ServedBrick } from './transport.ts';
+import { type BrickTransport, type CallOptions, type ServedBrick, receivedWarnings } from './transport.ts';
 import { type PixelEncoding, decodeValues, encodeValues, packFrame, readRecords, unpackFrame } from './wire.ts';
 
 export interface HttpTransportOptions {
@@ -119,7 +119,9 @@ export class HttpTransport implements BrickTransport {
           throw isWireError(wire) ? fromWireError(brick, wire) : new WireFormatError('the worker sent a malformed error');
         } else {
           const { json, blobs } = unpackFrame(rec.payload);
-          return (await decodeValues(json.outputs, blobs, limits)) as Record<string, Value>;
+          const outputs = (await decodeValues(json.outputs, blobs, limits)) as Record<string, Value>;
+          for (const w of receivedWarnings(json.warnings)) options.onWarning?.(w);
+          return outputs;
         }
       }
     } catch (err) {

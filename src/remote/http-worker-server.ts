@@ -116,9 +116,10 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
       if (!res.writableEnded) res.write(packRecord('P', Buffer.from(JSON.stringify(p))));
     };
     try {
-      const outputs = await runServedBrick(brick, inputs, { signal: controller.signal, onProgress, logger: log.child({ brick: brick.name }), timeoutMs: opts.jobTimeoutMs });
+      const { outputs, warnings } = await runServedBrick(brick, inputs, { signal: controller.signal, onProgress, logger: log.child({ brick: brick.name }), timeoutMs: opts.jobTimeoutMs });
       const { header, blobs } = await encodeValues(outputs, encoding, limits);
-      res.end(packRecord('R', packFrame({ outputs: header }, blobs)));
+      // Warnings ride in the result frame's JSON, which callers that predate them read past.
+      res.end(packRecord('R', packFrame({ outputs: header, ...(warnings.length ? { warnings } : {}) }, blobs)));
       log.info({ brick: brick.name, ms: Math.round(performance.now() - started) }, 'brick served');
     } catch (err) {
       const wire = toWireError(err);

@@ -24,7 +24,7 @@ import {
   queueNameFor,
   redactRedisUrl,
 } from './queue-common.ts';
-import { type BrickTransport, type CallOptions, type ServedBrick, currentCallPriority } from './transport.ts';
+import { type BrickTransport, type CallOptions, type ServedBrick, currentCallPriority, receivedWarnings } from './transport.ts';
 import { type PixelEncoding, decodeValues, encodeValues } from './wire.ts';
 
 export interface QueueTransportOptions {
@@ -232,7 +232,9 @@ export class QueueTransport implements BrickTransport {
       watchdog = this.#watch(c, queue, brick, jobId, settle);
       const result = await done;
       const blobs = await getBlobs(c.redis, this.#opts.prefix, result.outputs);
-      return (await decodeValues(result.outputs, blobs, limits)) as Record<string, Value>;
+      const outputs = (await decodeValues(result.outputs, blobs, limits)) as Record<string, Value>;
+      for (const w of receivedWarnings(result.warnings)) options.onWarning?.(w);
+      return outputs;
     } catch (err) {
       if (options.signal.aborted) throw new CancelledError();
       if (err instanceof LegoEditError) throw err;

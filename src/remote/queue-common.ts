@@ -29,6 +29,8 @@ export interface BrickJobData {
 
 export interface BrickJobResult {
   readonly outputs: WireValues;
+  /** What the brick warned about (`ctx.warn`), for the caller's run outcome. */
+  readonly warnings?: readonly string[];
 }
 
 export interface JobProgressData {

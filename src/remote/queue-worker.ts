@@ -95,7 +95,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           if (job.data.v !== QUEUE_PROTOCOL) throw new UnrecoverableError(encodeFailure({ code: 'wire-format', message: `job protocol ${job.data.v}, this worker speaks ${QUEUE_PROTOCOL}`, retryable: false }));
           const inputs = await decodeValues(job.data.inputs, await getBlobs(blobs, opts.prefix, job.data.inputs), limits);
           let lastSent = 0;
-          const outputs = await runServedBrick(brick, inputs, {
+          const { outputs, warnings } = await runServedBrick(brick, inputs, {
             signal: signal ?? new AbortController().signal,
             logger: jobLog,
             timeoutMs: opts.jobTimeoutMs,
@@ -111,7 +111,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           const encoded = await encodeValues(outputs, job.data.encoding === 'raw' || job.data.encoding === 'png' ? job.data.encoding : opts.encoding, limits);
           await putBlobs(blobs, opts.prefix, encoded.header, encoded.blobs, opts.blobTtlS);
           opts.onJob?.({ brick: brick.name, jobId: job.id ?? '', phase: 'done' });
-          return { outputs: encoded.header };
+          return { outputs: encoded.header, ...(warnings.length ? { warnings: [...warnings] } : {}) };
         } catch (err) {
           opts.onJob?.({ brick: brick.name, jobId: job.id ?? '', phase: 'failed' });
           if (err instanceof UnrecoverableError) throw err;

@@ -16,6 +16,8 @@ export type CallPriority = 'interactive' | 'batch';
 export interface CallOptions {
   readonly signal: AbortSignal;
   readonly onProgress?: (p: BrickProgress) => void;
+  /** Called with each warning the brick gave on the worker, once its outputs arrive. */
+  readonly onWarning?: (message: string) => void;
   readonly priority?: CallPriority;
 }
 
@@ -47,6 +49,15 @@ export function withCallPriority<T>(priority: CallPriority, fn: () => T): T {
 
 export function currentCallPriority(): CallPriority {
   return priorityScope.getStore() ?? 'interactive';
+}
+
+/** Warnings as a worker sent them: strings only, a bounded number of bounded length, whatever arrived. */
+export function receivedWarnings(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((w): w is string => typeof w === 'string' && w.trim() !== '')
+    .slice(0, 20)
+    .map((w) => (w.length > 500 ? `${w.slice(0, 499)}…` : w));
 }
 
 /** A brick's declaration as plain data, as a worker lists it and a manifest declares it. */
@@ -157,6 +168,7 @@ export function remoteBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, transport
       transport.call(shape.name, inputs as Record<string, Value | null>, {
         signal: ctx.signal,
         onProgress: ctx.progress,
+        ...(ctx.warn ? { onWarning: ctx.warn } : {}),
         priority: currentCallPriority(),
       }) as ReturnType<AnyBrick['run']>,
   };

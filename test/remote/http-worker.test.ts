@@ -6,7 +6,11 @@ import { PayloadTooLargeError, RemoteBrickError, UnknownRemoteBrickError, Worker
 import { encodeValues, packFrame } from '../../src/remote/wire.ts';
 import { type MaskData, makeMask } from '../../src/engine/values.ts';
 import { solidImage } from '../support/test-bricks.ts';
-import { INVERT_MASK, REFUSE, SLEEP, SLOW_INVERT } from './fixtures/test-bricks.ts';
+import { Executor } from '../../src/engine/executor.ts';
+import { BrickRegistry } from '../../src/engine/registry.ts';
+import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+import { remoteBrick } from '../../src/remote/transport.ts';
+import { INVERT_MASK, REFUSE, SLEEP, SLOW_INVERT, WARN_INVERT } from './fixtures/test-bricks.ts';
 import { testLogger } from './support.ts';
 
 const TOKEN = 'test-secret-token-1234';
@@ -19,7 +23,7 @@ describe('HTTP worker API', () => {
     new HttpTransport({ url, token, maxPayloadBytes, encoding: 'png', logger: testLogger, retries: 0, connectTimeoutMs: 5_000 });
 
   beforeAll(async () => {
-    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE, INVERT_MASK], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
+    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE, INVERT_MASK, WARN_INVERT], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
     url = await server.listen(0);
   });
   afterAll(() => server.close());
@@ -41,9 +45,19 @@ describe('HTTP worker API', () => {
     expect([...out.data]).toEqual([...mask.data].map((v) => 255 - v));
   });
 
+  it('brings the brick’s warnings back with its outputs, into the run outcome', async () => {
+    const executor = new Executor(new BrickRegistry([remoteBrick(WARN_INVERT, transport())]), { cacheBytes: 0 });
+    const workflow = parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'WARN-INVERT', input: { image: 'init[image]' }, output: {} }, { result: '[step1[image]]' }] }));
+    const out = await executor.run(workflow, { image });
+    expect(out.status).toBe('ok');
+    if (out.status !== 'ok') return;
+    expect(out.warnings.map((w) => w.message)).toEqual(['Step 1 (WARN-INVERT): inverted the colours; this is only a test']);
+    expect([...(out.results[0] as typeof image).data.slice(0, 3)]).toEqual([245, 55, 225]);
+  });
+
   it('lists the bricks it serves, to authenticated callers only', async () => {
     const served = await transport().served();
-    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE', 'INVERT-MASK']);
+    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE', 'INVERT-MASK', 'WARN-INVERT']);
     await expect(transport('wrong').served()).rejects.toBeInstanceOf(WorkerAuthError);
   });
 

@@ -16,7 +16,7 @@ import { startQueueWorker } from '../../src/remote/queue-worker.ts';
 import { remoteBrick, withCallPriority } from '../../src/remote/transport.ts';
 import { REDIS_URL, describeWithRedis } from '../support/services.ts';
 import { solidImage } from '../support/test-bricks.ts';
-import { REFUSE, SLEEP, SLOW_INVERT } from './fixtures/test-bricks.ts';
+import { REFUSE, SLEEP, SLOW_INVERT, WARN_INVERT } from './fixtures/test-bricks.ts';
 import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, testLogger, uniquePrefix } from './support.ts';
 
 const describe = await describeWithRedis();
@@ -165,6 +165,21 @@ describe('BullMQ brick queue', () => {
       ]);
       const finished = events.findIndex((e) => e.type === 'step-finished');
       expect(events.findLastIndex((e) => e.type === 'step-progress')).toBeLessThan(finished);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('brings a brick’s warnings back with its outputs, into the run outcome', async () => {
+    const prefix = uniquePrefix('warn');
+    const worker = await inProcessWorker(prefix, [WARN_INVERT]);
+    try {
+      const executor = new Executor(new BrickRegistry([remoteBrick(WARN_INVERT, client(prefix))]), { cacheBytes: 0 });
+      const workflow = parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'WARN-INVERT', input: { image: 'init[image]' }, output: {} }, { result: '[step1[image]]' }] }));
+      const out = await executor.run(workflow, { image });
+      expect(out.status).toBe('ok');
+      if (out.status !== 'ok') return;
+      expect(out.warnings.map((w) => w.message)).toEqual(['Step 1 (WARN-INVERT): inverted the colours; this is only a test']);
     } finally {
       await worker.close();
     }
