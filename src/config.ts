@@ -71,6 +71,11 @@ export const CONFIG_FIELDS = {
 
   telegramToken: { env: 'TELEGRAM_BOT_TOKEN', schema: z.string().min(1).optional(), doc: 'Telegram bot token' },
   telegramApiRoot: { env: 'TELEGRAM_API_ROOT', schema: z.string().url().optional(), doc: 'Bot API root (self-hosted server or test fake)' },
+  telegramLocalFilesDir: {
+    env: 'TELEGRAM_LOCAL_FILES_DIR',
+    schema: z.string().min(1).optional(),
+    doc: 'With a self-hosted Bot API server in --local mode on this machine: its --dir, the only place files are read from (no 20 MB limit)',
+  },
   telegramWebhookUrl: { env: 'TELEGRAM_WEBHOOK_URL', schema: z.string().url().optional(), doc: 'Public URL for webhook mode; long polling when unset' },
   telegramWebhookPort: { env: 'TELEGRAM_WEBHOOK_PORT', schema: int(1).max(65535).default(8443), doc: 'Local port the webhook listener binds (behind your HTTPS proxy)' },
   telegramWebhookSecret: { env: 'TELEGRAM_WEBHOOK_SECRET_TOKEN', schema: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/).optional(), doc: 'Secret Telegram sends with each webhook call (never logged)' },

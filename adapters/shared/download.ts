@@ -4,6 +4,8 @@
  * platform's own file endpoints, so a crafted message cannot make the bot fetch
  * arbitrary URLs or buffer an unbounded body.
  */
+import { open, realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { ImageTooLargeError, LegoEditError } from '../../src/engine/errors.ts';
 
 export interface DownloadOptions {
@@ -76,4 +78,48 @@ export async function downloadCapped(url: string | URL, options: DownloadOptions
     throw new DownloadError('the transfer broke off', { cause: err });
   }
   return Buffer.concat(chunks);
+}
+
+export interface LocalReadOptions {
+  /** The only directory files may be read from (a self-hosted Bot API server's --dir). */
+  readonly root: string;
+  readonly maxBytes: number;
+  readonly declaredSize?: number;
+}
+
+/**
+ * Reads a file a self-hosted platform server (Telegram's Bot API in --local mode) named by its path on
+ * this machine, with the same cap as a download: only a regular file inside `root` once links are
+ * resolved, so a crafted path cannot make the bot read anything else, and never more than the cap.
+ */
+export async function readLocalCapped(path: string, options: LocalReadOptions): Promise<Buffer> {
+  checkDeclaredSize(options.declaredSize, options.maxBytes);
+  let real: string;
+  let root: string;
+  try {
+    [real, root] = await Promise.all([realpath(path), realpath(options.root)]);
+  } catch (err) {
+    throw new DownloadError('the file is not where the chat service said it is', { cause: err });
+  }
+  if (!real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new DownloadError('the file lies outside the chat service’s file directory');
+  const handle = await open(real, 'r');
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new DownloadError('that is not a file');
+    if (stat.size > options.maxBytes) throw new ImageTooLargeError(mb(stat.size), mb(options.maxBytes));
+    // Read to the end, not to the size stat saw: a file still being written must not slip past the cap.
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, received);
+      if (bytesRead === 0) break;
+      received += bytesRead;
+      if (received > options.maxBytes) throw new ImageTooLargeError(`more than ${mb(options.maxBytes)}`, mb(options.maxBytes));
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    await handle.close();
+  }
 }

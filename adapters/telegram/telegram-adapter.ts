@@ -5,6 +5,7 @@
  * result messages to turns (a cache; the session manager persists the link).
  */
 import { randomBytes } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import { Input, Markup, Telegraf, TelegramError, type Context } from 'telegraf';
 import type { File, InlineKeyboardMarkup, Message, ReplyParameters } from 'telegraf/types';
@@ -13,7 +14,7 @@ import type { BrickRegistry } from '../../src/engine/registry.ts';
 import type { ConversationKey, IncomingImage, IncomingMessage, ResultImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
 import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
 import { renderWorkflowPng } from '../shared/dag.ts';
-import { checkDeclaredSize, downloadCapped, mb } from '../shared/download.ts';
+import { checkDeclaredSize, downloadCapped, mb, readLocalCapped } from '../shared/download.ts';
 import { CoalescingEditor, TurnProgress, seconds } from '../shared/progress.ts';
 import { COMMAND_LIST, HELP_TEXT, RESTARTING_TEXT, START_TEXT, errorText, friendlyError, historyText, rulesText, toolsText } from '../shared/texts.ts';
 import { type AdapterTimings, TurnTracker } from '../shared/turns.ts';
@@ -32,8 +33,13 @@ export interface TelegramWebhookOptions {
 
 export interface TelegramAdapterOptions {
   readonly token: string;
-  /** Bot API root: a self-hosted server (lifts the 20 MB file limit) or a test fake. */
+  /** Bot API root: a self-hosted server or a test fake. */
   readonly apiRoot?: string;
+  /**
+   * The directory a self-hosted Bot API server in --local mode keeps files in (its --dir), on this machine.
+   * Such a server answers getFile with absolute paths there, and has no 20 MB download limit.
+   */
+  readonly localFilesDir?: string;
   /** Webhook mode when set; long polling otherwise. */
   readonly webhook?: TelegramWebhookOptions;
   readonly sessions: SessionManager;
@@ -56,12 +62,15 @@ const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 
 /**
  * A self-hosted Bot API server in --local mode answers getFile with a path on its
- * own disk instead of a download URL. Reading it would need the bot on that host
- * with a configured directory; not supported (docs/adapters.md, "Known limitations").
+ * own disk instead of a download URL; the bot reads it only from a configured
+ * directory (TELEGRAM_LOCAL_FILES_DIR), and refuses with this when none is set.
  */
 export class TelegramLocalModeError extends LegoEditError {
   constructor(readonly apiRoot: string) {
-    super('telegram-local-mode', 'I can’t fetch files from this bot’s Telegram server: it runs in --local mode, which this bot does not support. Please tell the bot’s admin (telegram-bot-api must run without --local).');
+    super(
+      'telegram-local-mode',
+      'I can’t fetch files from this bot’s Telegram server: it runs in --local mode and I was not told where it keeps its files. Please tell the bot’s admin (set TELEGRAM_LOCAL_FILES_DIR to the server’s --dir, or run telegram-bot-api without --local).',
+    );
   }
 }
 
@@ -336,12 +345,18 @@ export class TelegramAdapter {
     } catch (err) {
       throw tooBigForBotApi(err, maxBytes) ?? err;
     }
-    const link = await telegram.getFileLink(file);
-    if (link.protocol === 'file:') {
-      this.#log.error({ apiRoot: this.apiRoot }, 'the Bot API server answered getFile with a local path (--local mode), which is not supported; run telegram-bot-api without --local');
-      throw new TelegramLocalModeError(this.apiRoot);
-    }
     const size = file.file_size ?? declaredSize;
+    if (file.file_path !== undefined && isAbsolute(file.file_path)) {
+      // --local mode: the path is on the server's disk, which must be this machine's too.
+      const root = this.#options.localFilesDir;
+      if (!root) {
+        this.#log.error({ apiRoot: this.apiRoot }, 'the Bot API server answered getFile with a local path (--local mode); set TELEGRAM_LOCAL_FILES_DIR to its --dir, or run it without --local');
+        throw new TelegramLocalModeError(this.apiRoot);
+      }
+      const bytes = await readLocalCapped(file.file_path, { root, maxBytes, ...(size !== undefined ? { declaredSize: size } : {}) });
+      return { bytes, ...(name ? { name } : {}), ...(mime ? { mime } : {}) };
+    }
+    const link = await telegram.getFileLink(file);
     const bytes = await downloadCapped(link, { maxBytes, allowedOrigins: [new URL(this.apiRoot).origin], ...(size !== undefined ? { declaredSize: size } : {}) });
     return { bytes, ...(name ? { name } : {}), ...(mime ? { mime } : {}) };
   }

@@ -8,6 +8,8 @@
  * photos, documents and albums, reply to messages and press inline buttons.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -105,6 +107,8 @@ export class FakeTelegramBotApi {
    * server's disk instead of a path under /file/bot<token>/.
    */
   localMode = false;
+  /** In --local mode, where the server keeps files (its --dir): getFile writes the file there and answers that path. */
+  localDir: string | undefined;
   /** Methods whose answers are held back (ms), e.g. to keep a result upload in flight across a shutdown. */
   readonly delays = new Map<string, number>();
   readonly #server: Server;
@@ -370,9 +374,17 @@ export class FakeTelegramBotApi {
       case 'getFile': {
         const file = this.#files.get(String(p.file_id));
         if (!file) return { error: 'Bad Request: invalid file_id', status: 400 };
-        if (file.bytes.length > this.maxDownloadBytes) return { error: 'Bad Request: file is too big', status: 400 };
+        // A --local server has no download limit: that is what it is run for.
+        if (file.bytes.length > this.maxDownloadBytes && !this.localMode) return { error: 'Bad Request: file is too big', status: 400 };
         // Relative, as the cloud Bot API returns it (telegraf resolves it against apiRoot); absolute in --local mode.
-        const filePath = this.localMode ? `/var/lib/telegram-bot-api/${this.token}/${file.path}` : file.path;
+        let filePath = file.path;
+        if (this.localMode) {
+          filePath = join(this.localDir ?? '/var/lib/telegram-bot-api', this.token, file.path);
+          if (this.localDir) {
+            await mkdir(dirname(filePath), { recursive: true });
+            await writeFile(filePath, file.bytes);
+          }
+        }
         return { result: { file_id: p.file_id, file_unique_id: file.uniqueId, ...this.#sizeField(String(p.file_id)), file_path: filePath } };
       }
       case 'sendMessage':

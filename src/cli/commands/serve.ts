@@ -51,6 +51,7 @@ export function registerServe(program: Command): void {
           new TelegramAdapter({
             token: config.telegramToken!,
             ...(config.telegramApiRoot ? { apiRoot: config.telegramApiRoot } : {}),
+            ...(config.telegramLocalFilesDir ? { localFilesDir: config.telegramLocalFilesDir } : {}),
             ...(config.telegramWebhookUrl
               ? { webhook: { url: config.telegramWebhookUrl, port: config.telegramWebhookPort, ...(config.telegramWebhookSecret ? { secretToken: config.telegramWebhookSecret } : {}) } }
               : {}),

@@ -2,6 +2,9 @@
  * The Telegram adapter end to end: real telegraf against the fake Bot API server
  * on loopback, the real session manager (PGlite, offline Builder, CPU bricks).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workflow } from '../../../src/engine/workflow/types.ts';
@@ -224,12 +227,12 @@ describe('TelegramAdapter against the fake Bot API', () => {
     }
   });
 
-  it('a Bot API server in --local mode (absolute file paths) is refused with a message that says so', async () => {
+  it('a Bot API server in --local mode (absolute file paths) with no files directory configured is refused with a message that says what to set', async () => {
     fake.localMode = true;
     try {
       const sent = fake.sendPhoto(ann, annChat, photo, 'make it black and white');
       const refusal = await fake.waitForBotMessage(annChat.id, (m) => /⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
-      expect(refusal.text).toMatch(/--local mode, which this bot does not support/);
+      expect(refusal.text).toMatch(/--local mode and I was not told where it keeps its files.*TELEGRAM_LOCAL_FILES_DIR/);
       expect(fake.downloadsOf(largestFileId(sent))).toHaveLength(0);
     } finally {
       fake.localMode = false;
@@ -555,6 +558,56 @@ describe('TelegramAdapter: Cancel while running', () => {
     await fake.waitForBotMessage(chat.id, (m) => m.message_id === status.message_id && /Cancelled/.test(m.text ?? ''), { timeoutMs: 5000 });
     await delay(3500);
     expect(fake.botMessages(chat.id).some((m) => isResult(m))).toBe(false);
+  });
+});
+
+describe('TelegramAdapter with a self-hosted Bot API server in --local mode', () => {
+  let fake: FakeTelegramBotApi;
+  let bot: BotSessions;
+  let adapter: TelegramAdapter;
+  let filesDir: string;
+
+  beforeAll(async () => {
+    fake = await FakeTelegramBotApi.start();
+    filesDir = await mkdtemp(join(tmpdir(), 'lego-tg-local-'));
+    fake.localMode = true;
+    fake.localDir = filesDir;
+    bot = await openBotSessions();
+    adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, localFilesDir: filesDir, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: 200_000, logger: silentLogger, progressIntervalMs: 0 });
+    await adapter.start();
+  });
+  afterAll(async () => {
+    await adapter?.stop(2000);
+    await bot?.close();
+    await fake?.stop();
+    await rm(filesDir, { recursive: true, force: true });
+  });
+
+  it('reads the photo from the server’s directory, past the cloud API’s download limit, and edits it', async () => {
+    const ann = fake.user(6001);
+    const chat = fake.privateChat(ann);
+    const photo = await colourPhoto();
+    fake.maxDownloadBytes = 100; // the cloud API would refuse this photo; a --local server does not
+    const sent = fake.sendPhoto(ann, chat, photo, 'make it black and white');
+    const result = await fake.waitForBotMessage(chat.id, isResult, { afterId: sent.message_id });
+    expect(await isGrayscale(result.upload!.bytes)).toBe(true);
+    expect(fake.downloadsOf(largestFileId(sent))).toHaveLength(0);
+  });
+
+  it('refuses a path outside the configured directory without reading it', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'lego-tg-elsewhere-'));
+    fake.localDir = elsewhere;
+    try {
+      const ann = fake.user(6002);
+      const chat = fake.privateChat(ann);
+      const sent = fake.sendPhoto(ann, chat, await colourPhoto(), 'make it black and white');
+      const refusal = await fake.waitForBotMessage(chat.id, (m) => /⚠️/.test(m.text ?? ''), { afterId: sent.message_id });
+      expect(refusal.text).toMatch(/lies outside the chat service’s file directory/);
+      expect(fake.botMessages(chat.id).some(isResult)).toBe(false);
+    } finally {
+      fake.localDir = filesDir;
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });
 
