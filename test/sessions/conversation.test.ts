@@ -109,7 +109,7 @@ function conversationSuite(kind: DbKind): void {
     expect(out.status).toBe('done');
     const row = await turnRow(out.turnId!);
     expect(row).toMatchObject({ intent: 'rule', status: 'done', workflow: null });
-    expect(await h.manager.rules(key)).toEqual([{ index: 1, text: "don't use RESIZE", kind: 'forbid' }]);
+    expect(await h.manager.rules(key)).toEqual([{ index: 1, text: "don't use RESIZE", kind: 'forbid', everywhere: false }]);
   });
 
   it('the same rule message delivered twice is stored once', async () => {
