@@ -11,6 +11,7 @@ import { FLUX_STYLE } from './edit/flux-style.ts';
 import { ADJUST } from './functions/adjust.ts';
 import { BBOX } from './functions/bbox.ts';
 import { COMPOSE } from './functions/compose.ts';
+import { PASTE } from './functions/paste.ts';
 import { GRAYSCALE } from './functions/grayscale.ts';
 import { INVERSE } from './functions/inverse.ts';
 import { RESIZE } from './functions/resize.ts';
@@ -30,7 +31,7 @@ import { TEXT_DET } from './predict/text-det.ts';
 export const predictBricks: readonly AnyBrick[] = [RES, SOS, MASK_SEG, ADD_PRED, CMI_PRED, TEXT_DET, FACE_DET];
 export const editBricks: readonly AnyBrick[] = [FASTINPAINT, FLUX_FILL, FLUX_RCM, FLUX_INPAINT, FLUX_CBG, FLUX_STYLE, FLUX_ENV, FLUX_POSE];
 export const functionBricks: readonly AnyBrick[] = [
-  INVERSE, BBOX, COMPOSE, RESIZE, ADJUST, GRAYSCALE,
+  INVERSE, BBOX, COMPOSE, PASTE, RESIZE, ADJUST, GRAYSCALE,
   CROP, ROTATE, FLIP, DILATE, BLUR,
 ];
 

@@ -53,6 +53,8 @@ export interface PlanRequest {
   readonly instruction: string;
   /** Whether the user supplied a mask (`init[mask]` may be used). */
   readonly hasMask?: boolean;
+  /** Whether the user supplied a second photo (`init[reference]` may be used), e.g. of something to paste in. */
+  readonly hasReference?: boolean;
   /** Bricks that can run right now; plans use only these where they can. */
   readonly available: ReadonlySet<string>;
   readonly signal?: AbortSignal;

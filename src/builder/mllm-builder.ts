@@ -16,7 +16,7 @@ import type { ImageData } from '../engine/values.ts';
 import { WorkflowParseError, parseBuilderReply, parseLenientJson, splitReasoning } from '../engine/workflow/parse.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../engine/workflow/serialise.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
-import { formatIssues, validateWorkflow } from '../engine/workflow/validate.ts';
+import { formatIssues, providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import { silentLogger } from '../logger.ts';
 import type { Builder, Plan, PlanAttempt, PlanRequest, PriorTurn } from './builder.ts';
 import { ADVISED_INTENTS, type IntentAdvice, type IntentAdvisor, type IntentQuestion } from './intent-advisor.ts';
@@ -137,6 +137,7 @@ export class MllmBuilder implements Builder, IntentAdvisor {
     }
     return renderPrompt('system', {
       has_mask: request.hasMask ? 'yes' : 'no',
+      has_reference: request.hasReference ? 'yes' : 'no',
       catalogue: registry.catalogue(),
       available: [...request.available].sort().join(', ') || 'none',
       examples: workedExamples(new Set(registry.names())),
@@ -156,7 +157,7 @@ export class MllmBuilder implements Builder, IntentAdvisor {
     const attempts: PlanAttempt[] = [];
     const usage = { promptTokens: 0, completionTokens: 0 };
     const maxAttempts = 1 + Math.max(0, this.#options.maxRepairs ?? 2);
-    const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+    const provided = providedInputs(request);
     const catalogue = this.#options.registry.list();
 
     for (let n = 1; n <= maxAttempts; n++) {

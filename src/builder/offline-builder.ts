@@ -13,7 +13,7 @@ import type { AnyBrick } from '../engine/brick.ts';
 import { BrickRegistry } from '../engine/registry.ts';
 import { serialiseWorkflow } from '../engine/workflow/serialise.ts';
 import type { Source, Workflow } from '../engine/workflow/types.ts';
-import { validateWorkflow } from '../engine/workflow/validate.ts';
+import { providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
 import { Draft, INIT_IMAGE, INIT_MASK, type InputValue, out } from './draft.ts';
@@ -808,7 +808,7 @@ export class OfflineBuilder implements Builder {
       .filter(Boolean);
     const rules = request.rules ?? [];
     const catalogue: BrickInfo[] = this.#registry.list();
-    const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+    const provided = providedInputs(request);
     const order = segmenterOrder(Boolean(request.hasMask));
     const candidates: Candidate[] = [];
     const seen = new Set<string>();

@@ -7,7 +7,7 @@
  */
 import type { BrickRegistry } from '../engine/registry.ts';
 import type { Binding, Source, Workflow, WorkflowNode } from '../engine/workflow/types.ts';
-import { validateWorkflow } from '../engine/workflow/validate.ts';
+import { providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import type { PlanRequest, PriorTurn } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
 import { insertAfter, literal, out, removeStep, setLiteral } from './draft.ts';
@@ -188,7 +188,7 @@ export function afterEmptyMask(turn: PriorTurn, wf: Workflow): Revision | undefi
 
 /** Why a revised workflow cannot replace the old one: validation issues and broken rules; empty when it can. */
 export function revisionProblems(workflow: Workflow, request: PlanRequest, registry: BrickRegistry): string[] {
-  const provided = new Set(['image', ...(request.hasMask ? ['mask'] : [])]);
+  const provided = providedInputs(request);
   const checked = validateWorkflow(workflow, registry, { provided });
   if (!checked.ok) return checked.issues.map((i) => i.message);
   return checkRules(workflow, request.rules ?? [], registry.list());

@@ -19,7 +19,7 @@ import type { ImageData, MaskData, Value } from './values.ts';
 import { describeValue, isEmptyMask, isMask, typeOfValue } from './values.ts';
 import type { Source, Workflow, WorkflowNode } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
-import { WorkflowValidationError, validateWorkflow } from './workflow/validate.ts';
+import { WorkflowValidationError, providedInputs, validateWorkflow } from './workflow/validate.ts';
 
 export { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 
@@ -38,6 +38,8 @@ export interface ExecutorOptions {
 export interface RunInputs {
   readonly image: ImageData;
   readonly mask?: MaskData;
+  /** A second photo from the user (`init[reference]`). */
+  readonly reference?: ImageData;
 }
 
 export interface RunOptions {
@@ -110,7 +112,7 @@ export class Executor {
     };
     const elapsed = (): number => performance.now() - started;
 
-    const provided = new Set(['image', ...(inputs.mask ? ['mask'] : [])]);
+    const provided = providedInputs({ hasMask: inputs.mask !== undefined, hasReference: inputs.reference !== undefined });
     const checked = validateWorkflow(workflow, this.#registry, { provided });
     if (!checked.ok) {
       return finish({ status: 'failed', error: new WorkflowValidationError(checked.issues), trace: [], durationMs: elapsed() });
@@ -119,7 +121,7 @@ export class Executor {
     emit({ type: 'validated', steps: wf.nodes.length });
 
     const nodes = new Map(wf.nodes.map((n) => [n.step, n]));
-    const initValues: Record<string, Value> = { image: inputs.image, ...(inputs.mask ? { mask: inputs.mask } : {}) };
+    const initValues: Record<string, Value> = { image: inputs.image, ...(inputs.mask ? { mask: inputs.mask } : {}), ...(inputs.reference ? { reference: inputs.reference } : {}) };
     const needed = neededSteps(wf);
     const keys = this.#cacheKeys(wf, initValues);
     const trace = new Map<number, StepTrace>(

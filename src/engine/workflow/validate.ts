@@ -46,8 +46,16 @@ export function formatIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((i) => `- ${i.message}`).join('\n');
 }
 
-/** User inputs a run will have. `init[image]` is always there; `init[mask]` only when the user gave one. */
-export const INIT_TYPES: Readonly<Record<string, ValueType>> = { image: 'Image', mask: 'Mask' };
+/**
+ * User inputs a run may have. `init[image]` is always there; `init[mask]` (the region to edit) and
+ * `init[reference]` (a second photo, e.g. of something to paste in) only when the user gave one.
+ */
+export const INIT_TYPES: Readonly<Record<string, ValueType>> = { image: 'Image', mask: 'Mask', reference: 'Image' };
+
+/** The `init[...]` names a run with these user inputs provides. */
+export function providedInputs(given: { readonly hasMask?: boolean | undefined; readonly hasReference?: boolean | undefined }): Set<string> {
+  return new Set(['image', ...(given.hasMask ? ['mask'] : []), ...(given.hasReference ? ['reference'] : [])]);
+}
 
 export interface ValidateOptions {
   /** Which `init[...]` inputs the run will provide (default: image only). */
@@ -90,7 +98,7 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
     if (src.kind === 'init') {
       const t = INIT_TYPES[src.name];
       if (!t) {
-        issues.push({ ...base, code: 'unknown-init', message: `${at}: init[${src.name}] does not exist; use init[image] or init[mask].` });
+        issues.push({ ...base, code: 'unknown-init', message: `${at}: init[${src.name}] does not exist; use init[image], init[mask] or init[reference].` });
         return undefined;
       }
       if (!provided.has(src.name)) {
