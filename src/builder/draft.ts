@@ -4,6 +4,7 @@ import type { Binding, Source, Workflow, WorkflowNode } from '../engine/workflow
 
 export const INIT_IMAGE: Source = { kind: 'init', name: 'image' };
 export const INIT_MASK: Source = { kind: 'init', name: 'mask' };
+export const INIT_REFERENCE: Source = { kind: 'init', name: 'reference' };
 
 export type InputValue = Source | string | number | undefined;
 

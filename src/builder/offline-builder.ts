@@ -3,8 +3,8 @@
  * and no model. It understands the common instruction families and emits the
  * workflows the published Lego-Edit Builder emits for them (remove = RES →
  * FASTINPAINT → FLUX-INPAINT, recolour = RES → FLUX-RCM, replace = RES → BBOX →
- * FLUX-FILL, add = ADD-PRED → FLUX-FILL, background = SOS → INVERSE → FLUX-CBG,
- * …). Each instruction is planned in a few variants (segmenter, refinement,
+ * FLUX-FILL, add = ADD-PRED → FLUX-FILL, or ADD-PRED → PASTE with the user's
+ * second photo, background = SOS → INVERSE → FLUX-CBG, …). Each instruction is planned in a few variants (segmenter, refinement,
  * box) and the best variant that validates and keeps the user's rules wins, so
  * a rule such as "don't use RES before INPAINT" re-routes the plan rather than
  * failing it. What it cannot plan it refuses, saying what it can do instead.
@@ -16,7 +16,7 @@ import type { Source, Workflow } from '../engine/workflow/types.ts';
 import { providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
-import { Draft, INIT_IMAGE, INIT_MASK, type InputValue, out } from './draft.ts';
+import { Draft, INIT_IMAGE, INIT_MASK, INIT_REFERENCE, type InputValue, out } from './draft.ts';
 import { canWire, floatInputs, needsSettings, searchBricks, type FallbackMatch } from './fallback.ts';
 import {
   isColourPhrase,
@@ -513,11 +513,31 @@ const replace: Family = (clause, ctx) => {
   return true;
 };
 
+/** "this", "it", "the hat from the second photo": the object of the user's second photo. */
+const REFERENCE_OBJECT = /^(?:this|that|it|these|those|them|the (?:object|thing|item)|(?:the |a |an )?([a-z]+(?: [a-z]+)?) (?:from|in|of|on) (?:the |my )?(?:second|other|2nd|next|attached|last) (?:photo|image|picture|pic))\b\s*/i;
+
+/** Verbs that, with a second photo, mean "put that object in"; draw, paint and generate still mean drawing. */
+const PLACING_VERBS = new Set(['add', 'insert', 'include', 'put', 'place', 'attach', 'stick', 'paste']);
+
+/** ADD-PRED finds where; PASTE puts the object of the user's second photo there. */
+function pasteReference(what: string, ctx: Ctx): void {
+  const ref = REFERENCE_OBJECT.exec(what);
+  const prompt = objectPhrase(ref ? `${ref[1] ?? 'object'} ${what.slice(ref[0].length)}` : what, 24);
+  const predicted = ctx.draft.add('ADD-PRED', { image: ctx.image, prompt, mask: ctx.request.hasMask ? INIT_MASK : undefined });
+  ctx.image = out(ctx.draft.add('PASTE', { image: ctx.image, reference: INIT_REFERENCE, mask: out(predicted, 'mask') }), 'image');
+  const hint = location(what);
+  ctx.notes.push(`ADD-PRED places "${prompt}"${hint ? ` (${hint})` : ''}; PASTE puts the object of your second photo there.`);
+}
+
 const add: Family = (clause, ctx) => {
-  const m = /^(?:add|insert|include|introduce|draw|paint|put|place|attach|stick|generate|create|give)\s+(.+)$/i.exec(clause);
+  const m = /^(?:add|insert|include|introduce|draw|paint|put|place|attach|stick|generate|create|give|paste)\s+(.+)$/i.exec(clause);
   if (!m) return false;
   let what = m[1]!.trim();
   const verb = clause.split(' ')[0]!.toLowerCase();
+  if (ctx.request.hasReference && PLACING_VERBS.has(verb)) {
+    pasteReference(what, ctx);
+    return true;
+  }
   // "give the dog a hat" → "a hat on the dog".
   const give = verb === 'give' ? /^(.+?)\s+((?:a|an|some|two|three)\s+.+|[a-z]+s)$/i.exec(what) : null;
   if (verb === 'give' && !give) return false;
@@ -678,7 +698,7 @@ function viaSearch(clause: string, ctx: Ctx, why: string, only: (brick: AnyBrick
  */
 const PLANNED_BY_FAMILIES = new Set([
   'RES', 'SOS', 'MASK-SEG', 'TEXT-DET', 'FACE-DET', 'ADD-PRED', 'CMI-PRED', 'FASTINPAINT', 'FLUX-INPAINT', 'FLUX-FILL', 'FLUX-RCM', 'FLUX-CBG',
-  'FLUX-STYLE', 'FLUX-ENV', 'FLUX-POSE', 'INVERSE', 'BBOX', 'ADJUST', 'GRAYSCALE', 'BLUR', 'CROP', 'ROTATE', 'FLIP', 'RESIZE', 'DILATE',
+  'FLUX-STYLE', 'FLUX-ENV', 'FLUX-POSE', 'INVERSE', 'BBOX', 'ADJUST', 'GRAYSCALE', 'BLUR', 'CROP', 'ROTATE', 'FLIP', 'RESIZE', 'DILATE', 'PASTE',
 ]);
 
 const namedBrick: Family = (clause, ctx) =>

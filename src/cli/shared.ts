@@ -25,15 +25,22 @@ export async function loadWorkflow(path: string): Promise<Workflow> {
 }
 
 /** Decodes the user's image and, when given, mask: once, for planning and running alike. */
-export async function readRunInputs(rt: Runtime, imagePath: string, maskPath: string | undefined): Promise<RunInputs> {
+/** The files a run is given: the image, and optionally a mask (`init[mask]`) and a reference photo (`init[reference]`). */
+export interface InputPaths {
+  readonly mask?: string | undefined;
+  readonly reference?: string | undefined;
+}
+
+export async function readRunInputs(rt: Runtime, imagePath: string, paths: InputPaths = {}): Promise<RunInputs> {
   const image = await decodeImage(await readInput(imagePath, 'image'), rt.limits);
-  const mask = maskPath ? await decodeMask(await readInput(maskPath, 'mask'), rt.limits) : undefined;
-  return { image, ...(mask ? { mask } : {}) };
+  const mask = paths.mask ? await decodeMask(await readInput(paths.mask, 'mask'), rt.limits) : undefined;
+  const reference = paths.reference ? await decodeImage(await readInput(paths.reference, 'reference'), rt.limits) : undefined;
+  return { image, ...(mask ? { mask } : {}), ...(reference ? { reference } : {}) };
 }
 
 /** Runs a workflow on image files, prints the timing table and writes the results. */
-export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string, maskPath: string | undefined, out: string): Promise<void> {
-  await runInputsAndReport(rt, wf, await readRunInputs(rt, imagePath, maskPath), out);
+export async function runAndReport(rt: Runtime, wf: Workflow, imagePath: string, paths: InputPaths, out: string): Promise<void> {
+  await runInputsAndReport(rt, wf, await readRunInputs(rt, imagePath, paths), out);
 }
 
 /** Runs a workflow on decoded inputs, prints the timing table and writes the results. */

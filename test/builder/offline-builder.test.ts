@@ -9,7 +9,7 @@ import { BrickRegistry } from '../../src/engine/registry.ts';
 import { makeImage } from '../../src/engine/values.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../../src/engine/workflow/serialise.ts';
 import type { Workflow, WorkflowNode } from '../../src/engine/workflow/types.ts';
-import { validateWorkflow } from '../../src/engine/workflow/validate.ts';
+import { providedInputs, validateWorkflow } from '../../src/engine/workflow/validate.ts';
 
 const registry = new BrickRegistry(builtinBricks());
 const image = makeImage(400, 300, 3);
@@ -19,7 +19,7 @@ const builder = new OfflineBuilder(registry);
 async function plan(instruction: string, extra: Partial<PlanRequest> = {}): Promise<Workflow> {
   const p = await builder.plan({ image, instruction, available: all, ...extra });
   expect(p.builder).toBe('offline');
-  const checked = validateWorkflow(p.workflow, registry, { provided: new Set(['image', ...(extra.hasMask ? ['mask'] : [])]) });
+  const checked = validateWorkflow(p.workflow, registry, { provided: providedInputs(extra) });
   expect(checked.ok, JSON.stringify(checked.issues)).toBe(true);
   return p.workflow;
 }
@@ -168,6 +168,26 @@ describe('OfflineBuilder instruction families', () => {
     const p = await new OfflineBuilder(withUpscaler).plan({ image, instruction: 'sharpen this blurry photo', available: new Set(withUpscaler.names()) });
     expect(bricks(p.workflow)).toEqual(['SUPERRES']);
     expect(p.reasoning).toMatch(/SUPERRES/);
+  });
+});
+
+describe('OfflineBuilder with a second photo from the user', () => {
+  it('pastes it for "add this …", "put it …" and "add the hat from the second photo …", placed by ADD-PRED', async () => {
+    for (const [instruction, prompt] of [
+      ['add this next to the dog', 'object next to the dog'],
+      ['put it on the table', 'object on the table'],
+      ['add the hat from the second photo on the man', 'hat on the man'],
+    ] as const) {
+      const wf = await plan(instruction, { hasReference: true });
+      expect(bricks(wf), instruction).toEqual(['ADD-PRED', 'PASTE']);
+      expect(lit(wf.nodes[0], 'prompt'), instruction).toBe(prompt);
+      expect(serialiseWorkflow(wf)).toMatch(/"reference": ?"init\[reference\]"/);
+    }
+  });
+
+  it('still draws for "draw …", and without a second photo "add a hat" is drawn', async () => {
+    expect(bricks(await plan('draw a cat on the left', { hasReference: true }))).toEqual(['ADD-PRED', 'FLUX-FILL']);
+    expect(bricks(await plan('add a hat on the man'))).toEqual(['ADD-PRED', 'FLUX-FILL']);
   });
 });
 

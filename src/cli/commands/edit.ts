@@ -13,11 +13,18 @@ export function registerEdit(program: Command): void {
     .argument('<instruction>', 'what to change, e.g. "make it black and white"')
     .requiredOption('-o, --out <file>', 'where to write the result (more results get -2, -3… suffixes)')
     .option('--mask <file>', 'a mask of the region to edit (white = edit)')
+    .option('--reference <file>', 'a second photo, e.g. of something to paste in ("add this next to the dog")')
     .option('--show-plan', 'print the workflow before running it')
-    .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; showPlan?: boolean }) => {
+    .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
       const rt = createRuntime();
-      const inputs = await readRunInputs(rt, imagePath, opts.mask);
-      const request: PlanRequest = { image: inputs.image, instruction, hasMask: inputs.mask !== undefined, available: await rt.registry.available() };
+      const inputs = await readRunInputs(rt, imagePath, opts);
+      const request: PlanRequest = {
+        image: inputs.image,
+        instruction,
+        hasMask: inputs.mask !== undefined,
+        hasReference: inputs.reference !== undefined,
+        available: await rt.registry.available(),
+      };
       let plan = await rt.builder.plan(request);
       for (let repairs = 0; ; repairs++) {
         const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;

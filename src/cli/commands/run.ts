@@ -9,8 +9,9 @@ export function registerRun(program: Command): void {
     .argument('<workflow>', 'workflow JSON (Builder output; code fences and <think> traces are fine)')
     .requiredOption('--image <file>', 'the input image, init[image]')
     .option('--mask <file>', 'the input mask, init[mask]')
+    .option('--reference <file>', 'a second photo, init[reference]')
     .requiredOption('-o, --out <file>', 'where to write the result')
-    .action(async (workflowPath: string, opts: { image: string; mask?: string; out: string }) => {
-      await runAndReport(createRuntime(), await loadWorkflow(workflowPath), opts.image, opts.mask, opts.out);
+    .action(async (workflowPath: string, opts: { image: string; mask?: string; reference?: string; out: string }) => {
+      await runAndReport(createRuntime(), await loadWorkflow(workflowPath), opts.image, opts, opts.out);
     });
 }
