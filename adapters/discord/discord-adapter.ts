@@ -89,7 +89,8 @@ export function slashCommands(): unknown[] {
       .setDescription('Edit an image from a plain-English instruction')
       .addAttachmentOption((o) => o.setName('image').setDescription('The photo to edit').setRequired(true))
       .addStringOption((o) => o.setName('instruction').setDescription('What to change, e.g. "make it black and white"').setRequired(true).setMaxLength(1000))
-      .addAttachmentOption((o) => o.setName('mask').setDescription('Optional mask: white = the region to edit').setRequired(false)),
+      .addAttachmentOption((o) => o.setName('mask').setDescription('Optional mask: white = the region to edit').setRequired(false))
+      .addAttachmentOption((o) => o.setName('reference').setDescription('Optional second photo, e.g. of something to paste in ("add this")').setRequired(false)),
     new SlashCommandBuilder().setName('rules').setDescription('Your standing rules'),
     new SlashCommandBuilder().setName('undo').setDescription('Back to the previous image'),
     new SlashCommandBuilder().setName('redo').setDescription('Forward again after undo'),
@@ -223,10 +224,17 @@ export class DiscordAdapter {
         case 'edit': {
           const image = interaction.options.getAttachment('image', true);
           const mask = interaction.options.getAttachment('mask');
+          const reference = interaction.options.getAttachment('reference');
           const instruction = interaction.options.getString('instruction', true);
+          if (mask && reference) {
+            await surface.text('⚠️ Give either a mask or a reference photo with one edit, not both.');
+            return;
+          }
+          // The session manager tells the two apart: a black-and-white second image is a mask.
+          const second = mask ?? reference;
           let images: IncomingImage[];
           try {
-            images = [await this.#download(image), ...(mask ? [await this.#download(mask)] : [])];
+            images = [await this.#download(image), ...(second ? [await this.#download(second)] : [])];
           } catch (err) {
             await surface.text(friendlyError(err));
             return;

@@ -79,11 +79,12 @@ const COMMIT_WITHOUT_FLUSH = sql`set_config('synchronous_commit', 'off', true) =
 
 type TurnRow = typeof turns.$inferSelect;
 
-/** A user's photo as stored on arrival, with the mask sent beside it, if any. */
+/** A user's photo as stored on arrival, with the mask or reference photo sent beside it, if any. */
 interface Upload {
   readonly image: ImageData;
   readonly sha: string;
   readonly mask?: { readonly mask: MaskData; readonly sha: string };
+  readonly reference?: { readonly image: ImageData; readonly sha: string };
 }
 type ConversationRow = typeof conversations.$inferSelect;
 
@@ -523,11 +524,16 @@ export class DbSessionManager implements SessionManager {
       const [first, second] = message.images;
       if (first) {
         try {
-          // A second image (a Telegram album, Discord's mask option) is the region to edit: init[mask].
-          // Both are checked before either is stored.
-          const mask = second ? await this.#images.readMask(second.bytes) : undefined;
+          // A second image (a Telegram album, Discord's mask option) is the region to edit, init[mask], when it is
+          // black and white, else a photo of something to paste in, init[reference]. Both are checked before either is stored.
+          const extra = second ? await this.#images.readSecond(second.bytes) : undefined;
           const { image, sha } = await this.#images.storeUpload(first.bytes);
-          upload = { image, sha, ...(mask ? { mask: { mask, sha: await this.#images.storeMask(second!.bytes, mask) } } : {}) };
+          upload = {
+            image,
+            sha,
+            ...(extra && 'mask' in extra ? { mask: { mask: extra.mask, sha: await this.#images.storeMask(second!.bytes, extra.mask) } } : {}),
+            ...(extra && 'reference' in extra ? { reference: { image: extra.reference, sha: await this.#images.storeReference(second!.bytes, extra.reference) } } : {}),
+          };
         } catch (err) {
           if (err instanceof LegoEditError) {
             await emit({ type: 'error', code: err.code, userMessage: err.userMessage });
@@ -582,6 +588,7 @@ export class DbSessionManager implements SessionManager {
   async #insertTurn(convId: number, messageId: string, text: string, intent: Intent, upload: Upload | undefined, status: TurnStatus): Promise<number> {
     const inputSha = upload?.sha ?? null;
     const maskSha = upload?.mask?.sha ?? null;
+    const referenceSha = upload?.reference?.sha ?? null;
     // One statement, so the turn and its input links are written together without a transaction's round trips.
     const result = await this.#db.execute(sql`
       with t as (
@@ -593,6 +600,8 @@ export class DbSessionManager implements SessionManager {
         select id, 'input', 0, ${inputSha}::text from t where ${inputSha}::text is not null
         union all
         select id, 'input', 1, ${maskSha}::text from t where ${maskSha}::text is not null
+        union all
+        select id, 'input', 2, ${referenceSha}::text from t where ${referenceSha}::text is not null
       )
       select id from t where ${this.#progressCommit}`);
     return Number(rowsOf<{ id: number }>(result)[0]!.id);
@@ -735,6 +744,7 @@ export class DbSessionManager implements SessionManager {
       let sourceSha: string;
       let image: ImageData;
       let mask: { mask: MaskData; sha: string } | undefined;
+      let reference: { image: ImageData; sha: string } | undefined;
       let revise: { turn: PriorTurn; feedback: string } | undefined;
       let revisesTurnId: number | null = null;
       // An edit of a new photo puts the photo itself on the undo stack, below its result.
@@ -743,6 +753,7 @@ export class DbSessionManager implements SessionManager {
         sourceSha = ctx.upload.sha;
         image = ctx.upload.image;
         mask = ctx.upload.mask;
+        reference = ctx.upload.reference;
       } else if (ctx.intent === 'revision' || ctx.intent === 'rule') {
         const target =
           ctx.intent === 'rule'
@@ -758,6 +769,7 @@ export class DbSessionManager implements SessionManager {
         sourceSha = target.sourceImage;
         image = await this.#images.load(sourceSha);
         mask = await this.#images.turnMask(target.id);
+        reference = await this.#images.turnReference(target.id);
         if (ctx.intent === 'revision' && !retryUnplanned) revise = { turn: toPriorTurn(target), feedback: ctx.text };
         pushSource = retryUnplanned && conv.current?.image !== sourceSha;
       } else {
@@ -786,6 +798,8 @@ export class DbSessionManager implements SessionManager {
         select id, 'input', 0, ${sourceSha} from u
         union all
         select id, 'input', 1, ${mask?.sha ?? null}::text from u where ${mask?.sha ?? null}::text is not null
+        union all
+        select id, 'input', 2, ${reference?.sha ?? null}::text from u where ${reference?.sha ?? null}::text is not null
         on conflict do nothing`);
       await emit({ type: 'planning', turnId });
       if (signal.aborted) return cancelled();
@@ -795,6 +809,7 @@ export class DbSessionManager implements SessionManager {
         image,
         instruction,
         hasMask: mask !== undefined,
+        hasReference: reference !== undefined,
         available: await this.#availableBricks(),
         signal,
         history: [...conv.history],
@@ -847,7 +862,7 @@ export class DbSessionManager implements SessionManager {
         });
         if (signal.aborted) return cancelled();
 
-        outcome = await this.#executor.run(plan.workflow, { image, ...(mask ? { mask: mask.mask } : {}) }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
+        outcome = await this.#executor.run(plan.workflow, { image, ...(mask ? { mask: mask.mask } : {}), ...(reference ? { reference: reference.image } : {}) }, { signal, reuseCache: !plan.rerun, onEvent: (e) => void this.#stepEvent(turnId, e, emit) });
         if (outcome.status !== 'failed' || signal.aborted) break;
         const trace = outcome.trace.map(plainTrace);
         const runMs = Math.round(outcome.durationMs);

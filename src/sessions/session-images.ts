@@ -53,6 +53,23 @@ export class SessionImages {
     return { image, sha };
   }
 
+  /**
+   * What a second image sent with a photo is: a mask when it is black and white (the region to edit,
+   * white = edit), else a reference photo (something to paste in). Checked, not stored, so a bad one stores nothing.
+   */
+  async readSecond(bytes: Uint8Array): Promise<{ readonly mask: MaskData } | { readonly reference: ImageData }> {
+    const image = await decodeImage(bytes, this.#limits);
+    return looksLikeMask(image) ? { mask: await this.readMask(bytes) } : { reference: image };
+  }
+
+  /** Stores a reference photo checked by `readSecond`. */
+  async storeReference(bytes: Uint8Array, image: ImageData): Promise<string> {
+    const sha = await this.#blobs.put(bytes);
+    await this.#record(sha, bytes.byteLength, image.width, image.height, (await sharp(bytes).metadata()).format ?? 'unknown');
+    this.#decoded.set(sha, image);
+    return sha;
+  }
+
   /** Checks a user's mask (white = edit) without storing it, so a bad one stores nothing. */
   async readMask(bytes: Uint8Array): Promise<MaskData> {
     const mask = await decodeMask(bytes, this.#limits);
@@ -68,14 +85,25 @@ export class SessionImages {
 
   /** The user's mask of an earlier turn (input position 1), so a revision edits the same region. */
   async turnMask(turnId: number): Promise<{ mask: MaskData; sha: string } | undefined> {
+    const input = await this.#turnInput(turnId, 1, 'The mask of that edit is no longer stored (it was pruned to save space). Send the photo and mask again.');
+    return input && { mask: await decodeMask(input.bytes, NO_LIMITS), sha: input.sha };
+  }
+
+  /** The user's reference photo of an earlier turn (input position 2), so a revision pastes the same thing. */
+  async turnReference(turnId: number): Promise<{ image: ImageData; sha: string } | undefined> {
+    const input = await this.#turnInput(turnId, 2, 'The second photo of that edit is no longer stored (it was pruned to save space). Send both photos again.');
+    return input && { image: await this.load(input.sha), sha: input.sha };
+  }
+
+  async #turnInput(turnId: number, position: number, gone: string): Promise<{ bytes: Buffer; sha: string } | undefined> {
     const [row] = await this.#db
       .select({ sha: turnImages.imageSha })
       .from(turnImages)
-      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, 1)));
+      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, position)));
     if (!row) return undefined;
     const bytes = await this.#blobs.get(row.sha);
-    if (!bytes) throw new SessionError('image-gone', 'The mask of that edit is no longer stored (it was pruned to save space). Send the photo and mask again.');
-    return { mask: await decodeMask(bytes, NO_LIMITS), sha: row.sha };
+    if (!bytes) throw new SessionError('image-gone', gone);
+    return { bytes, sha: row.sha };
   }
 
   async load(sha: string): Promise<ImageData> {
@@ -109,3 +137,20 @@ export class SessionImages {
     if (inserted.length) this.storedBytes += size;
   }
 }
+
+/** Black-and-white enough to be a mask: nine in ten pixels grey and near black or near white. */
+export function looksLikeMask(img: ImageData): boolean {
+  const c = img.channels;
+  const n = img.width * img.height;
+  let maskish = 0;
+  for (let p = 0, i = 0; p < n; p++, i += c) {
+    const r = img.data[i]!;
+    const g = img.data[i + 1]!;
+    const b = img.data[i + 2]!;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 24) continue;
+    const v = (r + g + b) / 3;
+    if (v <= 48 || v >= 207) maskish++;
+  }
+  return maskish >= n * 0.9;
+}
+

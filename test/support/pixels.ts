@@ -44,3 +44,25 @@ export async function changeByHalf(a: Uint8Array, b: Uint8Array): Promise<{ left
   const half = x!.data.length / 2;
   return { left: left / half, right: right / half };
 }
+
+/** A product shot: a strong red block on a near-white backdrop, as a second photo of "this" to paste in. */
+export async function productShot(width = 40, height = 30): Promise<Buffer> {
+  const data = Buffer.alloc(width * height * 3, 248);
+  for (let y = Math.floor(height / 4); y < Math.floor((height * 3) / 4); y++) {
+    for (let x = Math.floor(width / 4); x < Math.floor((width * 3) / 4); x++) data.set([225, 15, 25], (y * width + x) * 3);
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+/** The share of an image's pixels that are that strong red, and of the near-white backdrop. */
+export async function productShare(png: Uint8Array): Promise<{ red: number; backdrop: number }> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let red = 0;
+  let backdrop = 0;
+  for (let i = 0; i < data.length; i += info.channels) {
+    if (data[i]! > 200 && data[i + 1]! < 50 && data[i + 2]! < 60) red++;
+    if (data[i]! > 240 && data[i + 1]! > 240 && data[i + 2]! > 240) backdrop++;
+  }
+  const n = data.length / info.channels;
+  return { red: red / n, backdrop: backdrop / n };
+}

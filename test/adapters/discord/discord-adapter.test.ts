@@ -16,6 +16,8 @@ import {
   isGrayscale,
   meanBrightness,
   openBotSessions,
+  productShare,
+  productShot,
   rightHalfMask,
   slowBuilder,
   unreachableBuilder,
@@ -69,6 +71,7 @@ describe('DiscordAdapter against the fake Discord server', () => {
       ['image', 11, true],
       ['instruction', 3, true],
       ['mask', 11, false],
+      ['reference', 11, false],
     ]);
   });
 
@@ -175,6 +178,17 @@ describe('DiscordAdapter against the fake Discord server', () => {
     expect(change.left).toBe(0);
     expect(change.right).toBeGreaterThan(0.5);
     expect(result.content).toMatch(/BLUR/);
+  });
+
+  it('/edit with a reference photo pastes its object in', async () => {
+    const token = fake.slashCommand(ann, 'edit', {
+      image: { bytes: photo, name: 'photo.png', contentType: 'image/png' },
+      instruction: 'add this on the left',
+      reference: { bytes: await productShot(), name: 'thing.png', contentType: 'image/png' },
+    });
+    const result = await fake.waitForOriginal(token, hasResult);
+    expect(result.content).toMatch(/PASTE/);
+    expect((await productShare(resultBytes(result))).red).toBeGreaterThan(0.005);
   });
 
   it('a turn that outlives the interaction token continues as a channel message', async () => {

@@ -98,7 +98,7 @@ export async function meanBrightness(bytes: Uint8Array): Promise<number> {
   return stats.channels.reduce((s, c) => s + c.mean, 0) / stats.channels.length;
 }
 
-export { changeByHalf, checkerPhoto, rightHalfMask } from '../../support/pixels.ts';
+export { changeByHalf, checkerPhoto, productShare, productShot, rightHalfMask } from '../../support/pixels.ts';
 
 /** The offline Builder, except that a Van Gogh style is planned as FLUX-STYLE, which raises NeedsGpuHostError on a CPU-only host. */
 export function gpuStyleBuilder(registry: BrickRegistry): Builder {

@@ -21,6 +21,8 @@ import {
   isGrayscale,
   meanBrightness,
   openBotSessions,
+  productShare,
+  productShot,
   rightHalfMask,
   slowBuilder,
   unreachableBuilder,
@@ -264,6 +266,15 @@ describe('TelegramAdapter against the fake Bot API', () => {
     expect(result.caption).toMatch(/^BLUR/);
     // One turn for the whole album, not one per part.
     expect(fake.botMessages(annChat.id).filter((m) => m.message_id > parts[0]!.message_id && isResult(m))).toHaveLength(1);
+  });
+
+  it('an album’s second photo that is a photo, not a mask, is what "add this" pastes in', async () => {
+    const base = await colourPhoto();
+    const parts = fake.sendAlbum(ann, annChat, [base, await productShot()], 'add this on the left');
+    const result = await fake.waitForBotMessage(annChat.id, isResult, { afterId: parts.at(-1)!.message_id });
+    expect(result.caption).toMatch(/^ADD-PRED\('object on the left'\) → PASTE/);
+    expect((await productShare(base)).red).toBe(0);
+    expect((await productShare(result.upload!.bytes)).red).toBeGreaterThan(0.005);
   });
 
   it('/help, /tools and /history answer', async () => {

@@ -1,0 +1,65 @@
+/**
+ * A second image that is a photo, not a black-and-white mask, is the user's reference
+ * (init[reference]): "add this on the left" pastes its object in, lineage records it as the
+ * turn's third input, and a revision of that turn gets it again.
+ */
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PlanRequest } from '../../src/builder/builder.ts';
+import { turnImages } from '../../db/schema.ts';
+import { sha256Hex } from '../../src/sessions/blob-store.ts';
+import { productShare, productShot, rightHalfMask } from '../support/pixels.ts';
+import { type Harness, gradientPng, message, openHarness, recorder } from './harness.ts';
+
+describe('the user’s reference photo', () => {
+  let h: Harness;
+  const requests: PlanRequest[] = [];
+  beforeAll(async () => {
+    h = await openHarness('pglite', {
+      memory: true,
+      customise: (rt) => {
+        const plan = rt.builder.plan.bind(rt.builder);
+        rt.builder.plan = (req) => {
+          requests.push(req);
+          return plan(req);
+        };
+      },
+    });
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  let first = 0;
+
+  it('pastes the object of a second photo into the first, without its backdrop, and records it as the third input', async () => {
+    const photo = await gradientPng(96, 64);
+    const reference = await productShot();
+    const r = recorder();
+    const out = await h.manager.handle({ ...message('zoe', 'add this on the left', photo), images: [{ bytes: photo }, { bytes: reference }] }, r.listener);
+    expect(out).toMatchObject({ intent: 'edit', status: 'done' });
+    first = out.turnId!;
+    expect(requests.at(-1)).toMatchObject({ hasReference: true, hasMask: false });
+    expect(JSON.stringify(r.of('planned')[0]!.workflow)).toContain('"reference":"init[reference]"');
+    const before = await productShare(photo);
+    const after = await productShare(r.of('result')[0]!.images[0]!.bytes);
+    expect(before.red).toBe(0);
+    expect(after.red).toBeGreaterThan(0.01);
+    expect(after.backdrop).toBeLessThan(0.005);
+    const inputs = await h.database.db.select().from(turnImages).where(and(eq(turnImages.turnId, first), eq(turnImages.role, 'input')));
+    expect(inputs.map((i) => [i.position, i.imageSha]).sort()).toEqual([[0, sha256Hex(photo)], [2, sha256Hex(reference)]]);
+  });
+
+  it('gives a revision of that turn the same reference photo', async () => {
+    const r = recorder();
+    const out = await h.manager.handle(message('zoe', 'try again', undefined, { replyTo: { turnId: first } }), r.listener);
+    expect(out).toMatchObject({ intent: 'revision', status: 'done' });
+    expect(requests.at(-1)).toMatchObject({ hasReference: true });
+    expect((await productShare(r.of('result')[0]!.images[0]!.bytes)).red).toBeGreaterThan(0.01);
+  });
+
+  it('still takes a black-and-white second image as the mask', async () => {
+    const photo = await gradientPng(48, 32);
+    const out = await h.manager.handle({ ...message('zoe', 'blur this', photo), images: [{ bytes: photo }, { bytes: await rightHalfMask() }] }, recorder().listener);
+    expect(out.status).toBe('done');
+    expect(requests.at(-1)).toMatchObject({ hasMask: true, hasReference: false });
+  });
+});
