@@ -23,11 +23,13 @@ export interface TerminalChatOptions {
 }
 
 export const HELP = `Type what to change ("make it black and white"), or feedback on the last result ("too much", "no, darker instead").
-Commands: /open FILE (photo for the next message)  /undo  /redo  /history  /rules  /forget N  /plan [TURN]  /reset  /cancel  /help  /quit`;
+Commands: /open FILE (photo for the next message)  /with FILE (a mask, or a second photo to paste in, going with it)  /undo  /redo  /history  /rules  /forget N  /plan [TURN]  /reset  /cancel  /help  /quit`;
 
 export class TerminalChat {
   readonly #o: TerminalChatOptions;
   #pending?: IncomingImage & { readonly path: string };
+  /** A mask or reference photo going with the pending photo. */
+  #second?: IncomingImage & { readonly path: string };
   #seq = 0;
   readonly #inFlight = new Set<Promise<void>>();
 
@@ -70,6 +72,9 @@ export class TerminalChat {
       case '/open':
         await this.#open(arg);
         return true;
+      case '/with':
+        await this.#with(arg);
+        return true;
       case '/cancel':
         this.#say((await manager.cancel(key, key.userId)).text);
         return true;
@@ -105,14 +110,16 @@ export class TerminalChat {
         }
     }
     const image = this.#pending;
+    const second = this.#second;
     this.#pending = undefined;
+    this.#second = undefined;
     const done = manager
       .handle(
         {
           ...key,
           messageId: `${process.pid}-${Date.now()}-${++this.#seq}`,
           text: line,
-          images: image ? [{ bytes: image.bytes, name: image.path }] : [],
+          images: image ? [{ bytes: image.bytes, name: image.path }, ...(second ? [{ bytes: second.bytes, name: second.path }] : [])] : [],
         },
         (e) => this.#render(e),
       )
@@ -131,16 +138,35 @@ export class TerminalChat {
   }
 
   async #open(path: string): Promise<void> {
-    if (!path) {
-      this.#say('Usage: /open FILE');
+    const file = await this.#read(path, '/open');
+    if (!file) return;
+    this.#pending = file;
+    this.#second = undefined;
+    this.#say(`Photo ${file.path} will go with your next message. What should I do with it?`);
+  }
+
+  async #with(path: string): Promise<void> {
+    if (!this.#pending) {
+      this.#say('Open the photo to edit first (/open FILE), then /with FILE.');
       return;
+    }
+    const file = await this.#read(path, '/with');
+    if (!file) return;
+    this.#second = file;
+    this.#say(`${file.path} goes with it: a black-and-white image is the region to edit, a photo is something to paste in ("add this on the left").`);
+  }
+
+  async #read(path: string, command: string): Promise<(IncomingImage & { readonly path: string }) | undefined> {
+    if (!path) {
+      this.#say(`Usage: ${command} FILE`);
+      return undefined;
     }
     const full = resolve(path);
     try {
-      this.#pending = { bytes: await readFile(full), path: full };
-      this.#say(`Photo ${full} will go with your next message. What should I do with it?`);
+      return { bytes: await readFile(full), path: full };
     } catch (err) {
       this.#say(`Cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return undefined;
     }
   }
 

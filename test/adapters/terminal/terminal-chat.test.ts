@@ -1,11 +1,12 @@
 /** The terminal adapter on a real session manager: lines in, plan, progress and result files out. */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TerminalChat } from '../../../adapters/terminal/terminal-chat.ts';
+import { productShare, productShot } from '../../support/pixels.ts';
 import { type Harness, gradientPng, openHarness } from '../../sessions/harness.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -72,5 +73,30 @@ describe('terminal chat', () => {
     await done;
     expect(text).toMatch(/Cannot read .*missing\.png: ENOENT/);
     expect(text).toMatch(/error: That file is not an image I can read \(unknown or damaged format\)\./);
+  });
+
+  it('/with sends a second photo along with the opened one: "add this" pastes it in', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const photo = join(h.dir, 'base.png');
+    const thing = join(h.dir, 'thing.png');
+    await writeFile(photo, await gradientPng(96, 64));
+    await writeFile(thing, await productShot());
+    const chat = new TerminalChat({ manager: h.manager, input, output, resultsDir: join(h.dir, 'results-with'), key: { platform: 'terminal', chatId: 'with', userId: 'tester' } });
+    const done = chat.run();
+    input.end(`/with ${thing}
+/open ${photo}
+/with ${thing}
+add this on the left
+/quit
+`);
+    await done;
+    expect(text).toMatch(/Open the photo to edit first/);
+    expect(text).toMatch(/plan \(offline\): ADD-PRED\('object on the left'\) → PASTE/);
+    const written = [...text.matchAll(/wrote (\S+)/g)].map((m) => m[1]!);
+    expect(written).toHaveLength(1);
+    expect((await productShare(await readFile(written[0]!))).red).toBeGreaterThan(0.01);
   });
 });
