@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 
@@ -40,6 +41,8 @@ export interface DatabaseOptions {
   readonly inMemory?: boolean;
   /** Largest number of pooled PostgreSQL connections. */
   readonly poolSize?: number;
+  /** Where a lost PostgreSQL turns lock is reported. */
+  readonly logger?: Logger;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -97,7 +100,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    // Keepalive, so a lock held by a bot whose host vanished is freed in minutes, not when the server's TCP timeout fires.
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     const db = drizzle({ client: pool, schema });
@@ -118,7 +122,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // A session-level advisory lock lives as long as its connection, so the claim keeps one client checked out;
     // a killed process's connection closes and the server drops its lock with it.
     let holder: PoolClient | undefined;
+    let claimed = false;
     const unclaim = async (): Promise<void> => {
+      claimed = false;
       const client = holder;
       holder = undefined;
       if (!client) return;
@@ -129,29 +135,60 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         client.release(err instanceof Error ? err : true);
       }
     };
-    return {
-      db: db as unknown as SessionDb,
-      kind: 'postgres',
-      location,
-      async claimTurns() {
-        if (holder) throw new Error('claimTurns called twice on one database');
-        const client = await pool.connect();
-        const { rows } = await client.query<{ ok: boolean; pid: number | null }>(
+    const acquire = async (): Promise<PoolClient> => {
+      const client = await pool.connect();
+      let rows: Array<{ ok: boolean; pid: number | null }>;
+      try {
+        ({ rows } = await client.query<{ ok: boolean; pid: number | null }>(
           `select pg_try_advisory_lock($1) as ok,
                   (select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted and l.pid <> pg_backend_pid()
                      and l.database = (select oid from pg_database where datname = current_database())
                      and ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint limit 1) as pid`,
           [TURNS_LOCK.toString()],
+        ));
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
+      if (!rows[0]?.ok) {
+        client.release();
+        const who = rows[0]?.pid ? ` (its connection is PostgreSQL backend ${rows[0].pid})` : '';
+        throw new LegoEditError(
+          'database-busy',
+          `Another lego-edit process is running turns on the PostgreSQL database at ${location}${who}. Stop it first: one bot or chat process per database.`,
         );
-        if (!rows[0]?.ok) {
+      }
+      // pg-pool drops its own error listener from a checked-out client: without this one a dropped connection would crash the process.
+      client.on('error', (err) => {
+        if (holder !== client) return;
+        holder = undefined;
+        client.release(err);
+        options.logger?.error({ err: errorMessage(err) }, 'lost the PostgreSQL connection that holds the turns lock; claiming it again');
+        void reclaim();
+      });
+      return client;
+    };
+    const reclaim = async (): Promise<void> => {
+      try {
+        const client = await acquire();
+        if (claimed && !holder) holder = client;
+        else {
+          // Given up meanwhile: a session-level lock outlives the client's return to the pool, so unlock first.
+          await client.query('select pg_advisory_unlock($1)', [TURNS_LOCK.toString()]).catch(() => undefined);
           client.release();
-          const who = rows[0]?.pid ? ` (its connection is PostgreSQL backend ${rows[0].pid})` : '';
-          throw new LegoEditError(
-            'database-busy',
-            `Another lego-edit process is running turns on the PostgreSQL database at ${location}${who}. Stop it first: one bot or chat process per database.`,
-          );
         }
-        holder = client;
+      } catch (err) {
+        options.logger?.error({ err: errorMessage(err) }, 'could not claim the turns lock again: another process may now run turns on this database');
+      }
+    };
+    return {
+      db: db as unknown as SessionDb,
+      kind: 'postgres',
+      location,
+      async claimTurns() {
+        if (claimed) throw new Error('claimTurns called twice on one database');
+        holder = await acquire();
+        claimed = true;
         return unclaim;
       },
       close: async () => {

@@ -28,7 +28,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
   const { config } = rt;
   const owned = !options.database;
   const database =
-    options.database ?? (await openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) }));
+    options.database ?? (await openDatabase({ dataDir: config.dataDir, logger: rt.logger, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) }));
   const blobs = options.blobs ?? new DiskBlobStore(join(config.dataDir, 'blobs'));
   let unclaim: (() => Promise<void>) | undefined;
   try {

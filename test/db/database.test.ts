@@ -109,6 +109,23 @@ describePg('PostgreSQL database', () => {
       expect(await tables(b.db)).toEqual(TABLES);
       await unclaimA();
       await b.claimTurns();
+      // The server drops the connection holding the lock: the process lives on and claims it again.
+      const holders = (await c.db.execute(
+        sql`select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+      )) as unknown as { rows: Array<{ pid: number }> };
+      expect(holders.rows).toHaveLength(1);
+      await c.db.execute(sql`select pg_terminate_backend(${holders.rows[0]!.pid})`);
+      await vi.waitFor(
+        async () => {
+          const again = (await c.db.execute(
+            sql`select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+          )) as unknown as { rows: Array<{ pid: number }> };
+          expect(again.rows.map((r) => r.pid)).not.toEqual(holders.rows.map((r) => r.pid));
+          expect(again.rows).toHaveLength(1);
+        },
+        { timeout: 5_000 },
+      );
+      expect(((await c.claimTurns().catch((e: unknown) => e)) as { code?: string }).code).toBe('database-busy');
       await b.close();
       await c.claimTurns();
     } finally {
