@@ -230,11 +230,10 @@ export class DiscordAdapter {
             await surface.text('⚠️ Give either a mask or a reference photo with one edit, not both.');
             return;
           }
-          // The session manager tells the two apart: a black-and-white second image is a mask.
           const second = mask ?? reference;
           let images: IncomingImage[];
           try {
-            images = [await this.#download(image), ...(second ? [await this.#download(second)] : [])];
+            images = [await this.#download(image), ...(second ? [{ ...(await this.#download(second)), role: mask ? ('mask' as const) : ('reference' as const) }] : [])];
           } catch (err) {
             await surface.text(friendlyError(err));
             return;

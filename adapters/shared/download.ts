@@ -4,6 +4,7 @@
  * platform's own file endpoints, so a crafted message cannot make the bot fetch
  * arbitrary URLs or buffer an unbounded body.
  */
+import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { ImageTooLargeError, LegoEditError } from '../../src/engine/errors.ts';
@@ -102,7 +103,10 @@ export async function readLocalCapped(path: string, options: LocalReadOptions): 
     throw new DownloadError('the file is not where the chat service said it is', { cause: err });
   }
   if (!real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new DownloadError('the file lies outside the chat service’s file directory');
-  const handle = await open(real, 'r');
+  // No following a link swapped in since realpath, and no blocking on a FIFO before the regular-file check.
+  const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
+    throw new DownloadError('the file could not be opened', { cause: err });
+  });
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new DownloadError('that is not a file');

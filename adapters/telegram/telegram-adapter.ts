@@ -397,6 +397,8 @@ export class TelegramAdapter {
       ...key,
       userName: first.from?.username ?? first.from?.first_name,
       messageId: String(first.message_id),
+      // Anonymous admins and channel posts all arrive under one shared bot id (GroupAnonymousBot, Channel_Bot).
+      ...('sender_chat' in first && first.sender_chat ? { sharedIdentity: true } : {}),
       ...(text ? { text } : {}),
       images,
       ...(replyToBot ? { replyTo: { messageId: String(repliedTo.message_id), ...(knownTurn !== undefined ? { turnId: knownTurn } : {}) } } : {}),

@@ -1,4 +1,5 @@
 import { port, defineBrick } from '../../src/engine/brick.ts';
+import { BrickInputError } from '../../src/engine/errors.ts';
 import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import { type ImageData, type MaskData, makeImage, makeMask } from '../../src/engine/values.ts';
 import { type Box, fitImage, fitMask, maskBounds } from '../lib/pixels.ts';
@@ -35,11 +36,13 @@ export function referenceCutout(ref: ImageData): MaskData {
     Math.abs(data[p * c]! - backdrop[0]!) + Math.abs(data[p * c + 1]! - backdrop[1]!) + Math.abs(data[p * c + 2]! - backdrop[2]!) <= BACKDROP_TOLERANCE;
   // Flood fill from the border over backdrop-coloured pixels; what it cannot reach is the object.
   const seen = new Uint8Array(w * h);
-  const stack: number[] = [];
+  // Each pixel is pushed at most once, so a typed stack of w × h never overflows (and stays 4 bytes a pixel).
+  const stack = new Int32Array(w * h);
+  let top = 0;
   const visit = (p: number): void => {
     if (!seen[p] && near(p)) {
       seen[p] = 1;
-      stack.push(p);
+      stack[top++] = p;
     }
   };
   for (let x = 0; x < w; x++) {
@@ -50,8 +53,8 @@ export function referenceCutout(ref: ImageData): MaskData {
     visit(y * w);
     visit(y * w + w - 1);
   }
-  while (stack.length) {
-    const p = stack.pop()!;
+  while (top > 0) {
+    const p = stack[--top]!;
     const x = p % w;
     if (x > 0) visit(p - 1);
     if (x < w - 1) visit(p + 1);
@@ -100,12 +103,18 @@ export const PASTE = defineBrick({
   outputs: { image: port.image() },
   constraint: 'Needs a reference image from the user (init[reference]); use ADD-PRED for the region when the user names a place.',
   version: '1',
-  async run({ image, reference, mask, cutout }) {
+  async run({ image, reference, mask, cutout }, ctx) {
     const where = maskBounds(await fitMask(mask, image.width, image.height), 127);
     // The executor stops on empty masks before a brick runs; a faint one with nothing over half can still arrive.
-    if (!where) return { image };
-    const cut = cutout ? await fitMask(cutout, reference.width, reference.height) : referenceCutout(reference);
-    const objectBox = maskBounds(cut, 127) ?? { x: 0, y: 0, width: reference.width, height: reference.height };
+    if (!where) throw new BrickInputError('PASTE', 'the mask has nothing over half white, so there is nowhere to paste');
+    let cut = cutout ? await fitMask(cutout, reference.width, reference.height) : referenceCutout(reference);
+    let objectBox = maskBounds(cut, 127);
+    if (!objectBox) {
+      ctx.warn?.('the cut-out of the second photo was empty, so all of it was pasted');
+      cut = makeMask(reference.width, reference.height);
+      cut.data.fill(255);
+      objectBox = { x: 0, y: 0, width: reference.width, height: reference.height };
+    }
     const place = placeIn(where, objectBox.width, objectBox.height);
     const piece = await fitImage(await crop(reference, objectBox), place.width, place.height, 3);
     const alpha = await fitMask(await cropMask(cut, objectBox), place.width, place.height);

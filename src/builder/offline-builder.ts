@@ -514,7 +514,8 @@ const replace: Family = (clause, ctx) => {
 };
 
 /** "this", "it", "the hat from the second photo": the object of the user's second photo. */
-const REFERENCE_OBJECT = /^(?:this|that|it|these|those|them|the (?:object|thing|item)|(?:the |a |an )?([a-z]+(?: [a-z]+)?) (?:from|in|of|on) (?:the |my )?(?:second|other|2nd|next|attached|last) (?:photo|image|picture|pic))\b\s*/i;
+const REFERENCE_OBJECT =
+  /^(?:(?:the |a |an )?([a-z]+(?: [a-z]+){0,2}) (?:from|in|of|on) (?:the |my )?(?:second|other|2nd|next|attached|last) (?:photo|image|picture|pic)|(?:this|that|these|those) (?!(?:on|in|at|to|into|onto|next|near|beside|behind|above|below|under|over|between|by|left|right|here|there)\b)([a-z]+)|this|that|it|these|those|them|the (?:object|thing|item))\b\s*/i;
 
 /** Verbs that, with a second photo, mean "put that object in"; draw, paint and generate still mean drawing. */
 const PLACING_VERBS = new Set(['add', 'insert', 'include', 'put', 'place', 'attach', 'stick', 'paste']);
@@ -522,7 +523,7 @@ const PLACING_VERBS = new Set(['add', 'insert', 'include', 'put', 'place', 'atta
 /** ADD-PRED finds where; PASTE puts the object of the user's second photo there. */
 function pasteReference(what: string, ctx: Ctx): void {
   const ref = REFERENCE_OBJECT.exec(what);
-  const prompt = objectPhrase(ref ? `${ref[1] ?? 'object'} ${what.slice(ref[0].length)}` : what, 24);
+  const prompt = objectPhrase(ref ? `${ref[1] ?? ref[2] ?? 'object'} ${what.slice(ref[0].length)}` : what, 24);
   const predicted = ctx.draft.add('ADD-PRED', { image: ctx.image, prompt, mask: ctx.request.hasMask ? INIT_MASK : undefined });
   ctx.image = out(ctx.draft.add('PASTE', { image: ctx.image, reference: INIT_REFERENCE, mask: out(predicted, 'mask') }), 'image');
   const hint = location(what);

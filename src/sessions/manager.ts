@@ -167,6 +167,8 @@ export class DbSessionManager implements SessionManager {
   /** Conversations with interrupted turns nobody has been told about. */
   readonly #noticeDue = new Set<number>();
   #available?: { readonly at: number; readonly names: Promise<ReadonlySet<string>> };
+  /** Bumped whenever a rule for all of a user's chats is stored or forgotten: see #state. */
+  #userRulesEpoch = 0;
   #closed = false;
 
   private constructor(options: SessionManagerOptions) {
@@ -246,7 +248,13 @@ export class DbSessionManager implements SessionManager {
     if (pinned) return pinned;
     let state = this.#states.get(convId);
     if (!state) {
-      const loaded = await this.#loadState(convId);
+      let loaded: ConversationState;
+      let epoch: number;
+      // A rule for all chats stored or forgotten while this loaded may be missing from what it read; read again.
+      do {
+        epoch = this.#userRulesEpoch;
+        loaded = await this.#loadState(convId);
+      } while (epoch !== this.#userRulesEpoch);
       // Another caller may have loaded it meanwhile; keep one copy.
       state = this.#active.get(convId)?.state ?? this.#states.get(convId) ?? loaded;
       this.#states.set(convId, state);
@@ -526,7 +534,7 @@ export class DbSessionManager implements SessionManager {
         try {
           // A second image (a Telegram album, Discord's mask option) is the region to edit, init[mask], when it is
           // black and white, else a photo of something to paste in, init[reference]. Both are checked before either is stored.
-          const extra = second ? await this.#images.readSecond(second.bytes) : undefined;
+          const extra = second ? await this.#images.readSecond(second.bytes, second.role) : undefined;
           const { image, sha } = await this.#images.storeUpload(first.bytes);
           upload = {
             image,
@@ -570,7 +578,10 @@ export class DbSessionManager implements SessionManager {
             return { intent, turnId, status: 'done' };
           }
           if (intent === 'rule') {
-            const replan = await this.#applyRule(key, convId, turnId, classified.rule!, classified.everywhere === true, emit);
+            if (classified.everywhere && message.sharedIdentity) {
+              await emit({ type: 'info', turnId, text: 'You write anonymously here (as the group or a channel), so I keep this rule to this chat only.' });
+            }
+            const replan = await this.#applyRule(key, convId, turnId, classified.rule!, classified.everywhere === true && !message.sharedIdentity, emit);
             if (!replan) return { intent, turnId, status: 'done' };
           }
           return { intent, turnId, status: await this.#runTurn(convId, turnId, j, emit, { intent, text, key, upload, replyTarget }) };
@@ -658,9 +669,13 @@ export class DbSessionManager implements SessionManager {
       })
       .returning({ id: rulesTable.id });
     const entry = { id: stored!.id, rule, scoped: !everywhere };
+    if (everywhere) {
+      this.#userRulesEpoch++;
+      // A state loaded after the insert already has it.
+      for (const other of this.#cachedStatesOf(key.platform, key.userId)) if (!other.rules.some((r) => r.id === entry.id)) other.rules.push(entry);
+    }
     const here = await this.#state(convId);
-    here.rules.push(entry);
-    if (everywhere) for (const other of this.#cachedStatesOf(key.platform, key.userId)) if (other !== here) other.rules.push(entry);
+    if (!here.rules.some((r) => r.id === entry.id)) here.rules.push(entry);
     const where = everywhere ? ' in all your chats' : '';
     const last = await this.#lastPlannedTurn(convId);
     const complies = last?.workflow && checkRules(last.workflow as Workflow, [rule], this.#registry.list()).length === 0;
@@ -1051,7 +1066,10 @@ export class DbSessionManager implements SessionManager {
     }
     await this.#db.delete(rulesTable).where(eq(rulesTable.id, target.id));
     conv.rules = list.filter((r) => r.id !== target.id);
-    if (!target.scoped) for (const other of this.#cachedStatesOf(conv.platform, conv.userId)) other.rules = other.rules.filter((r) => r.id !== target.id);
+    if (!target.scoped) {
+      this.#userRulesEpoch++;
+      for (const other of this.#cachedStatesOf(conv.platform, conv.userId)) other.rules = other.rules.filter((r) => r.id !== target.id);
+    }
     return { ok: true, text: `Forgot rule ${index}: ${quote(target.rule.text)}${target.scoped ? '' : ', in all your chats'}.` };
   }
 

@@ -57,9 +57,10 @@ export class SessionImages {
    * What a second image sent with a photo is: a mask when it is black and white (the region to edit,
    * white = edit), else a reference photo (something to paste in). Checked, not stored, so a bad one stores nothing.
    */
-  async readSecond(bytes: Uint8Array): Promise<{ readonly mask: MaskData } | { readonly reference: ImageData }> {
+  async readSecond(bytes: Uint8Array, role?: 'mask' | 'reference'): Promise<{ readonly mask: MaskData } | { readonly reference: ImageData }> {
+    if (role === 'mask') return { mask: await this.readMask(bytes) };
     const image = await decodeImage(bytes, this.#limits);
-    return looksLikeMask(image) ? { mask: await this.readMask(bytes) } : { reference: image };
+    return role === 'reference' || !looksLikeMask(image) ? { reference: image } : { mask: await this.readMask(bytes) };
   }
 
   /** Stores a reference photo checked by `readSecond`. */
@@ -138,10 +139,18 @@ export class SessionImages {
   }
 }
 
-/** Black-and-white enough to be a mask: nine in ten pixels grey and near black or near white. */
+/**
+ * Black-and-white enough to be a mask: nine in ten pixels grey and near black or near white. An image with
+ * see-through parts is a cut-out (a sticker), never a mask, whatever colours its hidden pixels hold.
+ */
 export function looksLikeMask(img: ImageData): boolean {
   const c = img.channels;
   const n = img.width * img.height;
+  if (c === 4) {
+    let clear = 0;
+    for (let i = 3; i < img.data.length; i += 4) if (img.data[i]! < 250) clear++;
+    if (clear >= n * 0.01) return false;
+  }
   let maskish = 0;
   for (let p = 0, i = 0; p < n; p++, i += c) {
     const r = img.data[i]!;

@@ -27,6 +27,8 @@ export interface IncomingImage {
   readonly bytes: Uint8Array;
   readonly name?: string;
   readonly mime?: string;
+  /** For a second image: what the sender said it is (Discord's mask:/reference: options); otherwise its pixels decide. */
+  readonly role?: 'mask' | 'reference';
 }
 
 export interface IncomingMessage extends ConversationKey {
@@ -42,6 +44,11 @@ export interface IncomingMessage extends ConversationKey {
    * it recorded with `linkMessage`.
    */
   readonly replyTo?: { readonly turnId?: number; readonly messageId?: string };
+  /**
+   * The sender's id stands for several people (Telegram's anonymous group admins, posts sent as a channel),
+   * so nothing they set reaches beyond this conversation: a rule "in all my chats" stays in this chat.
+   */
+  readonly sharedIdentity?: boolean;
 }
 
 /** An encoded result image, ready to upload. */

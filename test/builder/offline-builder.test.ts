@@ -177,6 +177,8 @@ describe('OfflineBuilder with a second photo from the user', () => {
       ['add this next to the dog', 'object next to the dog'],
       ['put it on the table', 'object on the table'],
       ['add the hat from the second photo on the man', 'hat on the man'],
+      ['add the big red hat from the other picture on the man', 'big red hat on the man'],
+      ['put this hat on the man', 'hat on the man'],
     ] as const) {
       const wf = await plan(instruction, { hasReference: true });
       expect(bricks(wf), instruction).toEqual(['ADD-PRED', 'PASTE']);

@@ -185,6 +185,16 @@ describe('session manager behaviour', () => {
     expect(await h.database.db.select().from(rulesTable)).toHaveLength(1);
   });
 
+  it('keeps a rule "for all chats" to the chat when the sender id is shared by several people (anonymous admins)', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const r = recorder();
+    await h.manager.handle({ ...message('anon', 'never use FLUX-STYLE in all my chats', undefined, { chatId: 'g1' }), sharedIdentity: true }, r.listener);
+    expect(r.of('info').map((e) => e.text)[0]).toMatch(/anonymously .* to this chat only/);
+    const [stored] = await h.database.db.select().from(rulesTable);
+    expect(stored!.conversationId).not.toBeNull();
+    expect(await h.manager.rules({ platform: 'test', chatId: 'g2', userId: 'anon' })).toEqual([]);
+  });
+
   it('an instruction the Builder refuses fails that turn only, with its suggestions, keeping the current image', async () => {
     h = await openHarness('pglite', {
       memory: true,

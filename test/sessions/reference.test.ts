@@ -56,6 +56,20 @@ describe('the user’s reference photo', () => {
     expect((await productShare(r.of('result')[0]!.images[0]!.bytes)).red).toBeGreaterThan(0.01);
   });
 
+  it('takes a cut-out with transparency as a reference, and a black-and-white image the sender called a reference as one', async () => {
+    const sharp = (await import('sharp')).default;
+    const sticker = Buffer.alloc(30 * 20 * 4);
+    for (let y = 5; y < 15; y++) for (let x = 10; x < 20; x++) sticker.set([225, 15, 25, 255], (y * 30 + x) * 4);
+    const stickerPng = await sharp(sticker, { raw: { width: 30, height: 20, channels: 4 } }).png().toBuffer();
+    const logo = await rightHalfMask(30, 20);
+    for (const [second, role] of [[stickerPng, undefined], [logo, 'reference']] as const) {
+      const photo = await gradientPng(96, 64);
+      const out = await h.manager.handle({ ...message('zoe', 'add this on the left', photo), images: [{ bytes: photo }, { bytes: second, ...(role ? { role } : {}) }] }, recorder().listener);
+      expect(out.status).toBe('done');
+      expect(requests.at(-1)).toMatchObject({ hasReference: true, hasMask: false });
+    }
+  });
+
   it('still takes a black-and-white second image as the mask', async () => {
     const photo = await gradientPng(48, 32);
     const out = await h.manager.handle({ ...message('zoe', 'blur this', photo), images: [{ bytes: photo }, { bytes: await rightHalfMask() }] }, recorder().listener);

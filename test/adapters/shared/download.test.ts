@@ -1,4 +1,5 @@
 /** Reading a file a --local Bot API server names: only regular files inside its directory, never past the cap. */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +33,13 @@ describe('readLocalCapped', () => {
     }
   });
 
-  it('refuses a file over the cap, a directory, and a path that is not there', async () => {
+  it('refuses a file over the cap, a directory, a path that is not there, and a FIFO without blocking', async () => {
     await expect(readLocalCapped(join(root, 'photos', 'a.jpg'), { root, maxBytes: 999 })).rejects.toBeInstanceOf(ImageTooLargeError);
     await expect(readLocalCapped(join(root, 'photos', 'a.jpg'), { root, maxBytes: 5000, declaredSize: 9000 })).rejects.toBeInstanceOf(ImageTooLargeError);
     await expect(readLocalCapped(join(root, 'photos'), { root, maxBytes: 5000 })).rejects.toThrow(/not a file/);
     await expect(readLocalCapped(join(root, 'photos', 'gone.jpg'), { root, maxBytes: 5000 })).rejects.toThrow(/not where the chat service said/);
+    // A FIFO would block a plain open until someone writes to it.
+    execFileSync('mkfifo', [join(root, 'photos', 'pipe.jpg')]);
+    await expect(readLocalCapped(join(root, 'photos', 'pipe.jpg'), { root, maxBytes: 5000 })).rejects.toThrow(/not a file/);
   });
 });
