@@ -802,6 +802,15 @@ export class DbSessionManager implements SessionManager {
         if (!from) throw new SessionError('no-image', 'There is no image to edit yet. Send a photo with an instruction.');
         sourceSha = from.image;
         image = await this.#images.load(sourceSha);
+        // Photos sent without words (an album of a photo and its mask or a second photo), then the instruction:
+        // the instruction is for that photo with what came with it.
+        if (from.turnId !== null) {
+          const sent = await this.#turnRow(convId, from.turnId);
+          if (sent?.intent === 'ask-what-to-do' && sent.sourceImage === from.image) {
+            mask = await this.#images.turnMask(sent.id);
+            reference = await this.#images.turnReference(sent.id);
+          }
+        }
       }
 
       await this.#db.execute(sql`

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlanRequest } from '../../src/builder/builder.ts';
 import { turnImages } from '../../db/schema.ts';
 import { sha256Hex } from '../../src/sessions/blob-store.ts';
-import { productShare, productShot, rightHalfMask } from '../support/pixels.ts';
+import { changeByHalf, checkerPhoto, productShare, productShot, rightHalfMask } from '../support/pixels.ts';
 import { type Harness, gradientPng, message, openHarness, recorder } from './harness.ts';
 
 describe('the user’s reference photo', () => {
@@ -68,6 +68,27 @@ describe('the user’s reference photo', () => {
       expect(out.status).toBe('done');
       expect(requests.at(-1)).toMatchObject({ hasReference: true, hasMask: false });
     }
+  });
+
+  it('keeps what came with photos sent without words for the instruction that follows: the reference, or the mask', async () => {
+    const photo = await gradientPng(96, 64);
+    const asked = recorder();
+    await h.manager.handle({ ...message('yan', undefined, photo), images: [{ bytes: photo }, { bytes: await productShot() }] }, asked.listener);
+    expect(asked.of('clarify')).toHaveLength(1);
+    const r = recorder();
+    const out = await h.manager.handle(message('yan', 'add this on the left'), r.listener);
+    expect(out).toMatchObject({ intent: 'follow-up', status: 'done' });
+    expect(requests.at(-1)).toMatchObject({ hasReference: true });
+    expect((await productShare(r.of('result')[0]!.images[0]!.bytes)).red).toBeGreaterThan(0.01);
+
+    const checker = await checkerPhoto();
+    await h.manager.handle({ ...message('yan', undefined, checker), images: [{ bytes: checker }, { bytes: await rightHalfMask() }] }, recorder().listener);
+    const blurred = recorder();
+    await h.manager.handle(message('yan', 'blur this'), blurred.listener);
+    expect(requests.at(-1)).toMatchObject({ hasMask: true });
+    const change = await changeByHalf(checker, blurred.of('result')[0]!.images[0]!.bytes);
+    expect(change.left).toBe(0);
+    expect(change.right).toBeGreaterThan(0.5);
   });
 
   it('still takes a black-and-white second image as the mask', async () => {
