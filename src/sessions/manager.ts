@@ -119,6 +119,8 @@ interface ConversationState {
   rules: Array<{ id: number; rule: Rule; scoped: boolean }>;
   /** The Builder's context: the newest finished planned turns, oldest first. */
   history: PriorTurn[];
+  /** Turns of photos sent without words that brought a mask or second photo: an instruction on that photo gets it too. */
+  readonly wordless: Set<number>;
   turnsSincePrune: number;
 }
 
@@ -267,7 +269,7 @@ export class DbSessionManager implements SessionManager {
   async #loadState(convId: number): Promise<ConversationState> {
     const [row] = await this.#db.select().from(conversations).where(eq(conversations.id, convId));
     if (!row) throw new Error(`conversation ${convId} vanished`);
-    const [ruleRows, planned] = await Promise.all([
+    const [ruleRows, planned, wordless] = await Promise.all([
       this.#db
         .select({ id: rulesTable.id, data: rulesTable.data, conversationId: rulesTable.conversationId })
         .from(rulesTable)
@@ -284,6 +286,11 @@ export class DbSessionManager implements SessionManager {
         .where(and(eq(turns.conversationId, convId), isNotNull(turns.workflow)))
         .orderBy(desc(turns.id))
         .limit(this.#settings.historyTurns),
+      this.#db
+        .selectDistinct({ id: turnImages.turnId })
+        .from(turnImages)
+        .innerJoin(turns, eq(turns.id, turnImages.turnId))
+        .where(and(eq(turns.conversationId, convId), eq(turns.intent, 'ask-what-to-do'), eq(turnImages.role, 'input'), sql`${turnImages.position} > 0`)),
     ]);
     return {
       id: convId,
@@ -298,6 +305,7 @@ export class DbSessionManager implements SessionManager {
         .filter((r) => (FINISHED as readonly string[]).includes(r.status))
         .reverse()
         .map((r) => toPriorTurn(r)),
+      wordless: new Set(wordless.map((w) => w.id)),
       turnsSincePrune: 0,
     };
   }
@@ -573,7 +581,9 @@ export class DbSessionManager implements SessionManager {
         convId,
         async (j): Promise<HandleOutcome> => {
           if (intent === 'ask-what-to-do') {
-            await this.#pushState(await this.#state(convId), [{ image: upload!.sha, turnId }]);
+            const conv = await this.#state(convId);
+            await this.#pushState(conv, [{ image: upload!.sha, turnId }]);
+            if (upload!.mask || upload!.reference) conv.wordless.add(turnId);
             await emit({ type: 'clarify', question: classified.question ?? 'What should I do with this photo?' });
             return { intent, turnId, status: 'done' };
           }
@@ -803,13 +813,10 @@ export class DbSessionManager implements SessionManager {
         sourceSha = from.image;
         image = await this.#images.load(sourceSha);
         // Photos sent without words (an album of a photo and its mask or a second photo), then the instruction:
-        // the instruction is for that photo with what came with it.
-        if (from.turnId !== null) {
-          const sent = await this.#turnRow(convId, from.turnId);
-          if (sent?.intent === 'ask-what-to-do' && sent.sourceImage === from.image) {
-            mask = await this.#images.turnMask(sent.id);
-            reference = await this.#images.turnReference(sent.id);
-          }
+        // the instruction is for that photo with what came with it. Known from memory, so other follow-ups pay no query.
+        if (from.turnId !== null && conv.wordless.has(from.turnId)) {
+          mask = await this.#images.turnMask(from.turnId);
+          reference = await this.#images.turnReference(from.turnId);
         }
       }
 
@@ -1041,7 +1048,7 @@ export class DbSessionManager implements SessionManager {
           : sql``
       }
       select 1`);
-    Object.assign(conv, { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from });
+    Object.assign(conv, { current: next, undo: undoStack, redo: redoStack });
     const image = await this.#images.result(next.image);
     const [turn] = next.turnId !== null ? await this.#db.select({ text: turns.text }).from(turns).where(eq(turns.id, next.turnId)) : [];
     const what = turn?.text ? ` (${quote(turn.text)})` : '';

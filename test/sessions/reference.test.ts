@@ -91,6 +91,28 @@ describe('the user’s reference photo', () => {
     expect(change.right).toBeGreaterThan(0.5);
   });
 
+  it('still knows what came with wordless photos after a restart', async () => {
+    const disk = await openHarness('pglite', {
+      customise: (rt) => {
+        const plan = rt.builder.plan.bind(rt.builder);
+        rt.builder.plan = (req) => {
+          requests.push(req);
+          return plan(req);
+        };
+      },
+    });
+    try {
+      const photo = await gradientPng(96, 64);
+      await disk.manager.handle({ ...message('kai', undefined, photo), images: [{ bytes: photo }, { bytes: await productShot() }] }, recorder().listener);
+      await disk.restart();
+      const out = await disk.manager.handle(message('kai', 'add this on the left'), recorder().listener);
+      expect(out.status).toBe('done');
+      expect(requests.at(-1)).toMatchObject({ hasReference: true });
+    } finally {
+      await disk.close();
+    }
+  });
+
   it('still takes a black-and-white second image as the mask', async () => {
     const photo = await gradientPng(48, 32);
     const out = await h.manager.handle({ ...message('zoe', 'blur this', photo), images: [{ bytes: photo }, { bytes: await rightHalfMask() }] }, recorder().listener);
