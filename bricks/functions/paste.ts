@@ -12,6 +12,18 @@ const BACKDROP_TOLERANCE = 60;
  * else everything not connected to the border through pixels of the border's colour (a product shot on a
  * plain backdrop). When that leaves almost nothing or almost everything, the whole photo is the object.
  */
+/** Calls `f` with the index of each pixel on the border of a `w` × `h` image (corners twice). */
+function forEachBorderPixel(w: number, h: number, f: (p: number) => void): void {
+  for (let x = 0; x < w; x++) {
+    f(x);
+    f((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    f(y * w);
+    f(y * w + w - 1);
+  }
+}
+
 export function referenceCutout(ref: ImageData): MaskData {
   const { width: w, height: h, channels: c, data } = ref;
   const cut = makeMask(w, h);
@@ -20,17 +32,9 @@ export function referenceCutout(ref: ImageData): MaskData {
     if (cut.data.some((a) => a < 250)) return cut;
   }
   const border: number[][] = [[], [], []];
-  const push = (p: number): void => {
+  forEachBorderPixel(w, h, (p) => {
     for (let k = 0; k < 3; k++) border[k]!.push(data[p * c + k]!);
-  };
-  for (let x = 0; x < w; x++) {
-    push(x);
-    push((h - 1) * w + x);
-  }
-  for (let y = 0; y < h; y++) {
-    push(y * w);
-    push(y * w + w - 1);
-  }
+  });
   const backdrop = border.map((vs) => vs.sort((a, b) => a - b)[vs.length >> 1]!);
   const near = (p: number): boolean =>
     Math.abs(data[p * c]! - backdrop[0]!) + Math.abs(data[p * c + 1]! - backdrop[1]!) + Math.abs(data[p * c + 2]! - backdrop[2]!) <= BACKDROP_TOLERANCE;
@@ -45,14 +49,7 @@ export function referenceCutout(ref: ImageData): MaskData {
       stack[top++] = p;
     }
   };
-  for (let x = 0; x < w; x++) {
-    visit(x);
-    visit((h - 1) * w + x);
-  }
-  for (let y = 0; y < h; y++) {
-    visit(y * w);
-    visit(y * w + w - 1);
-  }
+  forEachBorderPixel(w, h, visit);
   while (top > 0) {
     const p = stack[--top]!;
     const x = p % w;

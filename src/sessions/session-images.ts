@@ -41,14 +41,7 @@ export class SessionImages {
   /** Checks a user's photo against the limits, then stores it. */
   async storeUpload(bytes: Uint8Array): Promise<{ image: ImageData; sha: string }> {
     const image = await decodeImage(bytes, this.#limits);
-    let format = 'unknown';
-    try {
-      format = (await sharp(bytes).metadata()).format ?? 'unknown';
-    } catch {
-      // decodeImage already read it; a format name is only a label.
-    }
-    const sha = await this.#blobs.put(bytes);
-    await this.#record(sha, bytes.byteLength, image.width, image.height, format);
+    const sha = await this.#store(bytes, image.width, image.height);
     this.#decoded.set(sha, image);
     return { image, sha };
   }
@@ -65,8 +58,7 @@ export class SessionImages {
 
   /** Stores a reference photo checked by `readSecond`. */
   async storeReference(bytes: Uint8Array, image: ImageData): Promise<string> {
-    const sha = await this.#blobs.put(bytes);
-    await this.#record(sha, bytes.byteLength, image.width, image.height, (await sharp(bytes).metadata()).format ?? 'unknown');
+    const sha = await this.#store(bytes, image.width, image.height);
     this.#decoded.set(sha, image);
     return sha;
   }
@@ -79,8 +71,19 @@ export class SessionImages {
   }
 
   async storeMask(bytes: Uint8Array, mask: MaskData): Promise<string> {
+    return this.#store(bytes, mask.width, mask.height);
+  }
+
+  /** Bytes already checked by a decode, into the blob store with their `images` row. */
+  async #store(bytes: Uint8Array, width: number, height: number): Promise<string> {
+    let format = 'unknown';
+    try {
+      format = (await sharp(bytes).metadata()).format ?? 'unknown';
+    } catch {
+      // A decode already read it; a format name is only a label.
+    }
     const sha = await this.#blobs.put(bytes);
-    await this.#record(sha, bytes.byteLength, mask.width, mask.height, (await sharp(bytes).metadata()).format ?? 'unknown');
+    await this.#record(sha, bytes.byteLength, width, height, format);
     return sha;
   }
 
