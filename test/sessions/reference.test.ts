@@ -6,7 +6,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlanRequest } from '../../src/builder/builder.ts';
-import { turnImages } from '../../db/schema.ts';
+import { conversations, images, turnImages, turns } from '../../db/schema.ts';
 import { sha256Hex } from '../../src/sessions/blob-store.ts';
 import { changeByHalf, checkerPhoto, productShare, productShot, rightHalfMask } from '../support/pixels.ts';
 import { type Harness, gradientPng, message, openHarness, recorder } from './harness.ts';
@@ -111,6 +111,17 @@ describe('the user’s reference photo', () => {
     } finally {
       await disk.close();
     }
+  });
+
+  it('refuses a damaged second image before storing either, keeping the current image', async () => {
+    const before = { turns: (await h.database.db.select().from(turns)).length, images: (await h.database.db.select().from(images)).length };
+    const [conv] = await h.database.db.select().from(conversations).where(eq(conversations.userId, 'zoe'));
+    const photo = await gradientPng(40, 30, 9);
+    const r = recorder();
+    await h.manager.handle({ ...message('zoe', 'add this on the left', photo), images: [{ bytes: photo }, { bytes: Buffer.from('%PNG broken') }] }, r.listener);
+    expect(r.events).toEqual([{ type: 'error', code: 'unreadable-image', userMessage: 'That file is not an image I can read (unknown or damaged format).' }]);
+    expect({ turns: (await h.database.db.select().from(turns)).length, images: (await h.database.db.select().from(images)).length }).toEqual(before);
+    expect((await h.database.db.select().from(conversations).where(eq(conversations.userId, 'zoe')))[0]!.current).toEqual(conv!.current);
   });
 
   it('still takes a black-and-white second image as the mask', async () => {
