@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = resolve(repoRoot, '../shared');
@@ -26,5 +26,11 @@ export function readPhoto(name: string): Buffer {
 
 if (!hasSharedPhotos) console.warn(`SKIPPING shared-photo tests: ${photosDir} not found`);
 
-/** `describe` that skips, visibly, where ../shared/photos is absent. */
-export const describeWithPhotos = hasSharedPhotos ? describe : describe.skip;
+/**
+ * `describe` that skips, visibly, where ../shared/photos is absent. Its body is not run then: vitest runs a
+ * skipped suite's body to collect it, and a body that reads a photo at collection would fail the file.
+ */
+export function describeWithPhotos(name: string, body: () => void | Promise<void>): void {
+  if (hasSharedPhotos) describe(name, body);
+  else describe.skip(name, () => it.skip(`needs ${photosDir}`, () => {}));
+}
