@@ -1,5 +1,5 @@
 /** The Builder turns an image and an instruction (plus conversation context) into a Lego-Edit workflow. */
-import { LegoEditError } from '../engine/errors.ts';
+import { type ErrorCode, LegoEditError } from '../engine/errors.ts';
 import type { ImageData } from '../engine/values.ts';
 import type { StepTrace } from '../engine/executor.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
@@ -28,7 +28,7 @@ export interface PriorTurn {
   readonly trace?: readonly StepTrace[];
   readonly error?: string;
   /** The failure's `LegoEditError` code ("empty-mask", "needs-gpu-host" …) when the caller has it; Builders otherwise read `error` and `trace`. */
-  readonly errorCode?: string;
+  readonly errorCode?: ErrorCode;
 }
 
 /** Tokens one model call, or a whole plan, consumed. */
@@ -102,10 +102,8 @@ export interface Builder {
   repairAfterFailure?(request: PlanRequest, failed: PriorTurn): Promise<Plan>;
 }
 
-/** Run-time failures a different plan can avoid: nothing found, a brick that cannot run here, bad wiring. */
-export function isPlanFixable(err: unknown): boolean {
-  return err instanceof LegoEditError && ['empty-mask', 'missing-output', 'unknown-brick', 'type-mismatch', 'needs-gpu-host', 'brick-unavailable', 'brick-input'].includes(err.code);
-}
+/** Run-time failures a different plan can avoid: a property of the error's class (see PlanFixableError). */
+export { isPlanFixable } from '../engine/errors.ts';
 
 /** The Builder understood the request but cannot plan it; the message says why and what it can do instead. */
 export class PlanRefusedError extends LegoEditError {

@@ -1,24 +1,56 @@
 /**
  * Errors carry what failed and what to do next, in the manner of grammY's
  * GrammyError (call + payload) and BullMQ's UnrecoverableError (retry or not).
+ * What to do next is a property of the class: `retryable` (the same thing
+ * again may work) and `planFixable` (a different plan may work; see
+ * PlanFixableError), never a list of codes kept elsewhere.
  */
+import type { ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
+
+export interface LegoEditErrorOptions {
+  readonly cause?: unknown;
+  readonly retryable?: boolean;
+  readonly planFixable?: boolean;
+}
 
 /** Base for every error this project raises on purpose. `userMessage` is safe to show in chat. */
 export class LegoEditError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Whether trying the same thing again might succeed. */
   readonly retryable: boolean;
+  /** Whether a different plan might succeed where this one failed at run time: the pipeline then asks the Builder to repair it. */
+  readonly planFixable: boolean;
 
-  constructor(code: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: LegoEditErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.planFixable = options.planFixable ?? false;
   }
 
   get userMessage(): string {
     return this.message;
   }
+}
+
+/**
+ * A run-time failure that a different plan can avoid: nothing found, a brick
+ * that cannot run here or refused its input, a missing output. The plan → run →
+ * repair pipeline sends exactly these back to the Builder (like BullMQ's
+ * UnrecoverableError, the class says what to do next).
+ */
+export class PlanFixableError extends LegoEditError {
+  constructor(code: ErrorCode, message: string, options: Omit<LegoEditErrorOptions, 'planFixable'> = {}) {
+    super(code, message, { ...options, planFixable: true });
+  }
+}
+
+/** Whether `err` is a failure a different plan can avoid. */
+export function isPlanFixable(err: unknown): boolean {
+  return err instanceof LegoEditError && err.planFixable;
 }
 
 /** The user's image cannot be decoded. */
@@ -36,7 +68,7 @@ export class ImageTooLargeError extends LegoEditError {
 }
 
 /** A brick cannot run on this host: its model needs a GPU host or a model file that is not installed. */
-export class BrickUnavailableError extends LegoEditError {
+export class BrickUnavailableError extends PlanFixableError {
   constructor(
     readonly brick: string,
     readonly reason: string,
@@ -59,7 +91,7 @@ export class NeedsGpuHostError extends BrickUnavailableError {
 }
 
 /** A brick received input it cannot work with (wrong size, bad literal the schema let through). */
-export class BrickInputError extends LegoEditError {
+export class BrickInputError extends PlanFixableError {
   constructor(readonly brick: string, message: string) {
     super('brick-input', `${brick}: ${message}`);
   }
@@ -70,7 +102,7 @@ export class BrickInputError extends LegoEditError {
  * given masks returns no image). The plan asked for something these inputs do
  * not give, so a revised plan can fix it.
  */
-export class MissingOutputError extends LegoEditError {
+export class MissingOutputError extends PlanFixableError {
   constructor(
     readonly brick: string,
     readonly output: string,

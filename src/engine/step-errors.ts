@@ -1,5 +1,5 @@
 /** What the Executor reports about a single step: its failure, an empty mask, a brick's warning. */
-import { LegoEditError, errorMessage } from './errors.ts';
+import { LegoEditError, PlanFixableError, errorMessage } from './errors.ts';
 import type { BrickKind } from './brick.ts';
 import type { Source } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
@@ -18,7 +18,7 @@ export class StepFailedError extends LegoEditError {
     super(
       cause instanceof LegoEditError ? cause.code : 'step-failed',
       `Step ${step} (${brick}) failed: ${errorMessage(cause)}${summary ? ` [inputs: ${summary}]` : ''}`,
-      { cause, retryable: cause instanceof LegoEditError && cause.retryable },
+      { cause, retryable: cause instanceof LegoEditError && cause.retryable, planFixable: cause instanceof LegoEditError && cause.planFixable },
     );
   }
 
@@ -40,7 +40,7 @@ export interface MaskUser {
  * an empty region in silence. It names where the mask came from — the step
  * that produced it, or the user's `init[mask]`.
  */
-export class EmptyMaskError extends LegoEditError {
+export class EmptyMaskError extends PlanFixableError {
   private constructor(
     /** The empty mask: `stepN[mask]`, or `init[mask]` for the user's own. */
     readonly source: Source,

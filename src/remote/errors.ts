@@ -3,19 +3,23 @@
  * help (as BullMQ's UnrecoverableError does for jobs), so the queue retries
  * only what can succeed on another attempt or another host.
  */
-import { CancelledError, LegoEditError, errorMessage } from '../engine/errors.ts';
+import { CancelledError, LegoEditError, PlanFixableError, errorMessage } from '../engine/errors.ts';
+import { isErrorCode } from '../engine/error-codes.ts';
 
 /** What travels across the wire for an error: enough to rebuild a typed error on the other side. */
 export interface WireError {
   readonly code: string;
   readonly message: string;
   readonly retryable: boolean;
+  /** Whether a different plan can avoid it (a brick that cannot run there, input it refused); absent reads as no. */
+  readonly planFixable?: boolean;
 }
 
-/** A brick failed on the worker; carries the worker's code and retry decision. */
+/** A brick failed on the worker; carries the worker's code and its decisions: retry, or re-plan. */
 export class RemoteBrickError extends LegoEditError {
   constructor(readonly brick: string, wire: WireError) {
-    super(wire.code, wire.message, { retryable: wire.retryable });
+    // A code this side does not know (another version's worker) still fails the step, as a generic remote failure.
+    super(isErrorCode(wire.code) ? wire.code : 'remote-brick-failed', wire.message, { retryable: wire.retryable, planFixable: wire.planFixable ?? false });
   }
 }
 
@@ -62,14 +66,14 @@ export class QueueUnavailableError extends LegoEditError {
 }
 
 /** A brick the far side does not serve. */
-export class UnknownRemoteBrickError extends LegoEditError {
+export class UnknownRemoteBrickError extends PlanFixableError {
   constructor(readonly brick: string, where: string) {
     super('unknown-brick', `${where} does not serve the brick ${brick}.`);
   }
 }
 
 export function toWireError(err: unknown): WireError {
-  if (err instanceof LegoEditError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (err instanceof LegoEditError) return { code: err.code, message: err.message, retryable: err.retryable, ...(err.planFixable ? { planFixable: true } : {}) };
   if (err instanceof Error && err.name === 'AbortError') return { code: 'cancelled', message: 'Cancelled.', retryable: false };
   // Unknown exceptions (driver hiccups, out of memory on a busy GPU) are often transient on another attempt.
   return { code: 'remote-brick-failed', message: errorMessage(err), retryable: true };

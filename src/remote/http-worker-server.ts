@@ -148,7 +148,7 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
       const brick = bricks.get(name);
       if (!brick) {
         req.resume();
-        return sendJson(res, 404, { code: 'unknown-brick', message: `this worker does not serve ${name}`, retryable: false });
+        return sendJson(res, 404, { code: 'unknown-brick', message: `this worker does not serve ${name}`, retryable: false, planFixable: true });
       }
       handleRun(req, res, brick).catch((err: unknown) => {
         log.error({ err: errorMessage(err) }, 'request handler failed');

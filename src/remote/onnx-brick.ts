@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
-import { BrickUnavailableError, LegoEditError, errorMessage } from '../engine/errors.ts';
+import { BrickInputError, BrickUnavailableError, LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ImageData, MaskData, Value } from '../engine/values.ts';
 import { makeImage, makeMask } from '../engine/values.ts';
 
@@ -137,12 +137,12 @@ export function onnxBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: On
       const { session, ort } = await load();
       const args = inputs as Record<string, Value | null>;
       const first = Object.values(args).find((v): v is ImageData => typeof v === 'object' && v !== null && v.kind === 'image');
-      if (!first) throw new LegoEditError('brick-input', `${shape.name}: needs an image input`);
+      if (!first) throw new BrickInputError(shape.name, 'needs an image input');
       const [tw, th] = backend.size ?? [first.width, first.height];
       const feeds: Record<string, Tensor> = {};
       for (const [port, spec] of Object.entries(backend.inputs)) {
         const v = args[port];
-        if (v === null || v === undefined || typeof v !== 'object') throw new LegoEditError('brick-input', `${shape.name}: input "${port}" is required by the model`);
+        if (v === null || v === undefined || typeof v !== 'object') throw new BrickInputError(shape.name, `input "${port}" is required by the model`);
         const { data, dims } = await toTensorData(v, spec.preprocess, tw, th);
         feeds[spec.tensor] = new ort.Tensor('float32', data, dims);
       }

@@ -189,7 +189,7 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
     fake.script({ reply: sosRemove });
     const { parseWorkflow } = await import('../../src/engine/workflow/parse.ts');
     const error = 'Step 1 (RES) found nothing for "the dog": its mask is empty, so the edit would change nothing.';
-    const turn = { instruction: 'remove the dog', workflow: parseWorkflow(resRemove), status: 'failed' as const, error, errorCode: 'empty-mask' };
+    const turn = { instruction: 'remove the dog', workflow: parseWorkflow(resRemove), status: 'failed' as const, error, errorCode: 'empty-mask' as const };
     const plan = await builder().repairAfterFailure({ image, instruction: 'remove the dog', available }, turn);
     expect(plan.workflow.nodes[0]!.brick).toBe('SOS');
     const [system, user] = fake.requests[0]!.body.messages;

@@ -9,7 +9,7 @@ import type { PlanRequest, PriorTurn } from '../../src/builder/builder.ts';
 import { PlanRefusedError } from '../../src/builder/builder.ts';
 import { OfflineBuilder } from '../../src/builder/offline-builder.ts';
 import { parseRule } from '../../src/builder/rules.ts';
-import { NeedsGpuHostError } from '../../src/engine/errors.ts';
+import { type ErrorCode, NeedsGpuHostError } from '../../src/engine/errors.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
 import { EmptyMaskError, StepFailedError } from '../../src/engine/step-errors.ts';
 import { makeImage } from '../../src/engine/values.ts';
@@ -24,7 +24,7 @@ const builder = new OfflineBuilder(registry);
 const request = (instruction: string, extra: Partial<PlanRequest> = {}): PlanRequest => ({ image, instruction, available: all, ...extra });
 
 /** The turn the session manager hands back after a run failed: the workflow that ran and the executor's error. */
-const failedTurn = (instruction: string, workflow: Workflow, err: Error & { code?: string }, withCode = true): PriorTurn => ({
+const failedTurn = (instruction: string, workflow: Workflow, err: Error & { code?: ErrorCode }, withCode = true): PriorTurn => ({
   instruction,
   workflow,
   status: 'failed',
