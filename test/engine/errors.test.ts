@@ -6,13 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { PlanRefusedError } from '../../src/builder/builder.ts';
 import { ERROR_CODES, isErrorCode } from '../../src/engine/error-codes.ts';
+import type {
+  LegoEditError} from '../../src/engine/errors.ts';
 import {
   BrickInputError,
   BrickUnavailableError,
   CancelledError,
   ImageTooLargeError,
   isPlanFixable,
-  LegoEditError,
   MissingOutputError,
   NeedsGpuHostError,
   PlanFixableError,
