@@ -47,6 +47,11 @@ export const CONFIG_FIELDS = {
   openaiApiKey: { env: 'OPENAI_API_KEY', schema: z.string().min(1).optional(), doc: 'API key for that endpoint (never logged)' },
   builderModel: { env: 'BUILDER_MODEL', schema: z.string().min(1).optional(), doc: 'Model name; setting it enables the MLLM Builder' },
   builderMaxRepairs: { env: 'BUILDER_MAX_REPAIRS', schema: int(0).default(2), doc: 'Self-repair attempts after an invalid plan' },
+  runRepairs: {
+    env: 'RUN_REPAIRS',
+    schema: int(0).default(2),
+    doc: 'New plans asked of the Builder after a run fails in a way another plan can avoid (an empty mask, a brick that cannot run here), in chat and `edit` alike',
+  },
   builderTimeoutMs: { env: 'BUILDER_TIMEOUT_MS', schema: int(1).default(60_000), doc: 'Timeout of one Builder call' },
   intentModel: {
     env: 'INTENT_MODEL',

@@ -51,6 +51,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
         maxBlobBytes: config.maxBlobBytes,
         undoDepth: config.undoDepth,
         adviceTimeoutMs: config.intentTimeoutMs,
+        runRepairs: config.runRepairs,
         ...options.settings,
       },
     });

@@ -16,7 +16,7 @@ export interface SessionSettings {
   readonly cachedConversations: number;
   /** Decoded current images kept in memory, in bytes, so follow-ups skip a decode. */
   readonly decodedCacheBytes: number;
-  /** New plans asked of the Builder after a run fails in a way a plan can fix (an empty mask, a brick that cannot run here). */
+  /** New plans asked of the Builder after a run fails in a way a plan can fix (an empty mask, a brick that cannot run here): RUN_REPAIRS. */
   readonly runRepairs: number;
   /** How long the intent advisor (a model) may take before its answer is ignored and the deterministic one stands. */
   readonly adviceTimeoutMs: number;

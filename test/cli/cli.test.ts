@@ -165,6 +165,16 @@ describe('lego-edit edit', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('asks for no new plan when RUN_REPAIRS is 0, and stops with the run’s own error', async () => {
+    const out = join(dir, 'unicorn-0.png');
+    const r = await lego(['edit', sample, 'remove the pink unicorn', '-o', out], { ...env, RUN_REPAIRS: '0' });
+    expect(r.stdout).toMatch(/planned with the offline Builder: RES\('the pink unicorn'\)/);
+    expect(r.stdout).not.toMatch(/Re-planning/);
+    expect(r.stdout).not.toMatch(/RES\('the unicorn'\)/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/found nothing for "the pink unicorn"/);
+  });
+
   it('refuses an instruction it cannot plan, with suggestions, instead of guessing', async () => {
     const r = await lego(['edit', sample, 'qwertyuiop zxcvbnm', '-o', join(dir, 'no.png')], env);
     expect(r.code).toBe(3);

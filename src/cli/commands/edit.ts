@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
+import { runPipeline } from '../../pipeline/index.ts';
 import { createRuntime } from '../../runtime.ts';
-import { isPlanFixable, type PlanRequest } from '../../builder/builder.ts';
-import type { RunOutcome } from '../../engine/executor.ts';
-import { readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
+import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
 
 export function registerEdit(program: Command): void {
   program
@@ -18,34 +17,32 @@ export function registerEdit(program: Command): void {
     .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
       const rt = createRuntime();
       const inputs = await readRunInputs(rt, imagePath, opts);
-      const request: PlanRequest = {
-        image: inputs.image,
-        instruction,
-        hasMask: inputs.mask !== undefined,
-        hasReference: inputs.reference !== undefined,
-        available: await rt.registry.available(),
-      };
-      let plan = await rt.builder.plan(request);
-      for (let repairs = 0; ; repairs++) {
-        const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
-        const corrections = (plan.attempts?.length ?? 1) - 1;
-        console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
-        if (opts.showPlan) {
-          if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
-          console.log(serialiseWorkflow(plan.workflow));
-        }
-        const outcome = await runWithProgress(rt, plan.workflow, inputs);
-        const fixable = outcome.status === 'failed' && isPlanFixable(outcome.error) && rt.builder.repairAfterFailure && repairs < rt.config.builderMaxRepairs;
-        if (!fixable) return reportOutcome(outcome, opts.out);
-        const error = (outcome as Extract<RunOutcome, { status: 'failed' }>).error;
-        console.log(`${error.userMessage} Re-planning…`);
-        const failed = { instruction, workflow: plan.workflow, status: 'failed' as const, trace: outcome.trace, error: error.message, errorCode: error.code };
-        try {
-          plan = await rt.builder.repairAfterFailure!(request, failed);
-        } catch {
-          // Nothing else to try: the run's own error says more than the refusal to re-plan.
-          return reportOutcome(outcome, opts.out);
-        }
-      }
+      const result = await runPipeline({
+        builder: rt.builder,
+        request: {
+          image: inputs.image,
+          instruction,
+          hasMask: inputs.mask !== undefined,
+          hasReference: inputs.reference !== undefined,
+          available: await rt.registry.available(),
+        },
+        maxRepairs: rt.config.runRepairs,
+        logger: rt.logger,
+        run: (plan) => runWithProgress(rt, plan.workflow, inputs),
+        onPlanned: (plan) => {
+          const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
+          const corrections = (plan.attempts?.length ?? 1) - 1;
+          console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
+          if (opts.showPlan) {
+            if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
+            console.log(serialiseWorkflow(plan.workflow));
+          }
+        },
+        onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
+      });
+      if (result.status === 'plan-failed') throw result.error;
+      if (result.status === 'rejected') throw result.error;
+      if (result.status === 'cancelled') throw new CliError('Cancelled.');
+      return reportOutcome(result.outcome, opts.out);
     });
 }
