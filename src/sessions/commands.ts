@@ -1,0 +1,89 @@
+/** The conversation commands: undo and redo, reset, rules and forgetting one, history and plan views. */
+import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
+import { quote } from './format.ts';
+import type { SessionImages } from './session-images.ts';
+import type { ConversationStates } from './states.ts';
+import type { TurnStore } from './store/turn-store.ts';
+import type { TurnRunner } from './turn-runner.ts';
+import type { CommandReply, HistoryEntry, Intent, PlanView, RuleEntry } from './types.ts';
+
+export class ConversationCommands {
+  readonly #store: TurnStore;
+  readonly #states: ConversationStates;
+  readonly #images: SessionImages;
+  readonly #runner: TurnRunner;
+
+  constructor(options: { store: TurnStore; states: ConversationStates; images: SessionImages; runner: TurnRunner }) {
+    this.#store = options.store;
+    this.#states = options.states;
+    this.#images = options.images;
+    this.#runner = options.runner;
+  }
+
+  async undoRedo(convId: number, which: 'undo' | 'redo'): Promise<CommandReply> {
+    const conv = await this.#states.get(convId);
+    const from = which === 'undo' ? [...conv.undo] : [...conv.redo];
+    const to = which === 'undo' ? [...conv.redo] : [...conv.undo];
+    const next = from.pop();
+    if (!next) return { ok: false, text: which === 'undo' ? 'Nothing to undo.' : 'Nothing to redo.' };
+    if (conv.current) to.push(conv.current);
+    // Undoing a turn's result, or redoing it, is feedback on that turn (kept for the export); the photo an edit started from is not a result.
+    const judged = which === 'undo' ? conv.current : next;
+    const stacks = { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from };
+    await this.#store.moveCurrent(convId, stacks, judged?.turnId != null ? { turnId: judged.turnId, image: judged.image, kind: which } : undefined);
+    this.#states.apply(conv, stacks);
+    const image = await this.#images.result(next.image);
+    const turn = next.turnId !== null ? await this.#store.turn(convId, next.turnId) : undefined;
+    const what = turn?.text ? ` (${quote(turn.text)})` : '';
+    const text = `${which === 'undo' ? 'Undone' : 'Redone'}: the current image is now the one from turn ${next.turnId ?? '?'}${what}.`;
+    return image ? { ok: true, text, image } : { ok: true, text };
+  }
+
+  async reset(convId: number): Promise<CommandReply> {
+    await this.#store.reset(convId);
+    const conv = await this.#states.get(convId);
+    Object.assign(conv, { current: null, undo: [], redo: [], rules: conv.rules.filter((r) => !r.scoped) });
+    const kept = conv.rules.length ? ` Your ${conv.rules.length === 1 ? 'rule' : 'rules'} for all chats still ${conv.rules.length === 1 ? 'holds' : 'hold'} (/rules).` : '';
+    return { ok: true, text: `Started afresh: no current image and no rules for this chat. Your history is kept (/history).${kept} Send a photo to begin.` };
+  }
+
+  async rules(convId: number): Promise<RuleEntry[]> {
+    return (await this.#states.get(convId)).rules.map((r, i) => ({ index: i + 1, text: r.rule.text, kind: r.rule.kind, everywhere: !r.scoped }));
+  }
+
+  async forgetRule(convId: number, index: number): Promise<CommandReply> {
+    const conv = await this.#states.get(convId);
+    const list = conv.rules;
+    const target = list[index - 1];
+    if (!target || index < 1) {
+      return { ok: false, text: list.length ? `There is no rule ${index}; your rules are numbered 1 to ${list.length} (see /rules).` : 'You have no rules to forget.' };
+    }
+    await this.#states.forgetRule(conv, target);
+    return { ok: true, text: `Forgot rule ${index}: ${quote(target.rule.text)}${target.scoped ? '' : ', in all your chats'}.` };
+  }
+
+  async history(convId: number, limit: number): Promise<HistoryEntry[]> {
+    const [conv, rows] = await Promise.all([this.#states.get(convId), this.#store.history(convId, limit)]);
+    return [...rows].reverse().map((r) => ({
+      turnId: r.id,
+      intent: r.intent as Intent,
+      instruction: r.text,
+      status: r.status,
+      ...(r.workflow ? { summary: summariseWorkflow(r.workflow) } : {}),
+      createdAt: r.createdAt,
+      current: conv.current?.turnId === r.id,
+    }));
+  }
+
+  async plan(convId: number, turnId?: number): Promise<PlanView | undefined> {
+    const row = turnId !== undefined ? await this.#store.turn(convId, turnId) : await this.#runner.lastPlanned(convId);
+    if (!row?.workflow) return undefined;
+    return {
+      turnId: row.id,
+      summary: summariseWorkflow(row.workflow),
+      workflow: toLegoEditJson(row.workflow),
+      builder: row.builder ?? 'unknown',
+      ...(row.reasoning ? { reasoning: row.reasoning } : {}),
+    };
+  }
+}
