@@ -19,6 +19,7 @@ import { BrickRegistry } from '../src/engine/registry.ts';
 import { DiskBlobStore } from '../src/sessions/blob-store.ts';
 import { type Database, openDatabase } from '../src/sessions/database.ts';
 import { DbSessionManager } from '../src/sessions/manager.ts';
+import { DrizzleTurnStore } from '../src/sessions/store/drizzle-store.ts';
 import type { IncomingMessage } from '../src/sessions/types.ts';
 
 const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -80,13 +81,12 @@ function rssMb(): number {
 async function manager(database: Database, dir: string, databaseOutlivesProcess = database.kind === 'postgres'): Promise<DbSessionManager> {
   const registry = new BrickRegistry([PASS]);
   return DbSessionManager.start({
-    db: database.db,
+    store: new DrizzleTurnStore(database.db, { databaseOutlivesProcess }),
     blobs: new DiskBlobStore(join(dir, 'blobs')),
     builder: trivialBuilder,
     executor: new Executor(registry, { cacheBytes: 0 }),
     registry,
     limits: { maxBytes: 1 << 20, maxPixels: 1 << 20 },
-    databaseOutlivesProcess,
     settings: { turnsPerMinute: 1e9, maxPendingPerUser: 1e9 },
   });
 }

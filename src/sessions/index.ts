@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime.ts';
 import { type BlobStore, DiskBlobStore } from './blob-store.ts';
 import { type Database, openDatabase } from './database.ts';
 import { DbSessionManager } from './manager.ts';
+import { DrizzleTurnStore } from './store/drizzle-store.ts';
 import type { SessionSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
@@ -35,14 +36,13 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
     // Before start-up recovery, which would mark another live process's turns interrupted.
     unclaim = await database.claimTurns();
     const manager = await DbSessionManager.start({
-      db: database.db,
+      store: new DrizzleTurnStore(database.db, { databaseOutlivesProcess: database.kind === 'postgres' }),
       blobs,
       builder: rt.builder,
       executor: rt.executor,
       registry: rt.registry,
       limits: rt.limits,
       logger: rt.logger,
-      databaseOutlivesProcess: database.kind === 'postgres',
       ...(rt.intentAdvisor ? { intentAdvisor: rt.intentAdvisor } : {}),
       settings: {
         maxPendingPerUser: config.maxPendingPerUser,
@@ -77,5 +77,8 @@ export { DiskBlobStore, MemoryBlobStore } from './blob-store.ts';
 export type { Database } from './database.ts';
 export { openDatabase } from './database.ts';
 export { DbSessionManager } from './manager.ts';
+export { DrizzleTurnStore } from './store/drizzle-store.ts';
+export { MemoryTurnStore } from './store/memory-store.ts';
+export type { TurnStore } from './store/turn-store.ts';
 export type { SessionSettings } from './settings.ts';
 export type * from './types.ts';

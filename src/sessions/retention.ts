@@ -3,11 +3,9 @@
  * all of them, never touching an image that a current pointer, undo or redo
  * stack still needs.
  */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { conversations, images, turnImages, turns } from '../../db/schema.ts';
 import type { BlobStore } from './blob-store.ts';
-import type { SessionDb } from './database.ts';
 import type { SessionImages } from './session-images.ts';
+import type { TurnStore } from './store/turn-store.ts';
 
 export interface RetentionLimits {
   readonly maxImagesPerConversation: number;
@@ -15,13 +13,13 @@ export interface RetentionLimits {
 }
 
 export class Retention {
-  readonly #db: SessionDb;
+  readonly #store: TurnStore;
   readonly #blobs: BlobStore;
   readonly #images: SessionImages;
   readonly #limits: RetentionLimits;
 
-  constructor(options: { db: SessionDb; blobs: BlobStore; images: SessionImages; limits: RetentionLimits }) {
-    this.#db = options.db;
+  constructor(options: { store: TurnStore; blobs: BlobStore; images: SessionImages; limits: RetentionLimits }) {
+    this.#store = options.store;
     this.#blobs = options.blobs;
     this.#images = options.images;
     this.#limits = options.limits;
@@ -32,45 +30,21 @@ export class Retention {
     return this.#images.storedBytes > this.#limits.maxBlobBytes;
   }
 
-  /** Images the current pointer, undo or redo stack of any conversation (or one) needs. */
-  async #protectedImages(convId?: number): Promise<Set<string>> {
-    const rows = await this.#db
-      .select({ current: conversations.current, undo: conversations.undoStack, redo: conversations.redoStack })
-      .from(conversations)
-      .where(convId !== undefined ? eq(conversations.id, convId) : undefined);
-    const keep = new Set<string>();
-    for (const r of rows) for (const s of [r.current, ...r.undo, ...r.redo]) if (s) keep.add(s.image);
-    return keep;
-  }
-
   /** Oldest-first pruning of this conversation's images over its limit, then of all images over the total size limit. */
   async prune(convId: number): Promise<void> {
-    const linked = await this.#db
-      .select({ sha: turnImages.imageSha, first: sql<number>`min(${turnImages.turnId})` })
-      .from(turnImages)
-      .innerJoin(turns, eq(turns.id, turnImages.turnId))
-      .where(eq(turns.conversationId, convId))
-      .groupBy(turnImages.imageSha)
-      .orderBy(sql`min(${turnImages.turnId})`);
+    const linked = await this.#store.conversationImages(convId);
     let excess = linked.length - this.#limits.maxImagesPerConversation;
     if (excess > 0) {
-      const keep = await this.#protectedImages(convId);
+      const keep = await this.#store.protectedImages(convId);
       const drop: string[] = [];
-      for (const l of linked) {
+      for (const sha of linked) {
         if (excess <= 0) break;
-        if (keep.has(l.sha)) continue;
-        drop.push(l.sha);
+        if (keep.has(sha)) continue;
+        drop.push(sha);
         excess--;
       }
       if (drop.length) {
-        await this.#db
-          .delete(turnImages)
-          .where(
-            and(
-              inArray(turnImages.imageSha, drop),
-              inArray(turnImages.turnId, this.#db.select({ id: turns.id }).from(turns).where(eq(turns.conversationId, convId))),
-            ),
-          );
+        await this.#store.unlink(drop, convId);
         await this.#collect(drop);
       }
     }
@@ -78,12 +52,9 @@ export class Retention {
   }
 
   async #pruneGlobal(): Promise<void> {
-    const keep = await this.#protectedImages();
+    const keep = await this.#store.protectedImages();
     const target = this.#limits.maxBlobBytes * 0.9;
-    const candidates = await this.#db
-      .select({ sha: images.sha256, bytes: images.bytes })
-      .from(images)
-      .orderBy(asc(images.createdAt));
+    const candidates = await this.#store.allImages();
     let total = this.#images.storedBytes;
     const drop: string[] = [];
     for (const c of candidates) {
@@ -93,16 +64,13 @@ export class Retention {
       total -= c.bytes;
     }
     if (!drop.length) return;
-    await this.#db.delete(turnImages).where(inArray(turnImages.imageSha, drop));
+    await this.#store.unlink(drop);
     await this.#collect(drop);
   }
 
   /** Deletes images no turn links any more: rows first, then bytes, so a crash leaves at worst an unreferenced file. */
   async #collect(shas: readonly string[]): Promise<void> {
-    const gone = await this.#db
-      .delete(images)
-      .where(and(inArray(images.sha256, [...shas]), sql`not exists (select 1 from ${turnImages} where ${turnImages.imageSha} = ${images.sha256})`))
-      .returning({ sha: images.sha256, bytes: images.bytes });
+    const gone = await this.#store.deleteUnlinked(shas);
     for (const g of gone) {
       this.#images.storedBytes -= g.bytes;
       await this.#blobs.delete(g.sha);

@@ -3,45 +3,37 @@
  * `images` row), decoded images cached for follow-ups, masks, results read
  * back, and the running total of stored bytes that retention watches.
  */
-import { and, eq, sql } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
-import { images, turnImages } from '../../db/schema.ts';
 import { decodeImage, decodeMask, type ImageLimits } from '../engine/image-io.ts';
 import { type ImageData, isEmptyMask, type MaskData } from '../engine/values.ts';
 import type { BlobStore } from './blob-store.ts';
-import type { SessionDb } from './database.ts';
 import { SessionError } from './errors.ts';
+import type { TurnStore } from './store/turn-store.ts';
 import type { ResultImage } from './types.ts';
 
 /** Images already stored were checked on the way in; reading them back applies no limits. */
 const NO_LIMITS: ImageLimits = { maxBytes: Number.MAX_SAFE_INTEGER, maxPixels: Number.MAX_SAFE_INTEGER };
 
 export class SessionImages {
-  readonly #db: SessionDb;
+  readonly #store: TurnStore;
   readonly #blobs: BlobStore;
   readonly #limits: ImageLimits;
   readonly #decoded: LRUCache<string, ImageData>;
   /** Bytes of every stored image, kept in step with the `images` table. */
   storedBytes = 0;
 
-  constructor(options: { db: SessionDb; blobs: BlobStore; limits: ImageLimits; decodedCacheBytes: number }) {
-    this.#db = options.db;
+  constructor(options: { store: TurnStore; blobs: BlobStore; limits: ImageLimits; decodedCacheBytes: number }) {
+    this.#store = options.store;
     this.#blobs = options.blobs;
     this.#limits = options.limits;
     this.#decoded = new LRUCache({ maxSize: options.decodedCacheBytes, sizeCalculation: (img) => Math.max(1, img.data.byteLength) });
   }
 
-  /** Reads the stored total once, at start-up. */
-  async countStored(): Promise<void> {
-    const [total] = await this.#db.select({ bytes: sql<string | null>`sum(${images.bytes})` }).from(images);
-    this.storedBytes = Number(total?.bytes ?? 0);
-  }
-
   /** Checks a user's photo against the limits, then stores it. */
   async storeUpload(bytes: Uint8Array): Promise<{ image: ImageData; sha: string }> {
     const image = await decodeImage(bytes, this.#limits);
-    const sha = await this.#store(bytes, image.width, image.height);
+    const sha = await this.#put(bytes, image.width, image.height);
     this.#decoded.set(sha, image);
     return { image, sha };
   }
@@ -58,7 +50,7 @@ export class SessionImages {
 
   /** Stores a reference photo checked by `readSecond`. */
   async storeReference(bytes: Uint8Array, image: ImageData): Promise<string> {
-    const sha = await this.#store(bytes, image.width, image.height);
+    const sha = await this.#put(bytes, image.width, image.height);
     this.#decoded.set(sha, image);
     return sha;
   }
@@ -71,11 +63,11 @@ export class SessionImages {
   }
 
   async storeMask(bytes: Uint8Array, mask: MaskData): Promise<string> {
-    return this.#store(bytes, mask.width, mask.height);
+    return this.#put(bytes, mask.width, mask.height);
   }
 
   /** Bytes already checked by a decode, into the blob store with their `images` row. */
-  async #store(bytes: Uint8Array, width: number, height: number): Promise<string> {
+  async #put(bytes: Uint8Array, width: number, height: number): Promise<string> {
     let format = 'unknown';
     try {
       format = (await sharp(bytes).metadata()).format ?? 'unknown';
@@ -100,14 +92,11 @@ export class SessionImages {
   }
 
   async #turnInput(turnId: number, position: number, gone: string): Promise<{ bytes: Buffer; sha: string } | undefined> {
-    const [row] = await this.#db
-      .select({ sha: turnImages.imageSha })
-      .from(turnImages)
-      .where(and(eq(turnImages.turnId, turnId), eq(turnImages.role, 'input'), eq(turnImages.position, position)));
-    if (!row) return undefined;
-    const bytes = await this.#blobs.get(row.sha);
+    const sha = await this.#store.input(turnId, position);
+    if (!sha) return undefined;
+    const bytes = await this.#blobs.get(sha);
     if (!bytes) throw new SessionError('image-gone', gone);
-    return { bytes, sha: row.sha };
+    return { bytes, sha };
   }
 
   async load(sha: string): Promise<ImageData> {
@@ -126,19 +115,14 @@ export class SessionImages {
   }
 
   async result(sha: string): Promise<ResultImage | undefined> {
-    const [meta] = await this.#db.select().from(images).where(eq(images.sha256, sha));
+    const meta = await this.#store.image(sha);
     const bytes = await this.#blobs.get(sha);
     if (!meta || !bytes) return undefined;
     return { bytes, format: meta.format === 'jpeg' ? 'jpeg' : 'png', sha256: sha, width: meta.width, height: meta.height };
   }
 
   async #record(sha: string, size: number, width: number, height: number, format: string): Promise<void> {
-    const inserted = await this.#db
-      .insert(images)
-      .values({ sha256: sha, bytes: size, width, height, format })
-      .onConflictDoNothing()
-      .returning({ sha: images.sha256 });
-    if (inserted.length) this.storedBytes += size;
+    if (await this.#store.recordImage({ sha, bytes: size, width, height, format })) this.storedBytes += size;
   }
 }
 

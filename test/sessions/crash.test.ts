@@ -14,6 +14,7 @@ import { conversations, images, turnImages, turns } from '../../db/schema.ts';
 import { DiskBlobStore, sha256Hex } from '../../src/sessions/blob-store.ts';
 import { openDatabase } from '../../src/sessions/database.ts';
 import { DbSessionManager } from '../../src/sessions/manager.ts';
+import { DrizzleTurnStore } from '../../src/sessions/store/drizzle-store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { describeWithPostgres } from '../support/services.ts';
 import { repoRoot } from '../support/shared.ts';
@@ -65,7 +66,7 @@ async function crashAndRecover(kind: DbKind): Promise<void> {
     try {
       const rt = testRuntime({ ...loadConfig({}), dataDir: dir });
       const blobs = new DiskBlobStore(join(dir, 'blobs'));
-      const manager = await DbSessionManager.start({ db: database.db, blobs, builder: rt.builder, executor: rt.executor, registry: rt.registry, limits: rt.limits });
+      const manager = await DbSessionManager.start({ store: new DrizzleTurnStore(database.db), blobs, builder: rt.builder, executor: rt.executor, registry: rt.registry, limits: rt.limits });
       const db = database.db;
 
       const rows = await db.select().from(turns).orderBy(turns.id);
