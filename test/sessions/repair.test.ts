@@ -6,6 +6,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { turns } from '../../db/schema.ts';
 import type { PriorTurn } from '../../src/builder/builder.ts';
+import { loadConfig } from '../../src/config.ts';
 import { type Harness, gradientPng, meanAndSpread, message, openHarness, recorder } from './harness.ts';
 
 describe('repair after a failed run', () => {
@@ -62,4 +63,33 @@ describe('repair after a failed run', () => {
     expect(err.code).toBe('empty-mask');
     expect(err.userMessage).toMatch(/found nothing for "the unicorn"/);
   });
+});
+
+describe('the RUN_REPAIRS setting in chat', () => {
+  it.each([0, 1])('with RUN_REPAIRS=%i, asks the Builder for that many new plans, then reports the run’s own error', async (repairs) => {
+    const failures: PriorTurn[] = [];
+    // Through openSessions, as the bot reads its configuration: no settings given directly.
+    const h = await openHarness('pglite', {
+      memory: true,
+      runtime: { config: loadConfig({ RUN_REPAIRS: String(repairs) }) },
+      customise: (rt) => {
+        const builder = rt.builder;
+        builder.repairAfterFailure = async (request, failed) => {
+          failures.push(failed);
+          return builder.plan({ ...request, revise: undefined });
+        };
+      },
+    });
+    try {
+      const r = recorder();
+      const out = await h.manager.handle(message('ivy', 'remove the unicorn', await gradientPng()), r.listener);
+      expect(out.status).toBe('failed');
+      expect(failures).toHaveLength(repairs);
+      expect(r.of('info').filter((i) => /Trying another plan/.test(i.text))).toHaveLength(repairs);
+      expect(r.of('planned')).toHaveLength(repairs + 1);
+      expect(r.of('error')[0]!.code).toBe('empty-mask');
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
 });
