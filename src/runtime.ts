@@ -13,7 +13,7 @@ import { Executor, type ExecutorOptions } from './engine/executor.ts';
 import type { ImageLimits } from './engine/image-io.ts';
 import { BrickRegistry } from './engine/registry.ts';
 import { createLogger } from './logger.ts';
-import { type RemoteWiring, wireRemoteBricks } from './remote/wiring.ts';
+import { type RemoteWiring, wireRemoteBricks } from './remote/declared/wiring.ts';
 
 export interface Runtime {
   readonly config: Config;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
-import { startWorkerHost } from '../../remote/worker-host.ts';
+import { startWorkerHost } from '../../remote/worker/worker-host.ts';
 
 interface WorkerOpts {
   listen?: string;

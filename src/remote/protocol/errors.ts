@@ -3,7 +3,7 @@
  * help (as BullMQ's UnrecoverableError does for jobs), so the queue retries
  * only what can succeed on another attempt or another host.
  */
-import { CancelledError, LegoEditError, errorMessage } from '../engine/errors.ts';
+import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
 
 /** What travels across the wire for an error: enough to rebuild a typed error on the other side. */
 export interface WireError {

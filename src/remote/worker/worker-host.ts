@@ -7,18 +7,18 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { builtinBricks } from '../../bricks/index.ts';
-import type { Config } from '../config.ts';
-import type { AnyBrick } from '../engine/brick.ts';
-import { LegoEditError, errorMessage } from '../engine/errors.ts';
-import { BrickRegistry } from '../engine/registry.ts';
+import { builtinBricks } from '../../../bricks/index.ts';
+import type { Config } from '../../config.ts';
+import type { AnyBrick } from '../../engine/brick.ts';
+import { LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { BrickRegistry } from '../../engine/registry.ts';
 import { describeServed } from './brick-runner.ts';
 import { createHttpWorkerServer } from './http-worker-server.ts';
-import { isWarmable } from './onnx-brick.ts';
+import { isWarmable } from '../declared/onnx-brick.ts';
 import { type QueueWorkerHandle, startQueueWorker } from './queue-worker.ts';
-import { redactRedisUrl } from './queue-common.ts';
-import type { ServedBrick } from './transport.ts';
-import { declaredBricks } from './wiring.ts';
+import { redactRedisUrl } from '../protocol/queue-common.ts';
+import type { ServedBrick } from '../client/transport.ts';
+import { declaredBricks } from '../declared/wiring.ts';
 
 export interface WorkerHostOptions {
   readonly config: Config;

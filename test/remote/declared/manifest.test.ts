@@ -2,13 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { builtinBricks } from '../../bricks/index.ts';
-import { loadConfig } from '../../src/config.ts';
-import { BrickRegistry } from '../../src/engine/registry.ts';
-import { ManifestError, loadManifest, parseManifest } from '../../src/remote/manifest.ts';
-import { wireRemoteBricks } from '../../src/remote/wiring.ts';
-import { repoRoot } from '../support/shared.ts';
-import { testLogger } from './support.ts';
+import { builtinBricks } from '../../../bricks/index.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import { ManifestError, loadManifest, parseManifest } from '../../../src/remote/declared/manifest.ts';
+import { wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
+import { repoRoot } from '../../support/shared.ts';
+import { testLogger } from '../support.ts';
 
 function problems(text: string, file = 'bricks.yaml'): string[] {
   try {

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
-import { BrickUnavailableError, LegoEditError, errorMessage } from '../engine/errors.ts';
-import type { ImageData, MaskData, Value } from '../engine/values.ts';
-import { makeImage, makeMask } from '../engine/values.ts';
+import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
+import { BrickUnavailableError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import type { ImageData, MaskData, Value } from '../../engine/values.ts';
+import { makeImage, makeMask } from '../../engine/values.ts';
 
 export const IMAGE_PREPROCESS = ['rgb-01', 'rgb-255', 'rgb-imagenet'] as const;
 export const MASK_PREPROCESS = ['mask-01'] as const;
