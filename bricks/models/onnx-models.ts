@@ -16,12 +16,11 @@
  * A sidecar `<model>.json` may set `size` (number or [w, h]), `mean` and `std`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import type * as OrtModule from 'onnxruntime-node';
+import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BackendStatus } from '../../src/engine/brick.ts';
 import { loadConfig } from '../../src/config.ts';
+import { createOnnxSession, onnxRuntime, usableProviders } from './onnx-session.ts';
 
 export type ModelRole = 'inpaint' | 'segment' | 'fill' | 'pose';
 
@@ -79,31 +78,6 @@ function safeModelsDir(): string | undefined {
   }
 }
 
-type Ort = typeof OrtModule;
-let ortLoading: Promise<Ort> | undefined;
-
-/** onnxruntime-node's native binding, loaded on first use only. */
-async function ort(): Promise<Ort> {
-  ortLoading ??= import('onnxruntime-node');
-  return ortLoading;
-}
-
-/**
- * Providers to try, best first. CUDA only where its provider library sits next
- * to the binding (installed on GPU hosts; the default install here skips it),
- * because a failed CUDA attempt costs a native error on stderr.
- */
-export function candidateProviders(): string[] {
-  try {
-    const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const binDir = join(dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
-    if (existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) return ['cuda', 'cpu'];
-  } catch {
-    // fall through to CPU
-  }
-  return ['cpu'];
-}
-
 const sessions = new Map<string, Promise<LoadedModel>>();
 const providerUsed = new Map<string, string>();
 const loadErrors = new Map<string, string>();
@@ -117,19 +91,10 @@ function readOptions(path: string): ModelOptions {
 }
 
 async function createSession(role: ModelRole, path: string): Promise<LoadedModel> {
-  const { InferenceSession } = await ort();
-  const errors: string[] = [];
-  for (const provider of candidateProviders()) {
-    try {
-      const session = await InferenceSession.create(path, { executionProviders: [provider], graphOptimizationLevel: 'all' });
-      providerUsed.set(path, provider);
-      loadErrors.delete(path);
-      return { role, path, session, provider, options: readOptions(path) };
-    } catch (err) {
-      errors.push(`${provider}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  throw new Error(`could not load ${path} (${errors.join('; ')})`);
+  const { session, provider } = await createOnnxSession(path);
+  providerUsed.set(path, provider);
+  loadErrors.delete(path);
+  return { role, path, session, provider, options: readOptions(path) };
 }
 
 /** The session for a role's model, created once per file version; undefined when no model is installed. */
@@ -168,7 +133,7 @@ export function modelStatus(role: ModelRole): BackendStatus {
   const failed = loadErrors.get(path);
   if (failed) return { name, available: false, detail: `${path} failed to load: ${failed}` };
   const provider = providerUsed.get(path);
-  return { name, available: true, detail: `${path} (${provider ? `loaded on ${provider}` : `will load on ${candidateProviders().join(' or ')}`})` };
+  return { name, available: true, detail: `${path} (${provider ? `loaded on ${provider}` : `will load on ${usableProviders().join(' or ')}`})` };
 }
 
 /** Static [width, height] of a 4-D image input, when the graph fixes them. */
@@ -194,12 +159,12 @@ export function stringInput(model: LoadedModel): string | undefined {
 }
 
 export async function tensor(data: Float32Array, dims: readonly number[]) {
-  const { Tensor } = await ort();
+  const { Tensor } = await onnxRuntime();
   return new Tensor('float32', data, dims);
 }
 
 export async function stringTensor(text: string) {
-  const { Tensor } = await ort();
+  const { Tensor } = await onnxRuntime();
   return new Tensor('string', [text], [1]);
 }
 
