@@ -1,6 +1,7 @@
 /**
  * User-supplied ONNX models. A user drops a model file into the models
- * directory (LEGO_EDIT_MODELS_DIR, default <data dir>/models) and the matching
+ * directory (LEGO_EDIT_MODELS_DIR, default <data dir>/models, handed to the
+ * bricks in their BrickEnvironment) and the matching
  * brick uses it through onnxruntime-node: CUDA where its provider library is
  * installed, else CPU. Sessions load lazily, once per process per file, and are
  * shared by concurrent requests; a changed file (new mtime) is reloaded.
@@ -19,7 +20,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BackendStatus } from '../../src/engine/brick.ts';
-import { loadConfig } from '../../src/config.ts';
+import type { BrickEnvironment } from '../environment.ts';
 import { createOnnxSession, onnxRuntime, usableProviders } from './onnx-session.ts';
 
 export type ModelRole = 'inpaint' | 'segment' | 'fill' | 'pose';
@@ -53,29 +54,14 @@ export interface LoadedModel {
   readonly options: ModelOptions;
 }
 
-/** The models directory from configuration, read afresh so a changed environment is honoured. */
-export function modelsDir(env: NodeJS.ProcessEnv = process.env): string {
-  const config = loadConfig(env);
-  return config.modelsDir ?? join(config.dataDir, 'models');
-}
-
 /** The model file for a role, if the user has installed one. */
-export function findModel(role: ModelRole, dir = safeModelsDir()): string | undefined {
+export function findModel(role: ModelRole, dir: string | undefined): string | undefined {
   if (!dir) return undefined;
   for (const f of MODEL_ROLES[role].files) {
     const p = join(dir, f);
     if (existsSync(p)) return p;
   }
   return undefined;
-}
-
-function safeModelsDir(): string | undefined {
-  try {
-    return modelsDir();
-  } catch {
-    // An invalid configuration is reported at start-up; here it only means "no user models".
-    return undefined;
-  }
 }
 
 const sessions = new Map<string, Promise<LoadedModel>>();
@@ -90,16 +76,16 @@ function readOptions(path: string): ModelOptions {
   return { ...(size ? { size } : {}), ...(raw.mean ? { mean: raw.mean } : {}), ...(raw.std ? { std: raw.std } : {}) };
 }
 
-async function createSession(role: ModelRole, path: string): Promise<LoadedModel> {
-  const { session, provider } = await createOnnxSession(path);
+async function createSession(role: ModelRole, path: string, env: BrickEnvironment): Promise<LoadedModel> {
+  const { session, provider } = await createOnnxSession(path, env.logger ? { logger: env.logger } : {});
   providerUsed.set(path, provider);
   loadErrors.delete(path);
   return { role, path, session, provider, options: readOptions(path) };
 }
 
 /** The session for a role's model, created once per file version; undefined when no model is installed. */
-export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedModel | undefined> {
-  const path = findModel(role, dir ?? safeModelsDir());
+export async function loadModel(role: ModelRole, env: BrickEnvironment): Promise<LoadedModel | undefined> {
+  const path = findModel(role, env.modelsDir);
   if (!path) return undefined;
   let mtime: number;
   try {
@@ -111,7 +97,7 @@ export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedMo
   const key = `${path}@${mtime}`;
   let loading = sessions.get(key);
   if (!loading) {
-    loading = createSession(role, path);
+    loading = createSession(role, path, env);
     sessions.set(key, loading);
     loading.catch((err: unknown) => {
       sessions.delete(key);
@@ -122,10 +108,10 @@ export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedMo
 }
 
 /** Backend line for a role, without loading anything. */
-export function modelStatus(role: ModelRole): BackendStatus {
+export function modelStatus(role: ModelRole, env: BrickEnvironment): BackendStatus {
   const spec = MODEL_ROLES[role];
   const name = `onnx:${role}`;
-  const dir = safeModelsDir();
+  const dir = env.modelsDir;
   const path = findModel(role, dir);
   if (!path) {
     return { name, available: false, detail: `${spec.what}: drop ${spec.files[0]} into ${dir ?? 'the models directory (LEGO_EDIT_MODELS_DIR)'}` };

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
+import { modelsDirOf } from '../../../bricks/environment.ts';
 import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
 import { BrickUnavailableError } from '../../engine/errors.ts';
 import type { BrickRegistry } from '../../engine/registry.ts';
@@ -96,10 +97,6 @@ export interface DeclaredOptions {
   readonly role: 'bot' | 'worker';
   readonly transport?: BrickTransport | undefined;
   readonly logger: Logger;
-}
-
-export function modelsDirOf(cfg: Pick<Config, 'modelsDir' | 'dataDir'>): string {
-  return cfg.modelsDir ?? join(cfg.dataDir, 'models');
 }
 
 /** Bricks from a manifest file, ready to register. */
