@@ -100,6 +100,16 @@ export const CONFIG_FIELDS = {
 type Fields = typeof CONFIG_FIELDS;
 export type Config = { [K in keyof Fields]: z.output<Fields[K]['schema']> } & { readonly dataDir: string };
 
+/** Every field's default, read from its schema, so a default is written once, in the table above. */
+export function configDefaults(): Omit<Config, 'dataDir'> {
+  const out: Record<string, unknown> = {};
+  for (const [field, { schema }] of Object.entries(CONFIG_FIELDS)) {
+    const parsed = (schema as z.ZodType).safeParse(undefined);
+    out[field] = parsed.success ? parsed.data : undefined;
+  }
+  return out as Omit<Config, 'dataDir'>;
+}
+
 export class ConfigError extends LegoEditError {
   constructor(readonly problems: readonly string[]) {
     super('config', `Invalid configuration:\n${problems.map((p) => `- ${p}`).join('\n')}`);

@@ -4,7 +4,7 @@ import type { Runtime } from '../runtime.ts';
 import { type BlobStore, DiskBlobStore } from './blob-store.ts';
 import { type Database, openDatabase } from './database.ts';
 import { DbSessionManager } from './manager.ts';
-import type { SessionSettings } from './settings.ts';
+import { type SessionSettings, configuredSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
 export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'intentAdvisor' | 'logger' | 'limits'>;
@@ -44,15 +44,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       logger: rt.logger,
       databaseOutlivesProcess: database.kind === 'postgres',
       ...(rt.intentAdvisor ? { intentAdvisor: rt.intentAdvisor } : {}),
-      settings: {
-        maxPendingPerUser: config.maxPendingPerUser,
-        turnsPerMinute: config.turnsPerMinute,
-        maxImagesPerConversation: config.maxImagesPerConversation,
-        maxBlobBytes: config.maxBlobBytes,
-        undoDepth: config.undoDepth,
-        adviceTimeoutMs: config.intentTimeoutMs,
-        ...options.settings,
-      },
+      settings: { ...configuredSettings(config), ...options.settings },
     });
     return {
       manager,
