@@ -8,7 +8,7 @@ import { BrickUnavailableError, NeedsGpuHostError } from '../../src/engine/error
 import { gpuHostBackend } from '../lib/backends.ts';
 import { modelFill } from '../lib/inpaint.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
-import { loadModel, modelStatus, stringInput } from '../models/onnx-models.ts';
+import { loadModel, modelBackendKey, modelStatus, stringInput } from '../models/onnx-models.ts';
 
 /** FLUX-FILL using the user models of `env`. */
 export function fluxFillBrick(env: BrickEnvironment): AnyBrick {
@@ -20,6 +20,7 @@ export function fluxFillBrick(env: BrickEnvironment): AnyBrick {
     outputs: { image: port.image() },
     constraint: 'Adds or replaces objects; use ADD-PRED or RES (+BBOX) for the mask. Needs a GPU host (or a user-installed flux-fill.onnx).',
     version: '1',
+    backendKey: () => modelBackendKey('fill', env),
     backends: () => [gpuHostBackend(), modelStatus('fill', env)],
     async run({ image, mask, prompt, preimage }, ctx) {
       const model = await loadModel('fill', env);

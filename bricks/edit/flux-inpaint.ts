@@ -8,7 +8,7 @@ import { type AnyBrick, defineBrick, port } from '../../src/engine/brick.ts';
 import { GPU_HOST_MISSING } from '../lib/backends.ts';
 import { exemplarRefine, modelFill } from '../lib/inpaint.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
-import { loadModel, modelStatus } from '../models/onnx-models.ts';
+import { loadModel, modelBackendKey, modelStatus } from '../models/onnx-models.ts';
 import { openCvStatus } from '../models/opencv.ts';
 
 /** FLUX-INPAINT using the user models of `env`. */
@@ -29,6 +29,7 @@ export function fluxInpaintBrick(env: BrickEnvironment): AnyBrick {
       'from around the hole (grass stays grass, walls stay walls) but cannot continue structures such as a road edge across a wide hole, nor invent ' +
       'what is hidden. Pixels outside the slightly dilated mask are untouched.',
     version: '1',
+    backendKey: () => modelBackendKey('inpaint', env),
     backends: () => [
       modelStatus('inpaint', env),
       openCvStatus('PatchMatch exemplar refinement of the pre-fill'),

@@ -8,7 +8,7 @@ import { makeMask } from '../../src/engine/values.ts';
 import { gpuHostBackend } from '../lib/backends.ts';
 import { modelFill } from '../lib/inpaint.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
-import { loadModel, modelStatus, stringInput } from '../models/onnx-models.ts';
+import { loadModel, modelBackendKey, modelStatus, stringInput } from '../models/onnx-models.ts';
 
 /** FLUX-POSE using the user models of `env`. */
 export function fluxPoseBrick(env: BrickEnvironment): AnyBrick {
@@ -20,6 +20,7 @@ export function fluxPoseBrick(env: BrickEnvironment): AnyBrick {
     outputs: { image: port.image() },
     constraint: 'People and animals only. Needs a GPU host (or a user-installed flux-pose.onnx).',
     version: '1',
+    backendKey: () => modelBackendKey('pose', env),
     backends: () => [gpuHostBackend(), modelStatus('pose', env)],
     async run({ image, prompt }, ctx) {
       const model = await loadModel('pose', env);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BackendStatus } from '../../src/engine/brick.ts';
 import type { BrickEnvironment } from '../environment.ts';
-import { createOnnxSession, onnxRuntime, usableProviders } from './onnx-session.ts';
+import { createOnnxSession, modelFingerprint, onnxRuntime, usableProviders } from './onnx-session.ts';
 
 export type ModelRole = 'inpaint' | 'segment' | 'fill' | 'pose';
 
@@ -105,6 +105,12 @@ export async function loadModel(role: ModelRole, env: BrickEnvironment): Promise
     });
   }
   return loading;
+}
+
+/** What a role's brick runs on, for its cache key: the installed model's fingerprint, or "none" (the CPU variant). */
+export function modelBackendKey(role: ModelRole, env: BrickEnvironment): string {
+  const path = findModel(role, env.modelsDir);
+  return path ? `onnx:${modelFingerprint(path)}` : 'none';
 }
 
 /** Backend line for a role, without loading anything. */

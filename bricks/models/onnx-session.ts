@@ -4,7 +4,8 @@
  * bricks all come here, so they share one CUDA-then-CPU fallback and one
  * record of whether this host's CUDA libraries are there at all.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as OrtModule from 'onnxruntime-node';
@@ -93,4 +94,18 @@ export async function createOnnxSession(modelPath: string, options: OnnxSessionO
     }
   }
   throw new LegoEditError('onnx-load', `could not load ${modelPath} (${failures.join('; ')})`);
+}
+
+/**
+ * A model file's identity for cache keys: its path, size and modification
+ * time, hashed. Replacing or editing the file changes it; reading the file's
+ * content (hundreds of megabytes) on every key would block the event loop.
+ */
+export function modelFingerprint(path: string): string {
+  try {
+    const { size, mtimeMs } = statSync(path);
+    return createHash('sha256').update(`${path}\0${size}\0${mtimeMs}`).digest('hex').slice(0, 16);
+  } catch {
+    return 'absent';
+  }
 }

@@ -13,7 +13,7 @@ import { bytesOf, disc, withMats } from '../lib/cv-mats.ts';
 import { cropBinary, cropRgb, growBox } from '../lib/inpaint.ts';
 import { fitMask, maskBounds, type Box } from '../lib/pixels.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
-import { loadModel, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
+import { loadModel, modelBackendKey, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
 import { runSegmentModel } from '../models/onnx-run.ts';
 import { loadOpenCv, openCvStatus } from '../models/opencv.ts';
 import { checkerboardView, keepComponentsNear } from './segment.ts';
@@ -174,6 +174,7 @@ export function maskSegBrick(env: BrickEnvironment): AnyBrick {
       'Needs a user mask (init[mask]); refines it to the boundary of the object inside it. The object should fill a good part of the rough mask ' +
       'and differ in colour from its surroundings; when GrabCut finds nothing, the rough mask is returned unchanged.',
     version: '1',
+    backendKey: () => modelBackendKey('segment', env),
     backends: () => [modelStatus('segment', env), openCvStatus('GrabCut initialised from the rough mask')],
     async run({ image, mask }, ctx) {
       const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal, env);

@@ -30,6 +30,8 @@ export function withGpuHost(local: AnyBrick, transport: BrickTransport): AnyBric
   const remote = remoteBrick(local, transport);
   return {
     ...local,
+    // What it refuses runs on the GPU host: never share cache entries with the same brick unwired, nor with another host.
+    backendKey: () => `${local.backendKey?.() ?? 'local'}+gpu-host:${transport.kind}:${transport.target}`,
     async backends(): Promise<BackendStatus[]> {
       const [mine, host] = await Promise.all([local.backends?.() ?? [], remote.backends!()]);
       const line = host[0]!;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
-import { type OnnxProvider, type OnnxSession, createOnnxSession } from '../../../bricks/models/onnx-session.ts';
+import { type OnnxProvider, type OnnxSession, createOnnxSession, modelFingerprint } from '../../../bricks/models/onnx-session.ts';
 import { BrickUnavailableError, LegoEditError } from '../../engine/errors.ts';
 import type { ImageData, MaskData, Value } from '../../engine/values.ts';
 import { makeImage, makeMask } from '../../engine/values.ts';
@@ -87,6 +87,7 @@ export function onnxBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: On
   const modelName = backend.modelPath.split('/').pop();
   return {
     ...shape,
+    backendKey: () => `onnx:${modelFingerprint(backend.modelPath)}`,
     /** Loads the model now; resolves with the execution provider it got. */
     warm: async () => (await load()).provider,
     async backends(): Promise<BackendStatus[]> {

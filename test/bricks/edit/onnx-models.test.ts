@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fluxFillBrick } from '../../../bricks/edit/flux-fill.ts';
 import { fluxInpaintBrick } from '../../../bricks/edit/flux-inpaint.ts';
 import { type BrickEnvironment, brickEnvironment } from '../../../bricks/environment.ts';
@@ -10,6 +10,9 @@ import { loadModel, resetModelsForTests } from '../../../bricks/models/onnx-mode
 import { maskSegBrick, segmentInsideMask } from '../../../bricks/predict/mask-seg.ts';
 import type { AnyBrick } from '../../../src/engine/brick.ts';
 import { loadConfig } from '../../../src/config.ts';
+import { Executor } from '../../../src/engine/executor.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import { BrickUnavailableError, NeedsGpuHostError } from '../../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeImage } from '../../../src/engine/values.ts';
@@ -75,6 +78,21 @@ describe('user-supplied ONNX models', () => {
     const onnx = (await FLUX_INPAINT.backends!()).find((b) => b.name === 'onnx:inpaint')!;
     expect(onnx.available).toBe(true);
     expect(onnx.detail).toMatch(/loaded on cpu/);
+  });
+
+  it('keys FLUX-INPAINT steps by the installed model: installing lama.onnx re-runs a step cached from the CPU variant', async () => {
+    const executor = new Executor(new BrickRegistry([FLUX_INPAINT]));
+    const wf = parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'FLUX-INPAINT', input: { image: 'init[image]', mask: 'init[mask]', preimage: 'init[image]', score: 0.2 }, output: {} }, { result: '[step1[image]]' }] }));
+    const img = card();
+    const mask = boxMask(96, 80, { x: 30, y: 20, width: 24, height: 30 });
+    const onCpu = await executor.run(wf, { image: img, mask });
+    writeFileSync(join(dir, 'lama.onnx'), negativeInpainter());
+    const onModel = await executor.run(wf, { image: img, mask });
+    expect([onCpu.trace[0]!.cache, onModel.trace[0]!.cache]).toEqual(['miss', 'miss']);
+    assert(onModel.status === 'ok', `the run with lama.onnx ${onModel.status}`);
+    const p = 35 * 96 + 40;
+    expect(rgbAt(onModel.results[0] as ImageData, p)[0]).toBe(255 - rgbAt(img, p)[0]);
+    expect((await executor.run(wf, { image: img, mask })).trace[0]!.cache).toBe('hit');
   });
 
   it('loads a session once per process and shares it between concurrent calls', async () => {

@@ -66,6 +66,12 @@ describe('mixed CPU/GPU bricks with an HTTP worker serving a generative FLUX-STY
     expect(progress).toEqual([0.5, 1]);
   });
 
+  it('keys its steps by the GPU host, so results of the unwired brick or of another host are never reused', () => {
+    const wired = registry.get('FLUX-STYLE')!;
+    expect(FLUX_STYLE.backendKey).toBeUndefined();
+    expect(wired.backendKey!()).toBe(`local+gpu-host:http:${worker.ready.http!}`);
+  });
+
   it('keeps "sepia", which the CPU variant renders, local: same pixels as the built-in, nothing sent', async () => {
     const before = jobs().length;
     const out = await new Executor(registry).run(oneStep('FLUX-STYLE', { image: 'init[image]', prompt: 'a street', style: 'sepia' }), { image });
