@@ -38,12 +38,12 @@ describe('bricks manifest', () => {
         '    backend: { type: onnx, model: m.onnx, inputs: {}, outputs: {}, colour: red }',
       ].join('\n'),
     );
-    expect(found.some((p) => p.startsWith('bricks[0].name: brick names are letters, digits and dashes'))).toBe(true);
-    expect(found.some((p) => p.startsWith('bricks[0].kind:'))).toBe(true);
-    expect(found.some((p) => p.startsWith('bricks[0].description:'))).toBe(true);
-    expect(found.some((p) => p.startsWith('bricks[0].inputs.image:'))).toBe(true);
-    expect(found.some((p) => p.startsWith('bricks[0].outputs: a brick needs at least one output'))).toBe(true);
-    expect(found.some((p) => p.startsWith('bricks[0].backend:') && /colour/.test(p))).toBe(true);
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.name: brick names are letters, digits and dashes/));
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.kind:/));
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.description:/));
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.inputs\.image:/));
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.outputs: a brick needs at least one output/));
+    expect(found).toContainEqual(expect.stringMatching(/^bricks\[0\]\.backend:.*colour/));
   });
 
   it('checks a backend against the brick’s ports', () => {
