@@ -18,11 +18,12 @@ import sharp from 'sharp';
 import { port } from '../src/engine/brick.ts';
 import { makeImage } from '../src/engine/values.ts';
 import type { ImageData } from '../src/engine/values.ts';
-import { HttpTransport } from '../src/remote/http-client.ts';
-import { DEFAULT_PROVIDERS, type OnnxProvider, onnxBrick } from '../src/remote/onnx-brick.ts';
-import { QueueTransport } from '../src/remote/queue-client.ts';
-import type { BrickTransport } from '../src/remote/transport.ts';
-import type { PixelEncoding } from '../src/remote/wire.ts';
+import { HttpTransport } from '../src/remote/client/http-client.ts';
+import { DEFAULT_PROVIDERS, type OnnxProvider } from '../bricks/models/onnx-session.ts';
+import { onnxBrick } from '../src/remote/declared/onnx-brick.ts';
+import { QueueTransport } from '../src/remote/client/queue-client.ts';
+import type { BrickTransport } from '../src/remote/client/transport.ts';
+import type { PixelEncoding } from '../src/remote/protocol/wire.ts';
 import { convGraph } from '../test/remote/fixtures/onnx-conv-graph.ts';
 import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, uniquePrefix } from '../test/remote/support.ts';
 

@@ -1,11 +1,12 @@
 /** Every built-in brick, in catalogue order: the one list the registry is built from. */
 import type { AnyBrick } from '../src/engine/brick.ts';
+import { type BrickEnvironment, NO_USER_MODELS } from './environment.ts';
 import { FASTINPAINT } from './edit/fastinpaint.ts';
 import { FLUX_CBG } from './edit/flux-cbg.ts';
 import { FLUX_ENV } from './edit/flux-env.ts';
-import { FLUX_FILL } from './edit/flux-fill.ts';
-import { FLUX_INPAINT } from './edit/flux-inpaint.ts';
-import { FLUX_POSE } from './edit/flux-pose.ts';
+import { fluxFillBrick } from './edit/flux-fill.ts';
+import { fluxInpaintBrick } from './edit/flux-inpaint.ts';
+import { fluxPoseBrick } from './edit/flux-pose.ts';
 import { FLUX_RCM } from './edit/flux-rcm.ts';
 import { FLUX_STYLE } from './edit/flux-style.ts';
 import { ADJUST } from './functions/adjust.ts';
@@ -23,18 +24,25 @@ import { BLUR } from './functions/blur.ts';
 import { ADD_PRED } from './predict/add-pred.ts';
 import { CMI_PRED } from './predict/cmi-pred.ts';
 import { FACE_DET } from './predict/face-det.ts';
-import { MASK_SEG } from './predict/mask-seg.ts';
+import { maskSegBrick } from './predict/mask-seg.ts';
 import { RES } from './predict/res.ts';
 import { SOS } from './predict/sos.ts';
 import { TEXT_DET } from './predict/text-det.ts';
 
-export const predictBricks: readonly AnyBrick[] = [RES, SOS, MASK_SEG, ADD_PRED, CMI_PRED, TEXT_DET, FACE_DET];
-export const editBricks: readonly AnyBrick[] = [FASTINPAINT, FLUX_FILL, FLUX_RCM, FLUX_INPAINT, FLUX_CBG, FLUX_STYLE, FLUX_ENV, FLUX_POSE];
+export function predictBricks(env: BrickEnvironment = NO_USER_MODELS): AnyBrick[] {
+  return [RES, SOS, maskSegBrick(env), ADD_PRED, CMI_PRED, TEXT_DET, FACE_DET];
+}
+
+export function editBricks(env: BrickEnvironment = NO_USER_MODELS): AnyBrick[] {
+  return [FASTINPAINT, fluxFillBrick(env), FLUX_RCM, fluxInpaintBrick(env), FLUX_CBG, FLUX_STYLE, FLUX_ENV, fluxPoseBrick(env)];
+}
+
 export const functionBricks: readonly AnyBrick[] = [
   INVERSE, BBOX, COMPOSE, PASTE, RESIZE, ADJUST, GRAYSCALE,
   CROP, ROTATE, FLIP, DILATE, BLUR,
 ];
 
-export function builtinBricks(): AnyBrick[] {
-  return [...predictBricks, ...editBricks, ...functionBricks];
+/** The built-ins, given what they need from configuration (the runtime passes brickEnvironment(config)). */
+export function builtinBricks(env: BrickEnvironment = NO_USER_MODELS): AnyBrick[] {
+  return [...predictBricks(env), ...editBricks(env), ...functionBricks];
 }

@@ -41,7 +41,11 @@ export const CONFIG_FIELDS = {
   dataDir: { env: 'LEGO_EDIT_DATA_DIR', schema: z.string().min(1).optional(), doc: 'Data directory: database, images, logs' },
   databaseUrl: { env: 'DATABASE_URL', schema: z.string().url().optional(), doc: 'PostgreSQL URL; embedded PGlite when unset' },
   modelsDir: { env: 'LEGO_EDIT_MODELS_DIR', schema: z.string().min(1).optional(), doc: 'User-supplied ONNX models (default <data dir>/models)' },
-  logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'), doc: 'pino log level' },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    doc: 'pino log level (default warn for commands, info for serve and worker)',
+  },
 
   openaiBaseUrl: { env: 'OPENAI_BASE_URL', schema: z.string().url().optional(), doc: 'OpenAI-compatible endpoint for the MLLM Builder' },
   openaiApiKey: { env: 'OPENAI_API_KEY', schema: z.string().min(1).optional(), doc: 'API key for that endpoint (never logged)' },
@@ -104,6 +108,16 @@ export const CONFIG_FIELDS = {
 
 type Fields = typeof CONFIG_FIELDS;
 export type Config = { [K in keyof Fields]: z.output<Fields[K]['schema']> } & { readonly dataDir: string };
+
+/** Every field's default, read from its schema, so a default is written once, in the table above. */
+export function configDefaults(): Omit<Config, 'dataDir'> {
+  const out: Record<string, unknown> = {};
+  for (const [field, { schema }] of Object.entries(CONFIG_FIELDS)) {
+    const parsed = (schema as z.ZodType).safeParse(undefined);
+    out[field] = parsed.success ? parsed.data : undefined;
+  }
+  return out as Omit<Config, 'dataDir'>;
+}
 
 export class ConfigError extends LegoEditError {
   constructor(readonly problems: readonly string[]) {

@@ -3,9 +3,12 @@ import { pino, type Logger } from 'pino';
 /** Secrets that must never reach a log line, wherever they sit in a logged object. */
 const REDACT = ['token', 'apiKey', 'api_key', 'authorization', 'password', '*.token', '*.apiKey', '*.authorization', '*.password', 'headers.authorization'];
 
-/** The process logger: JSON lines on stderr, level from LOG_LEVEL (default "warn" so the CLI stays quiet). */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'warn'): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
+/** A one-shot command stays quiet; a service (serve, worker) should say it is alive and what it serves. */
+const DEFAULT_LEVEL = { command: 'warn', service: 'info' } as const;
+
+/** The process logger: JSON lines on stderr, at the configured level (config.logLevel, from LOG_LEVEL) or the default for this kind of process. */
+export function createLogger(level: string | undefined, kind: keyof typeof DEFAULT_LEVEL = 'command'): Logger {
+  return pino({ level: level ?? DEFAULT_LEVEL[kind], redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

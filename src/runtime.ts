@@ -3,6 +3,7 @@
  * the Builder, from configuration. Adapters and the CLI start here.
  */
 import type { Logger } from 'pino';
+import { brickEnvironment } from '../bricks/environment.ts';
 import { builtinBricks } from '../bricks/index.ts';
 import type { Builder } from './builder/builder.ts';
 import type { IntentAdvisor } from './builder/intent-advisor.ts';
@@ -13,7 +14,7 @@ import { Executor, type ExecutorOptions } from './engine/executor.ts';
 import type { ImageLimits } from './engine/image-io.ts';
 import { BrickRegistry } from './engine/registry.ts';
 import { createLogger } from './logger.ts';
-import { type RemoteWiring, wireRemoteBricks } from './remote/wiring.ts';
+import { type RemoteWiring, wireRemoteBricks } from './remote/declared/wiring.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -58,7 +59,7 @@ export function selectIntentAdvisor(config: Config, builder: Builder): IntentAdv
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
-  const registry = new BrickRegistry(builtinBricks());
+  const registry = new BrickRegistry(builtinBricks(brickEnvironment(config, logger)));
   // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
   const remote = wireRemoteBricks(registry, config, logger);
   const executor = new Executor(registry, { logger, ...options.executor });

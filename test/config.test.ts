@@ -49,7 +49,7 @@ function fileProblems(name: string, text: string, env: Record<string, string> = 
 describe('loadConfig: one field at a time', () => {
   it('accepts an empty environment with the documented defaults', () => {
     const c = loadConfig({ LEGO_EDIT_DATA_DIR: dataDir() });
-    expect([c.logLevel, c.queueAttempts, c.remoteEncoding, c.workerUrl, c.redisUrl]).toEqual(['warn', 3, 'png', undefined, undefined]);
+    expect([c.logLevel, c.queueAttempts, c.remoteEncoding, c.workerUrl, c.redisUrl]).toEqual([undefined, 3, 'png', undefined, undefined]);
   });
 
   it('rejects a Redis address without its scheme, which ioredis would take for a socket path', () => {

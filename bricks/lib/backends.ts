@@ -3,7 +3,7 @@ import type { BackendStatus } from '../../src/engine/brick.ts';
 /**
  * The GPU-host line of a brick's backends. A brick declares it unconfigured
  * (bricks know nothing of transports); when a worker or queue is configured,
- * the remote wiring (src/remote/gpu-host.ts) swaps the line for the configured
+ * the remote wiring (src/remote/client/gpu-host.ts) swaps the line for the configured
  * host's live status through `gpuHostAs`, so `lego-edit bricks` shows where
  * the generative requests go and whether someone serves them right now.
  */

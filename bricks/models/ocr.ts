@@ -9,6 +9,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { BackendStatus } from '../../src/engine/brick.ts';
 import type { ImageData } from '../../src/engine/values.ts';
 import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
+import { createOnnxSession } from './onnx-session.ts';
 import { loadOpenCv } from './opencv.ts';
 
 const require = createRequire(import.meta.url);
@@ -24,15 +25,10 @@ let loadError: unknown;
 
 async function createSession(): Promise<InferenceSession> {
   const started = performance.now();
-  const ort = await import('onnxruntime-node');
-  const s = await ort.InferenceSession.create(modelPath(), {
-    executionProviders: ['cpu'],
-    // Leave a core for the event loop and other requests.
-    intraOpNumThreads: 2,
-    graphOptimizationLevel: 'all',
-  });
+  // Leave a core for the event loop and other requests.
+  const { session } = await createOnnxSession(modelPath(), { providers: ['cpu'], intraOpNumThreads: 2 });
   loadMs = performance.now() - started;
-  return s;
+  return session;
 }
 
 export function loadTextDetector(): Promise<InferenceSession> {

@@ -1,6 +1,7 @@
 /**
  * User-supplied ONNX models. A user drops a model file into the models
- * directory (LEGO_EDIT_MODELS_DIR, default <data dir>/models) and the matching
+ * directory (LEGO_EDIT_MODELS_DIR, default <data dir>/models, handed to the
+ * bricks in their BrickEnvironment) and the matching
  * brick uses it through onnxruntime-node: CUDA where its provider library is
  * installed, else CPU. Sessions load lazily, once per process per file, and are
  * shared by concurrent requests; a changed file (new mtime) is reloaded.
@@ -16,12 +17,11 @@
  * A sidecar `<model>.json` may set `size` (number or [w, h]), `mean` and `std`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import type * as OrtModule from 'onnxruntime-node';
+import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BackendStatus } from '../../src/engine/brick.ts';
-import { loadConfig } from '../../src/config.ts';
+import type { BrickEnvironment } from '../environment.ts';
+import { createOnnxSession, modelFingerprint, onnxRuntime, usableProviders } from './onnx-session.ts';
 
 export type ModelRole = 'inpaint' | 'segment' | 'fill' | 'pose';
 
@@ -54,54 +54,14 @@ export interface LoadedModel {
   readonly options: ModelOptions;
 }
 
-/** The models directory from configuration, read afresh so a changed environment is honoured. */
-export function modelsDir(env: NodeJS.ProcessEnv = process.env): string {
-  const config = loadConfig(env);
-  return config.modelsDir ?? join(config.dataDir, 'models');
-}
-
 /** The model file for a role, if the user has installed one. */
-export function findModel(role: ModelRole, dir = safeModelsDir()): string | undefined {
+export function findModel(role: ModelRole, dir: string | undefined): string | undefined {
   if (!dir) return undefined;
   for (const f of MODEL_ROLES[role].files) {
     const p = join(dir, f);
     if (existsSync(p)) return p;
   }
   return undefined;
-}
-
-function safeModelsDir(): string | undefined {
-  try {
-    return modelsDir();
-  } catch {
-    // An invalid configuration is reported at start-up; here it only means "no user models".
-    return undefined;
-  }
-}
-
-type Ort = typeof OrtModule;
-let ortLoading: Promise<Ort> | undefined;
-
-/** onnxruntime-node's native binding, loaded on first use only. */
-async function ort(): Promise<Ort> {
-  ortLoading ??= import('onnxruntime-node');
-  return ortLoading;
-}
-
-/**
- * Providers to try, best first. CUDA only where its provider library sits next
- * to the binding (installed on GPU hosts; the default install here skips it),
- * because a failed CUDA attempt costs a native error on stderr.
- */
-export function candidateProviders(): string[] {
-  try {
-    const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const binDir = join(dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
-    if (existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) return ['cuda', 'cpu'];
-  } catch {
-    // fall through to CPU
-  }
-  return ['cpu'];
 }
 
 const sessions = new Map<string, Promise<LoadedModel>>();
@@ -116,25 +76,16 @@ function readOptions(path: string): ModelOptions {
   return { ...(size ? { size } : {}), ...(raw.mean ? { mean: raw.mean } : {}), ...(raw.std ? { std: raw.std } : {}) };
 }
 
-async function createSession(role: ModelRole, path: string): Promise<LoadedModel> {
-  const { InferenceSession } = await ort();
-  const errors: string[] = [];
-  for (const provider of candidateProviders()) {
-    try {
-      const session = await InferenceSession.create(path, { executionProviders: [provider], graphOptimizationLevel: 'all' });
-      providerUsed.set(path, provider);
-      loadErrors.delete(path);
-      return { role, path, session, provider, options: readOptions(path) };
-    } catch (err) {
-      errors.push(`${provider}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  throw new Error(`could not load ${path} (${errors.join('; ')})`);
+async function createSession(role: ModelRole, path: string, env: BrickEnvironment): Promise<LoadedModel> {
+  const { session, provider } = await createOnnxSession(path, env.logger ? { logger: env.logger } : {});
+  providerUsed.set(path, provider);
+  loadErrors.delete(path);
+  return { role, path, session, provider, options: readOptions(path) };
 }
 
 /** The session for a role's model, created once per file version; undefined when no model is installed. */
-export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedModel | undefined> {
-  const path = findModel(role, dir ?? safeModelsDir());
+export async function loadModel(role: ModelRole, env: BrickEnvironment): Promise<LoadedModel | undefined> {
+  const path = findModel(role, env.modelsDir);
   if (!path) return undefined;
   let mtime: number;
   try {
@@ -146,7 +97,7 @@ export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedMo
   const key = `${path}@${mtime}`;
   let loading = sessions.get(key);
   if (!loading) {
-    loading = createSession(role, path);
+    loading = createSession(role, path, env);
     sessions.set(key, loading);
     loading.catch((err: unknown) => {
       sessions.delete(key);
@@ -156,11 +107,17 @@ export async function loadModel(role: ModelRole, dir?: string): Promise<LoadedMo
   return loading;
 }
 
+/** What a role's brick runs on, for its cache key: the installed model's fingerprint, or "none" (the CPU variant). */
+export function modelBackendKey(role: ModelRole, env: BrickEnvironment): string {
+  const path = findModel(role, env.modelsDir);
+  return path ? `onnx:${modelFingerprint(path)}` : 'none';
+}
+
 /** Backend line for a role, without loading anything. */
-export function modelStatus(role: ModelRole): BackendStatus {
+export function modelStatus(role: ModelRole, env: BrickEnvironment): BackendStatus {
   const spec = MODEL_ROLES[role];
   const name = `onnx:${role}`;
-  const dir = safeModelsDir();
+  const dir = env.modelsDir;
   const path = findModel(role, dir);
   if (!path) {
     return { name, available: false, detail: `${spec.what}: drop ${spec.files[0]} into ${dir ?? 'the models directory (LEGO_EDIT_MODELS_DIR)'}` };
@@ -168,7 +125,7 @@ export function modelStatus(role: ModelRole): BackendStatus {
   const failed = loadErrors.get(path);
   if (failed) return { name, available: false, detail: `${path} failed to load: ${failed}` };
   const provider = providerUsed.get(path);
-  return { name, available: true, detail: `${path} (${provider ? `loaded on ${provider}` : `will load on ${candidateProviders().join(' or ')}`})` };
+  return { name, available: true, detail: `${path} (${provider ? `loaded on ${provider}` : `will load on ${usableProviders().join(' or ')}`})` };
 }
 
 /** Static [width, height] of a 4-D image input, when the graph fixes them. */
@@ -194,12 +151,12 @@ export function stringInput(model: LoadedModel): string | undefined {
 }
 
 export async function tensor(data: Float32Array, dims: readonly number[]) {
-  const { Tensor } = await ort();
+  const { Tensor } = await onnxRuntime();
   return new Tensor('float32', data, dims);
 }
 
 export async function stringTensor(text: string) {
-  const { Tensor } = await ort();
+  const { Tensor } = await onnxRuntime();
   return new Tensor('string', [text], [1]);
 }
 

@@ -6,13 +6,14 @@
  * A user-supplied salient-segmentation model (isnet.onnx, u2net.onnx, …) runs
  * on the same crop instead when installed.
  */
-import { defineBrick, port } from '../../src/engine/brick.ts';
+import { type AnyBrick, defineBrick, port } from '../../src/engine/brick.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
 import { bytesOf, disc, withMats } from '../lib/cv-mats.ts';
 import { cropBinary, cropRgb, growBox } from '../lib/inpaint.ts';
 import { fitMask, maskBounds, type Box } from '../lib/pixels.ts';
-import { loadModel, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
+import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
+import { loadModel, modelBackendKey, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
 import { runSegmentModel } from '../models/onnx-run.ts';
 import { loadOpenCv, openCvStatus } from '../models/opencv.ts';
 import { checkerboardView, keepComponentsNear } from './segment.ts';
@@ -142,11 +143,11 @@ function coverage(m: MaskData): number {
 }
 
 /** The object inside the rough mask, by the best backend present. */
-export async function segmentInsideMask(image: ImageData, roughIn: MaskData, signal?: AbortSignal): Promise<SegmentResult> {
+export async function segmentInsideMask(image: ImageData, roughIn: MaskData, signal?: AbortSignal, env: BrickEnvironment = NO_USER_MODELS): Promise<SegmentResult> {
   const rough = await fitMask(roughIn, image.width, image.height);
   const roughArea = coverage(rough);
   if (roughArea === 0) return { mask: makeMask(image.width, image.height), backend: 'rough-mask' };
-  const model = await loadModel('segment');
+  const model = await loadModel('segment', env);
   if (model) {
     const m = await modelSegment(model, image, rough);
     if (coverage(m) >= 0.02 * roughArea) return { mask: m, backend: 'onnx' };
@@ -161,22 +162,29 @@ export async function segmentInsideMask(image: ImageData, roughIn: MaskData, sig
 export const ROUGH_MASK_KEPT =
   'found no object outline inside your mask (its colours may match the surroundings), so your mask is used as drawn.';
 
-export const MASK_SEG = defineBrick({
-  name: 'MASK-SEG',
-  kind: 'predict',
-  description: 'Segment the object inside a rough user mask',
-  inputs: { image: port.image(), mask: port.mask({ description: 'Rough region drawn by the user (a box, a scribble or a loose outline)' }) },
-  outputs: { mask: port.mask(), image: port.image({ description: 'The segment over a checkerboard' }) },
-  constraint:
-    'Needs a user mask (init[mask]); refines it to the boundary of the object inside it. The object should fill a good part of the rough mask ' +
-    'and differ in colour from its surroundings; when GrabCut finds nothing, the rough mask is returned unchanged.',
-  version: '1',
-  backends: () => [modelStatus('segment'), openCvStatus('GrabCut initialised from the rough mask')],
-  async run({ image, mask }, ctx) {
-    const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal);
-    ctx.logger.debug({ backend }, 'MASK-SEG');
-    // The edit will cover everything the user drew, not just the object: they should know why.
-    if (backend === 'rough-mask') ctx.warn?.(ROUGH_MASK_KEPT);
-    return { mask: m, image: checkerboardView(image, m) };
-  },
-});
+/** MASK-SEG using the user models of `env`. */
+export function maskSegBrick(env: BrickEnvironment): AnyBrick {
+  return defineBrick({
+    name: 'MASK-SEG',
+    kind: 'predict',
+    description: 'Segment the object inside a rough user mask',
+    inputs: { image: port.image(), mask: port.mask({ description: 'Rough region drawn by the user (a box, a scribble or a loose outline)' }) },
+    outputs: { mask: port.mask(), image: port.image({ description: 'The segment over a checkerboard' }) },
+    constraint:
+      'Needs a user mask (init[mask]); refines it to the boundary of the object inside it. The object should fill a good part of the rough mask ' +
+      'and differ in colour from its surroundings; when GrabCut finds nothing, the rough mask is returned unchanged.',
+    version: '1',
+    backendKey: () => modelBackendKey('segment', env),
+    backends: () => [modelStatus('segment', env), openCvStatus('GrabCut initialised from the rough mask')],
+    async run({ image, mask }, ctx) {
+      const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal, env);
+      ctx.logger.debug({ backend }, 'MASK-SEG');
+      // The edit will cover everything the user drew, not just the object: they should know why.
+      if (backend === 'rough-mask') ctx.warn?.(ROUGH_MASK_KEPT);
+      return { mask: m, image: checkerboardView(image, m) };
+    },
+  });
+}
+
+/** MASK-SEG with no user model installed (GrabCut), for tests and benches. */
+export const MASK_SEG = maskSegBrick(NO_USER_MODELS);

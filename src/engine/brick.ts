@@ -117,6 +117,14 @@ export interface BrickDefinition<
   readonly constraint?: string;
   /** Bumped when results change, so cached outputs of older versions are not reused. */
   readonly version: string;
+  /**
+   * What the brick runs on right now, when that can change while the process
+   * lives (a user model installed, a GPU host configured): e.g. a model file's
+   * fingerprint. It joins the version in the executor's cache key, so two
+   * backends never share cache entries. Omitted means one backend for the
+   * process's lifetime, which the version covers.
+   */
+  readonly backendKey?: () => string;
   /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
   readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
   readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'step-timeout',
   'cancelled',
   'onnx-provider',
+  'onnx-load',
   'onnx-resize',
   'onnx-output',
   // workflows (src/engine/workflow)

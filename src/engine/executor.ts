@@ -295,7 +295,7 @@ export class Executor {
     return { outputs: out, warnings };
   }
 
-  /** Content keys: brick name and version, literal inputs, upstream keys, and the hash of the user's inputs. */
+  /** Content keys: brick name, version and backend, literal inputs, upstream keys, and the hash of the user's inputs. */
   #cacheKeys(wf: Workflow, init: Record<string, Value>): Map<number, string> {
     const initKeys = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, hashValue(v)]));
     const keys = new Map<number, string>();
@@ -313,7 +313,7 @@ export class Executor {
           if (b.kind === 'invalid') return [k, 'invalid', JSON.stringify(b.raw)];
           return b.source.kind === 'init' ? [k, 'init', initKeys[b.source.name]] : [k, 'ref', keyOf(b.source.step), b.source.output];
         });
-      const key = createHash('sha256').update(JSON.stringify([brick.name, brick.version, parts])).digest('hex');
+      const key = createHash('sha256').update(JSON.stringify([brick.name, brick.version, brick.backendKey?.() ?? null, parts])).digest('hex');
       keys.set(step, key);
       return key;
     };

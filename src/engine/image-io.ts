@@ -14,14 +14,22 @@ export interface ImageLimits {
 
 export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
 
-function mb(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+/** A size as a user reads it, in the largest unit that does not round it to nothing. */
+function bytesText(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} bytes`;
+}
+
+/** A pixel count as a user reads it: megapixels from one million up, else the exact count. */
+function pixelsText(n: number): string {
+  return n >= 1e6 ? `${Number((n / 1e6).toFixed(1))} megapixels` : `${n.toLocaleString('en-US')} pixels`;
 }
 
 /** Decodes an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF) into RGB or RGBA pixels, applying EXIF orientation. */
 export async function decodeImage(input: Uint8Array, limits: ImageLimits = DEFAULT_LIMITS): Promise<ImageData> {
   if (input.byteLength === 0) throw new UnreadableImageError('the file is empty');
-  if (input.byteLength > limits.maxBytes) throw new ImageTooLargeError(mb(input.byteLength), mb(limits.maxBytes));
+  if (input.byteLength > limits.maxBytes) throw new ImageTooLargeError(bytesText(input.byteLength), bytesText(limits.maxBytes));
   let meta: Metadata;
   try {
     meta = await sharp(input).metadata();
@@ -30,7 +38,7 @@ export async function decodeImage(input: Uint8Array, limits: ImageLimits = DEFAU
   }
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > limits.maxPixels) {
-    throw new ImageTooLargeError(`${meta.width}×${meta.height} pixels`, `${(limits.maxPixels / 1e6).toFixed(0)} megapixels`);
+    throw new ImageTooLargeError(`${meta.width}×${meta.height} pixels`, pixelsText(limits.maxPixels));
   }
   try {
     const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error' })

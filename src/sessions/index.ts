@@ -5,7 +5,7 @@ import { type BlobStore, DiskBlobStore } from './blob-store.ts';
 import { type Database, openDatabase } from './database.ts';
 import { DbSessionManager } from './manager.ts';
 import { DrizzleTurnStore } from './store/drizzle-store.ts';
-import type { SessionSettings } from './settings.ts';
+import { type SessionSettings, configuredSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
 export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'intentAdvisor' | 'logger' | 'limits'>;
@@ -44,16 +44,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       limits: rt.limits,
       logger: rt.logger,
       ...(rt.intentAdvisor ? { intentAdvisor: rt.intentAdvisor } : {}),
-      settings: {
-        maxPendingPerUser: config.maxPendingPerUser,
-        turnsPerMinute: config.turnsPerMinute,
-        maxImagesPerConversation: config.maxImagesPerConversation,
-        maxBlobBytes: config.maxBlobBytes,
-        undoDepth: config.undoDepth,
-        adviceTimeoutMs: config.intentTimeoutMs,
-        runRepairs: config.runRepairs,
-        ...options.settings,
-      },
+      settings: { ...configuredSettings(config), ...options.settings },
     });
     return {
       manager,

@@ -1,4 +1,5 @@
 /** What a session manager may do for each user and keep for each conversation, and how much it caches. */
+import { type Config, configDefaults } from '../config.ts';
 
 export interface SessionSettings {
   /** Turns one user may have queued or running at once, over all their conversations. */
@@ -22,16 +23,26 @@ export interface SessionSettings {
   readonly adviceTimeoutMs: number;
 }
 
+/** The settings a deployment configures (src/config.ts), and the config field each comes from. */
+export function configuredSettings(
+  config: Pick<Config, 'maxPendingPerUser' | 'turnsPerMinute' | 'maxImagesPerConversation' | 'maxBlobBytes' | 'undoDepth' | 'intentTimeoutMs' | 'runRepairs'>,
+): Pick<SessionSettings, 'maxPendingPerUser' | 'turnsPerMinute' | 'maxImagesPerConversation' | 'maxBlobBytes' | 'undoDepth' | 'adviceTimeoutMs' | 'runRepairs'> {
+  return {
+    maxPendingPerUser: config.maxPendingPerUser,
+    turnsPerMinute: config.turnsPerMinute,
+    maxImagesPerConversation: config.maxImagesPerConversation,
+    maxBlobBytes: config.maxBlobBytes,
+    undoDepth: config.undoDepth,
+    adviceTimeoutMs: config.intentTimeoutMs,
+    runRepairs: config.runRepairs,
+  };
+}
+
+/** The config table's defaults for what a deployment configures; the rest is tuning no setting reaches. */
 export const DEFAULT_SETTINGS: SessionSettings = {
-  maxPendingPerUser: 10,
-  turnsPerMinute: 30,
-  maxImagesPerConversation: 200,
-  maxBlobBytes: 5 * 1024 ** 3,
-  undoDepth: 20,
+  ...configuredSettings(configDefaults()),
   historyTurns: 8,
   pruneEvery: 10,
   cachedConversations: 5_000,
   decodedCacheBytes: 64 * 1024 * 1024,
-  runRepairs: 2,
-  adviceTimeoutMs: 10_000,
 };

@@ -21,7 +21,7 @@ import {
   UnreadableImageError,
 } from '../../src/engine/errors.ts';
 import { EmptyMaskError, StepFailedError } from '../../src/engine/step-errors.ts';
-import { fromWireError, RemoteBrickError, toWireError, UnknownRemoteBrickError, WorkerUnavailableError } from '../../src/remote/errors.ts';
+import { fromWireError, RemoteBrickError, toWireError, UnknownRemoteBrickError, WorkerUnavailableError } from '../../src/remote/protocol/errors.ts';
 import { SessionError } from '../../src/sessions/errors.ts';
 
 const fixable: Array<[string, LegoEditError]> = [

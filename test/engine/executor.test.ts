@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { assert, describe, expect, it } from 'vitest';
 import { FASTINPAINT } from '../../bricks/edit/fastinpaint.ts';
 import { functionBricks } from '../../bricks/index.ts';
 import { MASK_SEG, ROUGH_MASK_KEPT } from '../../bricks/predict/mask-seg.ts';
@@ -8,7 +8,8 @@ import { BrickWarning, EmptyMaskError, Executor, StepFailedError } from '../../s
 import { CancelledError, MissingOutputError, StepTimeoutError } from '../../src/engine/errors.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
-import { makeMask } from '../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../src/engine/values.ts';
+import { defineBrick, port } from '../../src/engine/brick.ts';
 import { WorkflowValidationError } from '../../src/engine/workflow/validate.ts';
 import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
 import { rectMask } from '../support/pixels.ts';
@@ -102,12 +103,46 @@ describe('Executor', () => {
       ['DELAY', { image: 'step4[image]', ms: 0, tag: lastTag }],
     ];
     const first = await executor.run(workflow(steps(4), ['step5[image]']), { image });
-    expect(first.trace.every((t) => t.cache === 'miss')).toBe(true);
+    expect(first.trace.map((t) => t.cache)).toEqual(['miss', 'miss', 'miss', 'miss', 'miss']);
     log.calls.length = 0;
     const revised = await executor.run(workflow(steps(9), ['step5[image]']), { image });
     expect(revised.trace.map((t) => t.cache)).toEqual(['hit', 'hit', 'hit', 'hit', 'miss']);
     expect(log.calls).toEqual(['DELAY:9']);
-    if (revised.status === 'ok') expect((revised.results[0] as ImageData).data[0]).toBe(10 + 3 + 9);
+    assert(revised.status === 'ok', `the revised run ${revised.status}`);
+    expect((revised.results[0] as ImageData).data[0]).toBe(10 + 3 + 9);
+  });
+
+  it('keys a step by the backend its brick runs on: the same step on another backend runs again, and each keeps its own entry', async () => {
+    let backend = 'cpu';
+    const ran: string[] = [];
+    const TINT = defineBrick({
+      name: 'TINT',
+      kind: 'function',
+      description: 'Brightens by an amount that depends on its backend',
+      inputs: { image: port.image() },
+      outputs: { image: port.image() },
+      version: '1',
+      backendKey: () => backend,
+      async run({ image: img }) {
+        ran.push(backend);
+        const out = makeImage(img.width, img.height, img.channels);
+        out.data.set(img.data.map((v) => v + (backend === 'cpu' ? 1 : 2)));
+        return { image: out };
+      },
+    });
+    const executor = new Executor(new BrickRegistry([TINT]));
+    const wf = workflow([['TINT', { image: 'init[image]' }]], ['step1[image]']);
+    const onCpu = await executor.run(wf, { image });
+    backend = 'onnx:lama';
+    const onModel = await executor.run(wf, { image });
+    backend = 'cpu';
+    const backOnCpu = await executor.run(wf, { image });
+    expect([onCpu, onModel, backOnCpu].map((o) => o.trace[0]!.cache)).toEqual(['miss', 'miss', 'hit']);
+    expect(ran).toEqual(['cpu', 'onnx:lama']);
+    expect(executor.cache.size).toBe(2);
+    assert(onModel.status === 'ok' && backOnCpu.status === 'ok');
+    expect((onModel.results[0] as ImageData).data[0]).toBe(10 + 2);
+    expect((backOnCpu.results[0] as ImageData).data[0]).toBe(10 + 1);
   });
 
   it('runs every step afresh when told not to reuse the cache, and keeps the fresh outputs', async () => {
@@ -354,7 +389,7 @@ describe('Executor: empty masks', () => {
     expect(outcome.error).toBeInstanceOf(EmptyMaskError);
     expect(outcome.error).toMatchObject({ code: 'empty-mask', source: { kind: 'init', name: 'mask' }, step: undefined });
     expect(outcome.error.message).toBe('The mask you gave (init[mask]) is empty, so step 1 (FASTINPAINT) would change nothing.');
-    expect(events.some((e) => e.type === 'step-started')).toBe(false);
+    expect(events.filter((e) => e.type === 'step-started')).toEqual([]);
     expect(events.at(-1)).toMatchObject({ type: 'done', status: 'failed' });
   });
 

@@ -27,11 +27,19 @@ describe('decodeImage', () => {
     const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#000' } }).png().toBuffer();
     const err = await decodeImage(png, { maxBytes: 1e9, maxPixels: 100_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageTooLargeError);
-    expect((err as Error).message).toMatch(/400×300/);
+    expect((err as Error).message).toBe('That image is too large (400×300 pixels); the limit is 100,000 pixels.');
   });
 
-  it('refuses files over the byte limit', async () => {
-    await expect(decodeImage(new Uint8Array(2048), { maxBytes: 1024, maxPixels: 1e9 })).rejects.toThrow(ImageTooLargeError);
+  it('names the real pixel limit in megapixels from one million up', async () => {
+    const png = await sharp({ create: { width: 1600, height: 1000, channels: 3, background: '#000' } }).png().toBuffer();
+    const err = await decodeImage(png, { maxBytes: 1e9, maxPixels: 1_500_000 }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('That image is too large (1600×1000 pixels); the limit is 1.5 megapixels.');
+  });
+
+  it('refuses files over the byte limit, naming both sizes without rounding either to zero', async () => {
+    const err = await decodeImage(new Uint8Array(2048), { maxBytes: 1024, maxPixels: 1e9 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageTooLargeError);
+    expect((err as Error).message).toBe('That image is too large (2.0 KB); the limit is 1.0 KB.');
   });
 
   it('reads a mask from its alpha channel when it has one, else from luminance', async () => {

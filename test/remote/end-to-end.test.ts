@@ -9,7 +9,7 @@ import { Executor } from '../../src/engine/executor.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
 import type { ImageData } from '../../src/engine/values.ts';
 import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
-import { type RemoteWiring, wireRemoteBricks } from '../../src/remote/wiring.ts';
+import { type RemoteWiring, wireRemoteBricks } from '../../src/remote/declared/wiring.ts';
 import { solidImage } from '../support/test-bricks.ts';
 import { SLOW_INVERT } from './fixtures/test-bricks.ts';
 import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, testLogger } from './support.ts';

@@ -39,7 +39,7 @@ describe('repair after a failed run', () => {
     const failed = failures[0]!;
     expect(failed.error).toMatch(/found nothing for "the unicorn"/);
     expect(failed.workflow?.nodes[0]?.brick).toBe('RES');
-    expect(failed.trace?.some((t) => t.brick === 'RES' && t.emptyMasks.length > 0)).toBe(true);
+    expect(failed.trace?.filter((t) => t.brick === 'RES' && t.emptyMasks.length > 0)).not.toEqual([]);
 
     expect(r.of('info')[0]!.text).toMatch(/found nothing.*Trying another plan/);
     expect(r.of('planned').map((p) => p.summary)).toEqual([expect.stringMatching(/^RES/), 'GRAYSCALE']);

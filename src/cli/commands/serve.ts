@@ -36,8 +36,7 @@ export function registerServe(program: Command): void {
     .action(async (opts: { healthInterval: string; grace: string }) => {
       const config = loadConfig();
       const platforms = enabledPlatforms(config);
-      // A server should say it is alive; the CLI's quiet default ("warn") would hide health lines.
-      const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+      const logger = createLogger(config.logLevel, 'service');
       const rt = createRuntime({ config, logger });
       // Loaded here so that other commands never pay for telegraf, discord.js or the database drivers.
       const { openSessions } = await import('../../sessions/index.ts');

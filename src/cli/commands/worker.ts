@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
-import { startWorkerHost } from '../../remote/worker-host.ts';
+import { startWorkerHost } from '../../remote/worker/worker-host.ts';
 
 interface WorkerOpts {
   listen?: string;
@@ -26,8 +26,7 @@ export function registerWorker(program: Command): void {
     .option('--stalled-ms <ms>', 'how often to look for jobs of dead workers (default half the lock)')
     .action(async (opts: WorkerOpts) => {
       const config = loadConfig();
-      // A worker is a service: its log says what it serves and which provider each model got.
-      const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+      const logger = createLogger(config.logLevel, 'service');
       const host = await startWorkerHost({
         config,
         logger,

@@ -30,7 +30,7 @@ describeWithPhotos('FLUX-CBG on rally-car.jpg', () => {
     const img = await photo('rally-car.jpg');
     const mask = background();
     const out = await cbg(img, 'white', mask);
-    expect(pixels(mask, true).every((p) => rgbAt(out, p).every((v) => v === 255))).toBe(true);
+    expect(pixels(mask, true).filter((p) => rgbAt(out, p).some((v) => v !== 255))).toEqual([]);
     expect(sameAt(img, out, pixels(mask, false))).toBe(true);
   });
 
@@ -55,8 +55,8 @@ describeWithPhotos('FLUX-CBG on rally-car.jpg', () => {
     const mask = background();
     const out = await cbg(img, 'transparent', mask);
     expect(out.channels).toBe(4);
-    expect(pixels(mask, true).every((p) => out.data[p * 4 + 3] === 0)).toBe(true);
-    expect(pixels(mask, false).every((p) => out.data[p * 4 + 3] === 255)).toBe(true);
+    expect(pixels(mask, true).filter((p) => out.data[p * 4 + 3] !== 0)).toEqual([]);
+    expect(pixels(mask, false).filter((p) => out.data[p * 4 + 3] !== 255)).toEqual([]);
   });
 });
 

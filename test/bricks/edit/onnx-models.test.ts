@@ -1,12 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FLUX_FILL } from '../../../bricks/edit/flux-fill.ts';
-import { FLUX_INPAINT } from '../../../bricks/edit/flux-inpaint.ts';
+import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fluxFillBrick } from '../../../bricks/edit/flux-fill.ts';
+import { fluxInpaintBrick } from '../../../bricks/edit/flux-inpaint.ts';
+import { type BrickEnvironment, brickEnvironment } from '../../../bricks/environment.ts';
 import { boxMask } from '../../../bricks/lib/pixels.ts';
-import { loadModel, modelsDir, resetModelsForTests } from '../../../bricks/models/onnx-models.ts';
-import { MASK_SEG, segmentInsideMask } from '../../../bricks/predict/mask-seg.ts';
+import { loadModel, resetModelsForTests } from '../../../bricks/models/onnx-models.ts';
+import { maskSegBrick, segmentInsideMask } from '../../../bricks/predict/mask-seg.ts';
+import type { AnyBrick } from '../../../src/engine/brick.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { Executor } from '../../../src/engine/executor.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import { BrickUnavailableError, NeedsGpuHostError } from '../../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeImage } from '../../../src/engine/values.ts';
@@ -14,15 +20,19 @@ import { brightnessSegmenter, negativeInpainter } from './onnx-graphs.ts';
 import { call, pixels, rgbAt, sameAt } from './support.ts';
 
 let dir: string;
-const saved = process.env.LEGO_EDIT_MODELS_DIR;
+let env: BrickEnvironment;
+let FLUX_INPAINT: AnyBrick;
+let FLUX_FILL: AnyBrick;
+let MASK_SEG: AnyBrick;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'lego-models-'));
-  process.env.LEGO_EDIT_MODELS_DIR = dir;
+  env = { modelsDir: dir };
+  FLUX_INPAINT = fluxInpaintBrick(env);
+  FLUX_FILL = fluxFillBrick(env);
+  MASK_SEG = maskSegBrick(env);
 });
 afterAll(() => {
-  if (saved === undefined) delete process.env.LEGO_EDIT_MODELS_DIR;
-  else process.env.LEGO_EDIT_MODELS_DIR = saved;
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
@@ -38,8 +48,9 @@ function card(w = 96, h = 80): ImageData {
 }
 
 describe('user-supplied ONNX models', () => {
-  it('reads the models directory from LEGO_EDIT_MODELS_DIR', () => {
-    expect(modelsDir()).toBe(dir);
+  it('hands the bricks LEGO_EDIT_MODELS_DIR, or <data dir>/models when it is unset', () => {
+    expect(brickEnvironment(loadConfig({ LEGO_EDIT_DATA_DIR: '/srv/lego', LEGO_EDIT_MODELS_DIR: dir })).modelsDir).toBe(dir);
+    expect(brickEnvironment(loadConfig({ LEGO_EDIT_DATA_DIR: '/srv/lego' })).modelsDir).toBe(join('/srv/lego', 'models'));
   });
 
   it('reports a missing lama.onnx in backends() with where to drop it, and falls back to the CPU refinement', async () => {
@@ -69,13 +80,28 @@ describe('user-supplied ONNX models', () => {
     expect(onnx.detail).toMatch(/loaded on cpu/);
   });
 
+  it('keys FLUX-INPAINT steps by the installed model: installing lama.onnx re-runs a step cached from the CPU variant', async () => {
+    const executor = new Executor(new BrickRegistry([FLUX_INPAINT]));
+    const wf = parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'FLUX-INPAINT', input: { image: 'init[image]', mask: 'init[mask]', preimage: 'init[image]', score: 0.2 }, output: {} }, { result: '[step1[image]]' }] }));
+    const img = card();
+    const mask = boxMask(96, 80, { x: 30, y: 20, width: 24, height: 30 });
+    const onCpu = await executor.run(wf, { image: img, mask });
+    writeFileSync(join(dir, 'lama.onnx'), negativeInpainter());
+    const onModel = await executor.run(wf, { image: img, mask });
+    expect([onCpu.trace[0]!.cache, onModel.trace[0]!.cache]).toEqual(['miss', 'miss']);
+    assert(onModel.status === 'ok', `the run with lama.onnx ${onModel.status}`);
+    const p = 35 * 96 + 40;
+    expect(rgbAt(onModel.results[0] as ImageData, p)[0]).toBe(255 - rgbAt(img, p)[0]);
+    expect((await executor.run(wf, { image: img, mask })).trace[0]!.cache).toBe('hit');
+  });
+
   it('loads a session once per process and shares it between concurrent calls', async () => {
     writeFileSync(join(dir, 'lama.onnx'), negativeInpainter());
-    const [a, b] = await Promise.all([loadModel('inpaint'), loadModel('inpaint')]);
+    const [a, b] = await Promise.all([loadModel('inpaint', env), loadModel('inpaint', env)]);
     expect(a).toBeDefined();
     expect(a!.session).toBe(b!.session);
     expect(a!.provider).toBe('cpu');
-    expect((await loadModel('inpaint'))!.session).toBe(a!.session);
+    expect((await loadModel('inpaint', env))!.session).toBe(a!.session);
   });
 
   it('runs a generated 64×64 segmenter for MASK-SEG on the crop around the rough mask', async () => {
@@ -83,7 +109,7 @@ describe('user-supplied ONNX models', () => {
     const img = makeImage(120, 100, 3, new Uint8Array(120 * 100 * 3).fill(30));
     for (let y = 30; y < 70; y++) for (let x = 40; x < 80; x++) img.data.fill(230, (y * 120 + x) * 3, (y * 120 + x) * 3 + 3);
     const rough = boxMask(120, 100, { x: 25, y: 15, width: 70, height: 70 });
-    const { mask, backend } = await segmentInsideMask(img, rough);
+    const { mask, backend } = await segmentInsideMask(img, rough, undefined, env);
     expect(backend).toBe('onnx');
     const iou = overlap(mask, boxMask(120, 100, { x: 40, y: 30, width: 40, height: 40 }));
     expect(iou).toBeGreaterThan(0.8);

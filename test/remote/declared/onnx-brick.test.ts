@@ -8,16 +8,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { Executor, type RunInputs } from '../../src/engine/executor.ts';
-import { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ImageData, MaskData, Value } from '../../src/engine/values.ts';
-import { makeImage, makeMask } from '../../src/engine/values.ts';
-import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
-import { type RemoteWiring, wireRemoteBricks } from '../../src/remote/wiring.ts';
-import { brightnessSegmenter, negativeInpainter } from '../bricks/edit/onnx-graphs.ts';
-import { repoRoot } from '../support/shared.ts';
-import { testLogger } from './support.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { Executor, type RunInputs } from '../../../src/engine/executor.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import type { ImageData, MaskData, Value } from '../../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../../src/engine/values.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
+import { type RemoteWiring, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
+import { brightnessSegmenter, negativeInpainter } from '../../bricks/edit/onnx-graphs.ts';
+import { repoRoot } from '../../support/shared.ts';
+import { testLogger } from '../support.ts';
 
 function wire(manifest: string, modelsDir: string): { registry: BrickRegistry; wiring: RemoteWiring } {
   const registry = new BrickRegistry();

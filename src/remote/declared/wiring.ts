@@ -7,17 +7,18 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
-import { BrickUnavailableError } from '../engine/errors.ts';
-import type { BrickRegistry } from '../engine/registry.ts';
-import type { Config } from '../config.ts';
+import { modelsDirOf } from '../../../bricks/environment.ts';
+import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
+import { BrickUnavailableError } from '../../engine/errors.ts';
+import type { BrickRegistry } from '../../engine/registry.ts';
+import type { Config } from '../../config.ts';
 import { comfyuiBrick } from './comfyui.ts';
-import { offersGpuHost, withGpuHost } from './gpu-host.ts';
-import { HttpTransport } from './http-client.ts';
+import { offersGpuHost, withGpuHost } from '../client/gpu-host.ts';
+import { HttpTransport } from '../client/http-client.ts';
 import { type BrickDeclaration, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
 import { onnxBrick } from './onnx-brick.ts';
-import { QueueTransport } from './queue-client.ts';
-import { type BrickTransport, remoteBrick } from './transport.ts';
+import { QueueTransport } from '../client/queue-client.ts';
+import { type BrickTransport, remoteBrick } from '../client/transport.ts';
 
 /** The subset of configuration remote execution reads (tests build it by hand). */
 export type RemoteConfig = Pick<
@@ -96,10 +97,6 @@ export interface DeclaredOptions {
   readonly role: 'bot' | 'worker';
   readonly transport?: BrickTransport | undefined;
   readonly logger: Logger;
-}
-
-export function modelsDirOf(cfg: Pick<Config, 'modelsDir' | 'dataDir'>): string {
-  return cfg.modelsDir ?? join(cfg.dataDir, 'models');
 }
 
 /** Bricks from a manifest file, ready to register. */

@@ -3,8 +3,8 @@
  * help (as BullMQ's UnrecoverableError does for jobs), so the queue retries
  * only what can succeed on another attempt or another host.
  */
-import { CancelledError, LegoEditError, PlanFixableError, errorMessage } from '../engine/errors.ts';
-import { isErrorCode } from '../engine/error-codes.ts';
+import { CancelledError, LegoEditError, PlanFixableError, errorMessage } from '../../engine/errors.ts';
+import { isErrorCode } from '../../engine/error-codes.ts';
 
 /** What travels across the wire for an error: enough to rebuild a typed error on the other side. */
 export interface WireError {

@@ -8,11 +8,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { AnyBrick, BrickProgress } from '../engine/brick.ts';
-import { errorMessage } from '../engine/errors.ts';
+import type { AnyBrick, BrickProgress } from '../../engine/brick.ts';
+import { errorMessage } from '../../engine/errors.ts';
 import { describeServed, runServedBrick } from './brick-runner.ts';
-import { PayloadTooLargeError, WireFormatError, toWireError } from './errors.ts';
-import { type PixelEncoding, decodeValues, encodeValues, packFrame, packRecord, unpackFrame } from './wire.ts';
+import { PayloadTooLargeError, WireFormatError, toWireError } from '../protocol/errors.ts';
+import { type PixelEncoding, decodeValues, encodeValues, packFrame, packRecord, unpackFrame } from '../protocol/wire.ts';
 
 export interface HttpWorkerServerOptions {
   readonly bricks: readonly AnyBrick[];

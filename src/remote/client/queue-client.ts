@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CancelledError, LegoEditError, errorMessage } from '../engine/errors.ts';
-import type { Value } from '../engine/values.ts';
-import { QueueUnavailableError, WorkerUnavailableError, fromWireError } from './errors.ts';
+import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import type { Value } from '../../engine/values.ts';
+import { QueueUnavailableError, WorkerUnavailableError, fromWireError } from '../protocol/errors.ts';
 import {
   type BrickJobData,
   type BrickJobResult,
@@ -23,9 +23,9 @@ import {
   putBlobs,
   queueNameFor,
   redactRedisUrl,
-} from './queue-common.ts';
+} from '../protocol/queue-common.ts';
 import { type BrickTransport, type CallOptions, type ServedBrick, currentCallPriority, receivedWarnings } from './transport.ts';
-import { type PixelEncoding, decodeValues, encodeValues } from './wire.ts';
+import { type PixelEncoding, decodeValues, encodeValues } from '../protocol/wire.ts';
 
 export interface QueueTransportOptions {
   readonly redisUrl: string;

@@ -5,10 +5,10 @@
  * events work across the boundary unchanged.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AnyBrick, BackendStatus, BrickKind, BrickProgress, PortSpec } from '../engine/brick.ts';
-import { port } from '../engine/brick.ts';
-import type { Value, ValueType } from '../engine/values.ts';
-import { errorMessage } from '../engine/errors.ts';
+import type { AnyBrick, BackendStatus, BrickKind, BrickProgress, PortSpec } from '../../engine/brick.ts';
+import { port } from '../../engine/brick.ts';
+import type { Value, ValueType } from '../../engine/values.ts';
+import { errorMessage } from '../../engine/errors.ts';
 
 /** Interactive turns go before batch work (evaluations, benchmarks) on a shared queue. */
 export type CallPriority = 'interactive' | 'batch';

@@ -3,26 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLUX_RCM } from '../../bricks/edit/flux-rcm.ts';
-import { FLUX_STYLE } from '../../bricks/edit/flux-style.ts';
-import { builtinBricks } from '../../bricks/index.ts';
-import { loadConfig } from '../../src/config.ts';
-import { BrickUnavailableError, NeedsGpuHostError } from '../../src/engine/errors.ts';
-import type { ExecutorEvent } from '../../src/engine/events.ts';
-import { Executor } from '../../src/engine/executor.ts';
-import { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ImageData, MaskData } from '../../src/engine/values.ts';
-import { makeMask } from '../../src/engine/values.ts';
-import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
-import { type HttpWorkerServer, createHttpWorkerServer } from '../../src/remote/http-worker-server.ts';
-import { type RemoteWiring, wireRemoteBricks } from '../../src/remote/wiring.ts';
-import { call } from '../bricks/edit/support.ts';
-import { solidImage } from '../support/test-bricks.ts';
-import { standInStyle } from './fixtures/gpu-stand-ins.ts';
-import { type WorkerProcess, spawnWorker, testLogger } from './support.ts';
+import { FLUX_RCM } from '../../../bricks/edit/flux-rcm.ts';
+import { FLUX_STYLE } from '../../../bricks/edit/flux-style.ts';
+import { builtinBricks } from '../../../bricks/index.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { BrickUnavailableError, NeedsGpuHostError } from '../../../src/engine/errors.ts';
+import type { ExecutorEvent } from '../../../src/engine/events.ts';
+import { Executor } from '../../../src/engine/executor.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import type { ImageData, MaskData } from '../../../src/engine/values.ts';
+import { makeMask } from '../../../src/engine/values.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
+import { type HttpWorkerServer, createHttpWorkerServer } from '../../../src/remote/worker/http-worker-server.ts';
+import { type RemoteWiring, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
+import { call } from '../../bricks/edit/support.ts';
+import { solidImage } from '../../support/test-bricks.ts';
+import { standInStyle } from '../fixtures/gpu-stand-ins.ts';
+import { type WorkerProcess, spawnWorker, testLogger } from '../support.ts';
 
 const TOKEN = 'gpu-host-test-token';
-const STAND_INS = fileURLToPath(new URL('./fixtures/gpu-stand-ins.ts', import.meta.url));
+const STAND_INS = fileURLToPath(new URL('../fixtures/gpu-stand-ins.ts', import.meta.url));
 
 function oneStep(model: string, input: Record<string, string>) {
   return parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model, input, output: {} }, { result: '[step1[image]]' }] }));
@@ -64,6 +64,12 @@ describe('mixed CPU/GPU bricks with an HTTP worker serving a generative FLUX-STY
     expect(jobs()).toEqual([`${worker.ready.pid} style Ghibli`]);
     const progress = events.flatMap((e) => (e.type === 'step-progress' ? [e.fraction] : []));
     expect(progress).toEqual([0.5, 1]);
+  });
+
+  it('keys its steps by the GPU host, so results of the unwired brick or of another host are never reused', () => {
+    const wired = registry.get('FLUX-STYLE')!;
+    expect(FLUX_STYLE.backendKey).toBeUndefined();
+    expect(wired.backendKey!()).toBe(`local+gpu-host:http:${worker.ready.http!}`);
   });
 
   it('keeps "sepia", which the CPU variant renders, local: same pixels as the built-in, nothing sent', async () => {

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrickProgress } from '../../src/engine/brick.ts';
-import { CancelledError } from '../../src/engine/errors.ts';
-import type { ImageData, MaskData } from '../../src/engine/values.ts';
-import { ComfyUIExecutionError, comfyuiBrick } from '../../src/remote/comfyui.ts';
-import { declaredBricks } from '../../src/remote/wiring.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type FakeComfyUI, startFakeComfyUI } from '../fakes/comfyui-server.ts';
-import { repoRoot } from '../support/shared.ts';
-import { solidImage } from '../support/test-bricks.ts';
-import { testLogger } from './support.ts';
+import type { BrickProgress } from '../../../src/engine/brick.ts';
+import { CancelledError } from '../../../src/engine/errors.ts';
+import type { ImageData, MaskData } from '../../../src/engine/values.ts';
+import { ComfyUIExecutionError, comfyuiBrick } from '../../../src/remote/declared/comfyui.ts';
+import { declaredBricks } from '../../../src/remote/declared/wiring.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { type FakeComfyUI, startFakeComfyUI } from '../../fakes/comfyui-server.ts';
+import { repoRoot } from '../../support/shared.ts';
+import { solidImage } from '../../support/test-bricks.ts';
+import { testLogger } from '../support.ts';
 
 const image = solidImage(20, 10, [10, 20, 30]);
 const mask: MaskData = { kind: 'mask', width: 20, height: 10, data: new Uint8Array(200).fill(255) };

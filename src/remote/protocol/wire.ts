@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import type { ImageData, MaskData, Value } from '../engine/values.ts';
-import { makeImage, makeMask } from '../engine/values.ts';
+import type { ImageData, MaskData, Value } from '../../engine/values.ts';
+import { makeImage, makeMask } from '../../engine/values.ts';
 import { PayloadIntegrityError, PayloadTooLargeError, WireFormatError } from './errors.ts';
 
 export type PixelEncoding = 'png' | 'raw';

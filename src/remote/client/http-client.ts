@@ -1,7 +1,7 @@
 /** The bot's side of the HTTP worker API: one brick per request, progress streamed back. */
 import type { Logger } from 'pino';
-import { CancelledError, LegoEditError, errorMessage } from '../engine/errors.ts';
-import type { Value } from '../engine/values.ts';
+import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import type { Value } from '../../engine/values.ts';
 import {
   PayloadTooLargeError,
   UnknownRemoteBrickError,
@@ -10,9 +10,9 @@ import {
   WorkerUnavailableError,
   fromWireError,
   isWireError,
-} from './errors.ts';
+} from '../protocol/errors.ts';
 import { type BrickTransport, type CallOptions, type ServedBrick, receivedWarnings } from './transport.ts';
-import { type PixelEncoding, decodeValues, encodeValues, packFrame, readRecords, unpackFrame } from './wire.ts';
+import { type PixelEncoding, decodeValues, encodeValues, packFrame, readRecords, unpackFrame } from '../protocol/wire.ts';
 
 export interface HttpTransportOptions {
   readonly url: string;

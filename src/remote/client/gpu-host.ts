@@ -8,10 +8,10 @@
  * keeps running here. Deciding per request at the point of refusal means the
  * brick's own parser stays the one place that knows what the CPU can do.
  */
-import { gpuHostAs, isGpuHostLine } from '../../bricks/lib/backends.ts';
-import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
-import { BrickUnavailableError, NeedsGpuHostError } from '../engine/errors.ts';
-import { RemoteBrickError } from './errors.ts';
+import { gpuHostAs, isGpuHostLine } from '../../../bricks/lib/backends.ts';
+import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
+import { BrickUnavailableError, NeedsGpuHostError } from '../../engine/errors.ts';
+import { RemoteBrickError } from '../protocol/errors.ts';
 import { type BrickTransport, remoteBrick } from './transport.ts';
 
 /** Whether a brick lists a GPU-host backend, i.e. has requests only a GPU host can serve. */
@@ -30,6 +30,8 @@ export function withGpuHost(local: AnyBrick, transport: BrickTransport): AnyBric
   const remote = remoteBrick(local, transport);
   return {
     ...local,
+    // What it refuses runs on the GPU host: never share cache entries with the same brick unwired, nor with another host.
+    backendKey: () => `${local.backendKey?.() ?? 'local'}+gpu-host:${transport.kind}:${transport.target}`,
     async backends(): Promise<BackendStatus[]> {
       const [mine, host] = await Promise.all([local.backends?.() ?? [], remote.backends!()]);
       const line = host[0]!;

@@ -8,10 +8,10 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AnyBrick } from '../engine/brick.ts';
-import { errorMessage } from '../engine/errors.ts';
+import type { AnyBrick } from '../../engine/brick.ts';
+import { errorMessage } from '../../engine/errors.ts';
 import { runServedBrick } from './brick-runner.ts';
-import { toWireError } from './errors.ts';
+import { toWireError } from '../protocol/errors.ts';
 import {
   type BrickJobData,
   type BrickJobResult,
@@ -23,8 +23,8 @@ import {
   putBlobs,
   queueNameFor,
   redactRedisUrl,
-} from './queue-common.ts';
-import { type PixelEncoding, decodeValues, encodeValues } from './wire.ts';
+} from '../protocol/queue-common.ts';
+import { type PixelEncoding, decodeValues, encodeValues } from '../protocol/wire.ts';
 
 export interface QueueWorkerOptions {
   readonly bricks: readonly AnyBrick[];

@@ -3,21 +3,21 @@ import { type Server, type Socket, createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import type { AnyBrick } from '../../src/engine/brick.ts';
-import { CancelledError } from '../../src/engine/errors.ts';
-import type { ExecutorEvent } from '../../src/engine/events.ts';
-import { Executor } from '../../src/engine/executor.ts';
-import { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ImageData } from '../../src/engine/values.ts';
-import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
-import { QueueUnavailableError, RemoteBrickError, WorkerUnavailableError } from '../../src/remote/errors.ts';
-import { QueueTransport, type QueueTransportOptions } from '../../src/remote/queue-client.ts';
-import { startQueueWorker } from '../../src/remote/queue-worker.ts';
-import { remoteBrick, withCallPriority } from '../../src/remote/transport.ts';
-import { REDIS_URL, describeWithRedis } from '../support/services.ts';
-import { solidImage } from '../support/test-bricks.ts';
-import { REFUSE, SLEEP, SLOW_INVERT, WARN_INVERT } from './fixtures/test-bricks.ts';
-import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, testLogger, uniquePrefix } from './support.ts';
+import type { AnyBrick } from '../../../src/engine/brick.ts';
+import { CancelledError } from '../../../src/engine/errors.ts';
+import type { ExecutorEvent } from '../../../src/engine/events.ts';
+import { Executor } from '../../../src/engine/executor.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import type { ImageData } from '../../../src/engine/values.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
+import { QueueUnavailableError, RemoteBrickError, WorkerUnavailableError } from '../../../src/remote/protocol/errors.ts';
+import { QueueTransport, type QueueTransportOptions } from '../../../src/remote/client/queue-client.ts';
+import { startQueueWorker } from '../../../src/remote/worker/queue-worker.ts';
+import { remoteBrick, withCallPriority } from '../../../src/remote/client/transport.ts';
+import { REDIS_URL, describeWithRedis } from '../../support/services.ts';
+import { solidImage } from '../../support/test-bricks.ts';
+import { REFUSE, SLEEP, SLOW_INVERT, WARN_INVERT } from '../fixtures/test-bricks.ts';
+import { TEST_BRICKS_MODULE, type WorkerProcess, spawnWorker, testLogger, uniquePrefix } from '../support.ts';
 
 const describe = await describeWithRedis();
 
@@ -105,7 +105,7 @@ describe('BullMQ brick queue', () => {
       expect([...finished.values()]).toEqual([1, 1, 1, 1, 1, 1]);
       const lines = readFileSync(jobLog, 'utf8').trim().split('\n');
       // The victim started a job it never finished; survivors finished each tag once.
-      expect(lines.some((l) => l.startsWith(`${victim!.ready.pid} start`))).toBe(true);
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${victim!.ready.pid} start`)));
       expect(lines.filter((l) => l.startsWith(`${victim!.ready.pid} done`)).length).toBeLessThan(lines.filter((l) => l.startsWith(`${victim!.ready.pid} start`)).length);
       const done = lines.filter((l) => l.includes(' done ')).map((l) => l.split(' ')[2]);
       expect(done.sort()).toEqual(['1', '2', '3', '4', '5', '6']);

@@ -6,12 +6,13 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { AnyBrick, BackendStatus } from '../engine/brick.ts';
-import { BrickInputError, BrickUnavailableError, LegoEditError, errorMessage } from '../engine/errors.ts';
-import type { ImageData, MaskData, Value } from '../engine/values.ts';
-import { makeImage, makeMask } from '../engine/values.ts';
+import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
+import { type OnnxProvider, type OnnxSession, createOnnxSession, modelFingerprint } from '../../../bricks/models/onnx-session.ts';
+import { BrickInputError, BrickUnavailableError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import type { ImageData, MaskData, Value } from '../../engine/values.ts';
+import { makeImage, makeMask } from '../../engine/values.ts';
 
 export const IMAGE_PREPROCESS = ['rgb-01', 'rgb-255', 'rgb-imagenet'] as const;
 export const MASK_PREPROCESS = ['mask-01'] as const;
@@ -27,43 +28,6 @@ export interface OnnxBackend {
   readonly compositeInside?: string;
   /** Execution providers to try, in order (default DEFAULT_PROVIDERS); the bench pins CPU to compare it with CUDA. */
   readonly providers?: readonly OnnxProvider[];
-}
-
-// Loaded on first use: the bot process need not pay for the native runtime unless it runs a model.
-type Ort = { InferenceSession: typeof InferenceSession; Tensor: typeof Tensor; listSupportedBackends: () => { name: string }[] };
-type Session = InferenceSession;
-
-/**
- * Set once the CUDA provider's libraries turn out to be absent (the npm package
- * lists CUDA on linux-x64 whether or not they were installed): every later
- * model would fail the same way, with the same native error on stderr.
- */
-let cudaLibrariesMissing = false;
-
-export type OnnxProvider = 'cuda' | 'cpu';
-
-/** CUDA when it loads, else CPU: what every declared ONNX brick gets. */
-export const DEFAULT_PROVIDERS: readonly OnnxProvider[] = ['cuda', 'cpu'];
-
-/** Loads a session with the first of `providers` that works (CUDA first by default); returns it with the provider it got. */
-export async function loadSession(modelPath: string, logger: Logger, providers: readonly OnnxProvider[] = DEFAULT_PROVIDERS): Promise<{ session: Session; provider: OnnxProvider; ort: Ort }> {
-  const ort = (await import('onnxruntime-node')) as unknown as Ort;
-  const listed = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const usable = providers.filter((p) => p === 'cpu' || (!cudaLibrariesMissing && listed.has(p)));
-  let last: unknown = new LegoEditError('onnx-provider', `none of the execution providers ${providers.join(', ')} is available here`);
-  for (const provider of usable) {
-    try {
-      const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider] });
-      logger.info({ model: modelPath, provider }, 'onnx model loaded');
-      return { session, provider, ort };
-    } catch (err) {
-      last = err;
-      // A model CUDA cannot run is that model's problem; missing provider libraries are the host's, for every model.
-      if (provider === 'cuda' && /Failed to load (shared )?library/i.test(errorMessage(err))) cudaLibrariesMissing = true;
-      logger.info({ model: modelPath, provider, err: errorMessage(err) }, `${provider.toUpperCase()} execution provider unavailable for this model`);
-    }
-  }
-  throw last;
 }
 
 async function resizeRaw(data: Uint8Array, w: number, h: number, channels: 1 | 3, tw: number, th: number, nearest: boolean): Promise<Uint8Array> {
@@ -114,15 +78,16 @@ export function isWarmable(b: AnyBrick): b is WarmableBrick {
 }
 
 export function onnxBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: OnnxBackend, logger: Logger): WarmableBrick {
-  let loading: Promise<{ session: Session; provider: OnnxProvider; ort: Ort }> | undefined;
+  let loading: Promise<OnnxSession> | undefined;
   const load = () => {
-    loading ??= loadSession(backend.modelPath, logger, backend.providers);
+    loading ??= createOnnxSession(backend.modelPath, { logger, ...(backend.providers ? { providers: backend.providers } : {}) });
     loading.catch(() => (loading = undefined));
     return loading;
   };
   const modelName = backend.modelPath.split('/').pop();
   return {
     ...shape,
+    backendKey: () => `onnx:${modelFingerprint(backend.modelPath)}`,
     /** Loads the model now; resolves with the execution provider it got. */
     warm: async () => (await load()).provider,
     async backends(): Promise<BackendStatus[]> {

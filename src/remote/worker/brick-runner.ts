@@ -5,12 +5,12 @@
  * and check what it returned.
  */
 import type { Logger } from 'pino';
-import type { AnyBrick, BackendStatus, BrickProgress } from '../engine/brick.ts';
-import { isRequired, literalSchema } from '../engine/brick.ts';
-import { BrickInputError, CancelledError, LegoEditError } from '../engine/errors.ts';
-import type { Value } from '../engine/values.ts';
-import { typeOfValue } from '../engine/values.ts';
-import type { ServedBrick } from './transport.ts';
+import type { AnyBrick, BackendStatus, BrickProgress } from '../../engine/brick.ts';
+import { isRequired, literalSchema } from '../../engine/brick.ts';
+import { BrickInputError, CancelledError, LegoEditError } from '../../engine/errors.ts';
+import type { Value } from '../../engine/values.ts';
+import { typeOfValue } from '../../engine/values.ts';
+import type { ServedBrick } from '../client/transport.ts';
 
 export class BrickTimeoutError extends LegoEditError {
   constructor(brick: string, ms: number) {

@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { AnyBrick, PortSpec } from '../engine/brick.ts';
-import { LegoEditError, errorMessage } from '../engine/errors.ts';
-import { VALUE_TYPES } from '../engine/values.ts';
+import type { AnyBrick, PortSpec } from '../../engine/brick.ts';
+import { LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { VALUE_TYPES } from '../../engine/values.ts';
 import { templatePlaceholders } from './comfyui.ts';
 import { IMAGE_PREPROCESS, MASK_PREPROCESS, POSTPROCESS } from './onnx-brick.ts';
-import { type PortSpecData, portFromData } from './transport.ts';
+import { type PortSpecData, portFromData } from '../client/transport.ts';
 
 const valueType = z.enum(VALUE_TYPES as unknown as ['Image', 'Mask', 'Str', 'Float']);
 

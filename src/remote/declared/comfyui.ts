@@ -7,10 +7,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import type { AnyBrick, BackendStatus, BrickContext } from '../engine/brick.ts';
-import { CancelledError, LegoEditError, errorMessage } from '../engine/errors.ts';
-import { decodeImage, encodeImage, hashValue, imageToMask } from '../engine/image-io.ts';
-import type { Value } from '../engine/values.ts';
+import type { AnyBrick, BackendStatus, BrickContext } from '../../engine/brick.ts';
+import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { decodeImage, encodeImage, hashValue, imageToMask } from '../../engine/image-io.ts';
+import type { Value } from '../../engine/values.ts';
 
 export interface ComfyUIOutput {
   /** Id of the node whose saved images hold this output (a SaveImage node). */

@@ -1,6 +1,6 @@
 /** What the queue client and the queue worker agree on: names, key layout, job shapes, failure encoding. */
 import type { Redis } from 'ioredis';
-import { LegoEditError } from '../engine/errors.ts';
+import { LegoEditError } from '../../engine/errors.ts';
 import { type WireError, PayloadIntegrityError, WireFormatError, isWireError } from './errors.ts';
 import { type WireValues, blobRefs, sha256 } from './wire.ts';
 

@@ -7,18 +7,19 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { builtinBricks } from '../../bricks/index.ts';
-import type { Config } from '../config.ts';
-import type { AnyBrick } from '../engine/brick.ts';
-import { LegoEditError, errorMessage } from '../engine/errors.ts';
-import { BrickRegistry } from '../engine/registry.ts';
+import { brickEnvironment } from '../../../bricks/environment.ts';
+import { builtinBricks } from '../../../bricks/index.ts';
+import type { Config } from '../../config.ts';
+import type { AnyBrick } from '../../engine/brick.ts';
+import { LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { BrickRegistry } from '../../engine/registry.ts';
 import { describeServed } from './brick-runner.ts';
 import { createHttpWorkerServer } from './http-worker-server.ts';
-import { isWarmable } from './onnx-brick.ts';
+import { isWarmable } from '../declared/onnx-brick.ts';
 import { type QueueWorkerHandle, startQueueWorker } from './queue-worker.ts';
-import { redactRedisUrl } from './queue-common.ts';
-import type { ServedBrick } from './transport.ts';
-import { declaredBricks } from './wiring.ts';
+import { redactRedisUrl } from '../protocol/queue-common.ts';
+import type { ServedBrick } from '../client/transport.ts';
+import { declaredBricks } from '../declared/wiring.ts';
 
 export interface WorkerHostOptions {
   readonly config: Config;
@@ -54,7 +55,7 @@ export async function gatherBricks(opts: WorkerHostOptions): Promise<AnyBrick[]>
   const extra = new BrickRegistry();
   if (opts.config.bricksManifest) for (const b of declaredBricks(opts.config.bricksManifest, opts.config, { role: 'worker', logger: opts.logger })) extra.register(b);
   for (const m of opts.modules ?? []) for (const b of await moduleBricks(m)) extra.register(b);
-  const builtins = new BrickRegistry(builtinBricks());
+  const builtins = new BrickRegistry(builtinBricks(brickEnvironment(opts.config, opts.logger)));
   // Built-ins serve only where they can run here; the GPU stubs would only refuse. Checking is not free, so only what is asked for.
   const works = async (b: AnyBrick): Promise<boolean> => (b.backends ? (await b.backends()).some((s) => s.available) : true);
   if (!opts.only?.length) {
