@@ -53,7 +53,7 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
 
   it('sends the downscaled image as a data URL and a system prompt built from the registry', async () => {
     fake.script({ reply: resRemove });
-    const rules: Rule[] = [parseRule('never use FLUX-STYLE')!];
+    const rules: Rule[] = [parseRule('never use FLUX-STYLE', registry.list())!];
     await builder({ imageMaxSide: 32 }).plan({ image, instruction: 'remove the dog', available, rules });
     const body = fake.requests[0]!.body;
     expect(body.model).toBe('lego-edit-builder');
@@ -98,17 +98,17 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
   });
 
   it('rejects a workflow that breaks a standing rule and accepts the compliant one', async () => {
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     fake.script({ reply: resRemove }, { reply: sosRemove });
     const plan = await builder().plan({ image, instruction: 'remove the dog', available, rules });
     expect(plan.attempts).toHaveLength(2);
     expect(plan.attempts![0]!.problems[0]).toMatch(/step 1 \(RES\) feeds step 2 \(FASTINPAINT\)/);
-    expect(checkRules(plan.workflow, rules)).toEqual([]);
+    expect(checkRules(plan.workflow, rules, registry.list())).toEqual([]);
     expect(plan.workflow.nodes[0]!.brick).toBe('SOS');
   });
 
   it('gives up after the configured number of repairs, recording each attempt', async () => {
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     fake.script({ reply: resRemove }, { reply: resRemove }, { reply: resRemove });
     const err = await builder({ maxRepairs: 1 })
       .plan({ image, instruction: 'remove the dog', available, rules })

@@ -238,8 +238,8 @@ describe('OfflineBuilder and bricks registered later', () => {
 });
 
 describe('OfflineBuilder standing rules', () => {
-  const rule = (t: string): Rule => parseRule(t)!;
-  const feedsInpaint = (wf: Workflow) => checkRules(wf, [rule("don't use RES before INPAINT")]).length > 0;
+  const rule = (t: string): Rule => parseRule(t, registry.list())!;
+  const feedsInpaint = (wf: Workflow) => checkRules(wf, [rule("don't use RES before INPAINT")], registry.list()).length > 0;
 
   it('after "don\'t use RES before INPAINT" no removal has RES feeding FASTINPAINT or FLUX-INPAINT', async () => {
     const rules = [rule("don't use RES before INPAINT")];
@@ -369,9 +369,9 @@ describe('OfflineBuilder revisions from feedback', () => {
 
   it('a rule given as feedback re-plans the last instruction under it', async () => {
     const turn = await turnFor('remove the dog');
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     const wf = await revise(turn, "don't use RES before INPAINT", { rules });
-    expect(checkRules(wf, rules)).toEqual([]);
+    expect(checkRules(wf, rules, registry.list())).toEqual([]);
     expect(bricks(wf)).toContain('FASTINPAINT');
   });
 
