@@ -60,6 +60,10 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
     const system = body.messages[0]!.content as string;
     expect(system).toContain('FLUX-RCM (Change the colour or material of the masked object)');
     expect(system).toContain('Input: {Image[image], Mask[mask], Str[prompt]}');
+    // Port details follow the published lines: descriptions, choices, bounds and defaults.
+    expect(system).toContain('- prompt: Target colour or material: "light blue", "matte black", "#1e90ff", "gold", "chrome"');
+    expect(system).toContain('- mode: one of "blur", "pixelate", default "blur"');
+    expect(system).toContain('- brightness: Multiplier; 1 keeps it (0 to 4, default 1)');
     expect(system).toContain('Bricks that can run right now: FASTINPAINT, GRAYSCALE, RES, SOS.');
     expect(system).toContain('"never use FLUX-STYLE": never use FLUX-STYLE');
     expect(system).toMatch(/"model": "FLUX-RCM"/);
