@@ -12,7 +12,7 @@
 import type { AnyBrick } from '../engine/brick.ts';
 import { BrickRegistry } from '../engine/registry.ts';
 import { serialiseWorkflow } from '../engine/workflow/serialise.ts';
-import type { Source, Workflow } from '../engine/workflow/types.ts';
+import type { Source, Workflow, WorkflowNode } from '../engine/workflow/types.ts';
 import { providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
@@ -89,7 +89,21 @@ interface Ctx {
   results?: Source[];
 }
 
-type Family = (clause: string, ctx: Ctx) => boolean;
+/** Plans one clause into the draft, or returns false when the clause is not of its kind. */
+type Planner = (clause: string, ctx: Ctx) => boolean;
+
+/**
+ * An instruction family: its planner and every brick that planner may add,
+ * declared next to its code. The planner is held to its declaration (see
+ * `#draft`), and the union of declarations is what "the families plan"
+ * (PLANNED_BY_FAMILIES). 'any' marks the generic routes that wire whatever
+ * registered brick matches.
+ */
+type Family = Planner & { readonly plans: readonly string[] | 'any' };
+
+function family(plans: readonly string[] | 'any', plan: Planner): Family {
+  return Object.assign(plan, { plans });
+}
 
 const MAIN_SUBJECT = /^(the )?(main |central |salient )?(subject|object|foreground( object)?|thing in front|central figure|main figure)$/i;
 const TEXT_OBJECT = /\b(text|texts|watermarks?|captions?|logos?|letter(ing|s)?|writing|words?|subtitles?|signatures?|date ?stamps?|time ?stamps?|labels?|inscriptions?|graffiti)\b/i;
@@ -106,6 +120,9 @@ function substituteNote(because: string, object: string, used: Segmenter, instea
   if (used === 'MASK-SEG') return `${because}, MASK-SEG finds "${object}" inside your mask instead of ${was}.`;
   return `${because}, RES finds "${object}" by name instead of ${was}.`;
 }
+
+/** The bricks `segment` may add. */
+const SEGMENTERS = ['TEXT-DET', 'FACE-DET', 'MASK-SEG', 'SOS', 'RES'] as const;
 
 function segment(ctx: Ctx, phrase: string): Source {
   let object = phrase.trim().replace(/^(?:the\s+){2,}/i, 'the ');
@@ -147,6 +164,9 @@ function segment(ctx: Ctx, phrase: string): Source {
   return out(step, 'mask');
 }
 
+/** The bricks `removeObject` may add. */
+const REMOVERS = ['FASTINPAINT', 'FLUX-INPAINT', ...SEGMENTERS] as const;
+
 function removeObject(ctx: Ctx, object: string): void {
   const mask = segment(ctx, object);
   const source = ctx.image;
@@ -163,7 +183,7 @@ function removeObject(ctx: Ctx, object: string): void {
 
 const REMOVE_VERB = String.raw`(?:remove|erase|delete|eliminate|get rid of|take (?:out|away|off)|clear (?:away|out|off)?|rub out|wipe (?:out|off|away)|cut out|lose|drop|hide|make (.+?) disappear)`;
 
-const extract: Family = (clause, ctx) => {
+const extract = family([...SEGMENTERS], (clause, ctx) => {
   const bg = /^(?:remove|delete|erase|cut out|drop|get rid of|take out|isolate .+ from)\s+(?:the\s+)?(?:background|backdrop)(?:\s+(?:from|behind|around)\s+(.+))?$/i.exec(clause);
   const m = bg ? undefined : /^(?:extract|isolate|cut out|segment|select|crop out|single out|separate|mask(?: out)?|give me (?:a )?(?:mask|cut-?out) of|make (?:a )?(?:mask|cut-?out|sticker) of)\s+(.+)$/i.exec(clause);
   if (!bg && !m) return false;
@@ -174,18 +194,18 @@ const extract: Family = (clause, ctx) => {
   ctx.results = [hasImage && mask.kind === 'step' ? out(mask.step, 'image') : mask];
   ctx.notes.push(`The cut-out of "${object}" is the result.`);
   return true;
-};
+});
 
-const removeText: Family = (clause, ctx) => {
+const removeText = family([...REMOVERS], (clause, ctx) => {
   const m = new RegExp(String.raw`^${REMOVE_VERB}\s+(.+)$`, 'i').exec(clause);
   if (!m) return false;
   const object = objectPhrase(m[2] ?? m[1] ?? '');
   if (!TEXT_OBJECT.test(object)) return false;
   removeObject(ctx, object);
   return true;
-};
+});
 
-const blurFaces: Family = (clause, ctx) => {
+const blurFaces = family(['BLUR', ...SEGMENTERS], (clause, ctx) => {
   // "blur out the plate" and "blur the plate out" alike.
   const m = /^(?:blur|pixel+ate|anonymi[sz]e|obscure|censor|hide|mask|cover|smudge)(?:\s+out)?\s+(.+?)(?:\s+(?:out|with .*))?$/i.exec(clause);
   if (!m) return false;
@@ -200,10 +220,13 @@ const blurFaces: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mask, mode }), 'image');
   ctx.notes.push(`BLUR ${mode === 'pixelate' ? 'pixelates' : 'blurs'} "${target}".`);
   return true;
-};
+});
 
 const SCENE =
   /\b(background|backdrop|setting|scenery|scene|landscape|cityscape|skyline|environment|surroundings|beach|forest|jungle|desert|mountains?|ocean|sea|lake|river|city|street|park|garden|field|meadow|space|galaxy|studio|sky|snowfield|countryside|village|room|interior|stage|underwater|island|savanna|farm|meadow|canyon|volcano|waterfall)\b/i;
+
+/** The bricks `changeBackground` may add. */
+const BACKGROUND_CHANGERS = ['INVERSE', 'FLUX-CBG', ...SEGMENTERS] as const;
 
 function changeBackground(ctx: Ctx, subject: string | undefined, prompt: string): void {
   const subjectMask = segment(ctx, subject ?? 'the main subject');
@@ -222,7 +245,7 @@ function backgroundPrompt(text: string): string {
   return t;
 }
 
-const background: Family = (clause, ctx) => {
+const background = family([...BACKGROUND_CHANGERS], (clause, ctx) => {
   // "blur the background", "make the background white", "change the background to a beach", "replace the background with …"
   let m =
     /^(?:blur|defocus|soften)\s+(?:the\s+)?(?:background|backdrop|surroundings)(?:\s+(?:behind|around)\s+(.+))?/i.exec(clause) ??
@@ -268,12 +291,12 @@ const background: Family = (clause, ctx) => {
     }
   }
   return false;
-};
+});
 
 /** "take the dog out (of the picture)", "get the bin out of the shot", "wipe the smudge off": the object sits between verb and particle. */
 const PARTICLE_REMOVE = /^(?:take|get|edit|photoshop|rub|wipe|clean|knock)\s+(.+?)\s+(?:out|away|off)\b(?:\s+.*)?$/i;
 
-const remove: Family = (clause, ctx) => {
+const remove = family([...REMOVERS], (clause, ctx) => {
   const m = new RegExp(String.raw`^${REMOVE_VERB}\s+(.+)$`, 'i').exec(clause);
   const disappear = /^make\s+(.+?)\s+(?:disappear|vanish|go away)$/i.exec(clause) ?? (m ? null : PARTICLE_REMOVE.exec(clause));
   if (!m && !disappear) return false;
@@ -282,12 +305,12 @@ const remove: Family = (clause, ctx) => {
   if (IMAGE_ITSELF.test(object) && !ctx.lastObject && !ctx.request.hasMask) throw new Unplannable('removing the whole image leaves nothing to show');
   removeObject(ctx, object);
   return true;
-};
+});
 
 const ENV_WORDS =
   /\b(sunset|sunrise|dusk|dawn|golden hour|twilight|night(time)?|midnight|evening|morning|noon|daytime|winter|wintry|snow(y|ing|fall|storm)?|blizzard|rain(y|ing|storm)?|storm(y)?|thunderstorm|lightning|fog(gy)?|mist(y)?|haz(e|y)|overcast|cloudy|sunny|autumn(al)?|fall season|spring(time)?|summer(time)?|frost(y)?|icy|moonlight|moonlit|starry|aurora)\b/i;
 
-const environment: Family = (clause, ctx) => {
+const environment = family(['FLUX-ENV'], (clause, ctx) => {
   const m =
     /^(?:make|turn|change|set|transform|convert|switch|let)\s+(?:it|the (?:image|picture|photo|scene|setting|weather|season|time(?: of day)?|lighting|environment|sky|atmosphere|whole scene))?\s*(?:to|into|look like|look|as if (?:it(?:'s| is| were) )?(?:at|in|during)?|be|feel like|appear)?\s*(?:a|an|the|at|in|during)?\s*(.+)$/i.exec(clause) ??
     /^(?:add|create|bring)\s+(?:some\s+|a\s+|an\s+)?(.+)$/i.exec(clause);
@@ -300,7 +323,7 @@ const environment: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('FLUX-ENV', { image: ctx.image, prompt }), 'image');
   ctx.notes.push(`FLUX-ENV changes the scene to "${prompt}".`);
   return true;
-};
+});
 
 const STYLE_WORDS =
   /\b(style|styled|watercolou?r|oil paint(ing)?|painting|sketch|drawing|drawn|cartoon|anime|manga|comic|pixel art|pixelated art|ghibli|van gogh|monet|picasso|impressionis[tm]|cubis[tm]|expressionis[tm]|pop art|ukiyo-?e|mosaic|stained[- ]glass|sepia|vintage|retro|film noir|noir|cyberpunk|steampunk|vaporwave|synthwave|art deco|art nouveau|baroque|renaissance|gothic|minimalis[tm]|low[- ]poly|3d render|claymation|clay|origami|pencil|charcoal|ink|engraving|woodcut|woodblock|blueprint|graffiti|pastel|crayon|lego|neon|psychedelic|surreal(ist)?|pointillis[tm]|illustration|poster|storybook|disney|pixar|lomo|polaroid|negative|posteri[sz]ed?|tilt[- ]shift|hdr)\b/i;
@@ -308,7 +331,7 @@ const GREY = /\b(black[- ]and[- ]white|black\s*(?:&|\+|n'?)\s*white|b\s*&\s*w|gr
 /** "make it look old": an aged look is a style, though "old" alone ("the old car") describes an object. */
 const AGED = /\b(?:look(?:s|ing)?\s+(?:old|older|aged|antique|ancient|weathered|worn|old[- ]fashioned)|antique|old[- ]fashioned|old[- ]timey)\b/i;
 
-const style: Family = (clause, ctx) => {
+const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...SEGMENTERS], (clause, ctx) => {
   if (!STYLE_WORDS.test(clause) && !GREY.test(clause) && !AGED.test(clause)) return false;
   // "add a vintage car", "remove the neon sign": the style word describes an object.
   if (/^(add|insert|include|put|place|remove|erase|delete|get rid|take|replace|swap|substitute|extract|isolate|cut|segment|select)\b/i.test(clause)) return false;
@@ -346,7 +369,7 @@ const style: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('FLUX-STYLE', { image: ctx.image, mask, prompt: out(caption, 'caption'), style: styleName || styleText }), 'image');
   ctx.notes.push(`CMI-PRED captions the image so FLUX-STYLE can redraw it in "${styleName || styleText}" style.`);
   return true;
-};
+});
 
 /** Multipliers for "a bit"/"much" qualifiers. */
 function degree(text: string): number {
@@ -379,7 +402,7 @@ const TONE: ReadonlyArray<{ re: RegExp; port: 'brightness' | 'contrast' | 'satur
   { re: /\b(less (?:saturated|colou?rful|vivid)|desaturate|reduce (?:the )?saturation|decrease (?:the )?saturation|muted|washed[- ]out|faded)\b/i, port: 'saturation', up: false },
 ];
 
-const tone: Family = (clause, ctx) => {
+const tone = family(['ADJUST', 'FLUX-ENV', ...SEGMENTERS], (clause, ctx) => {
   const hits = TONE.filter((t) => t.re.test(clause));
   const warm = /\b(warmer|warm up|warm tones?|more warmth)\b/i.test(clause);
   const cool = /\b(cooler|cool down|cool tones?|colder)\b/i.test(clause);
@@ -415,7 +438,7 @@ const tone: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('ADJUST', { image: ctx.image, ...literals, mask }), 'image');
   ctx.notes.push(`ADJUST sets ${Object.entries(literals).map(([k2, v]) => `${k2} ${v}`).join(', ')}${mask ? ' inside the mask' : ''}.`);
   return true;
-};
+});
 
 const COLOUR_TARGET = /^(a |an )?(lighter|darker|brighter|deeper|paler|richer|warmer|cooler) (shade|tone|colou?r|hue)( of [\w ]+)?$/i;
 /** "a bit bluer", "much redder": a colour pushed further is still a recolour target. */
@@ -427,7 +450,7 @@ function colourTarget(text: string): string | undefined {
   return t && (isColourPhrase(t) || isMaterialPhrase(t) || COLOUR_TARGET.test(t)) ? t : undefined;
 }
 
-const recolour: Family = (clause, ctx) => {
+const recolour = family(['FLUX-RCM', ...SEGMENTERS], (clause, ctx) => {
   let object: string | undefined;
   let target: string | undefined;
   const of = /^(?:change|alter|switch|turn|set|update|modify|adjust|make)\s+(?:the\s+)?(?:surface\s+|body\s+|paint\s+)?(?:colou?r|hue|shade|tone|material|texture|finish|surface(?: texture)?)\s+of\s+(.+?)\s+(?:from\s+.+?\s+)?(?:to|into|as|in)\s+(.+)$/i.exec(clause);
@@ -479,7 +502,7 @@ const recolour: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('FLUX-RCM', { image: ctx.image, mask, prompt: target }), 'image');
   ctx.notes.push(`FLUX-RCM changes "${object}" to ${target}.`);
   return true;
-};
+});
 
 const POSE_WORDS =
   /\b(raise|raising|lift|lifting|lower|lowering|wave|waving|smile|smiling|frown|frowning|laugh|laughing|cry|crying|wink|winking|look(?:ing)?\s+(?:up|down|left|right|away|at|towards|to|over|slightly|straight|back)|turn(?:ing)?\s+(?:his|her|their|its|the)\s+(?:head|face|body)|tilt|tilting|nod|nodding|sit(?:ting)?\s+down|stand(?:ing)?\s+up|jump(?:ing)?|run(?:ning)?|danc(?:e|ing)|cross(?:ing)?\s+(?:his|her|their)\s+(?:arms|legs)|fold(?:ing)?\s+(?:his|her|their)\s+arms|clap(?:ping)?|point(?:ing)?|kneel(?:ing)?|bend(?:ing)?|close\s+(?:his|her|their|its)\s+eyes|open\s+(?:his|her|their|its)\s+(?:mouth|eyes)|pose|posture|expression|surprised|angry|sad|happy|shrug|yawn|salute|thumbs up|hands? up|arms? up)\b/i;
@@ -488,14 +511,14 @@ const BODY = /\b(arm|arms|hand|hands|head|face|leg|legs|eyes|mouth|body|posture|
 /** Verbs whose object a pose word only describes ("remove the child bending over", "add a man waving"). */
 const OBJECT_VERB = new RegExp(String.raw`^(?:${REMOVE_VERB}|add|insert|include|introduce|put|place|replace|swap|substitute|exchange|extract|isolate|segment|select|crop)\b`, 'i');
 
-const pose: Family = (clause, ctx) => {
+const pose = family(['FLUX-POSE'], (clause, ctx) => {
   if (!POSE_WORDS.test(clause) || !BODY.test(clause) || OBJECT_VERB.test(clause)) return false;
   ctx.image = out(ctx.draft.add('FLUX-POSE', { image: ctx.image, prompt: clause }), 'image');
   ctx.notes.push(`FLUX-POSE changes the posture or expression: "${clause}".`);
   return true;
-};
+});
 
-const replace: Family = (clause, ctx) => {
+const replace = family(['BBOX', 'FLUX-FILL', ...SEGMENTERS], (clause, ctx) => {
   const m =
     /^(?:replace|swap|substitute|exchange|switch)\s+(.+?)\s+(?:with|by|for|to|into)\s+(.+)$/i.exec(clause) ??
     /^(?:change|turn|transform|convert|morph|make)\s+(.+?)\s+(?:in)?to\s+(?:be\s+)?(.+)$/i.exec(clause) ??
@@ -511,7 +534,7 @@ const replace: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('FLUX-FILL', { image: ctx.image, mask: region, prompt }), 'image');
   ctx.notes.push(`FLUX-FILL draws "${prompt}" where "${object}" was${ctx.variant.bbox ? ' (BBOX gives it room)' : ''}.`);
   return true;
-};
+});
 
 /** "this", "it", "the hat from the second photo": the object of the user's second photo. */
 const REFERENCE_OBJECT =
@@ -519,6 +542,9 @@ const REFERENCE_OBJECT =
 
 /** Verbs that, with a second photo, mean "put that object in"; draw, paint and generate still mean drawing. */
 const PLACING_VERBS = new Set(['add', 'insert', 'include', 'put', 'place', 'attach', 'stick', 'paste']);
+
+/** The bricks `pasteReference` may add. */
+const PASTERS = ['ADD-PRED', 'PASTE'] as const;
 
 /** ADD-PRED finds where; PASTE puts the object of the user's second photo there. */
 function pasteReference(what: string, ctx: Ctx): void {
@@ -530,7 +556,7 @@ function pasteReference(what: string, ctx: Ctx): void {
   ctx.notes.push(`ADD-PRED places "${prompt}"${hint ? ` (${hint})` : ''}; PASTE puts the object of your second photo there.`);
 }
 
-const add: Family = (clause, ctx) => {
+const add = family(['ADD-PRED', 'FLUX-FILL', ...PASTERS], (clause, ctx) => {
   const m = /^(?:add|insert|include|introduce|draw|paint|put|place|attach|stick|generate|create|give|paste)\s+(.+)$/i.exec(clause);
   if (!m) return false;
   let what = m[1]!.trim();
@@ -551,9 +577,9 @@ const add: Family = (clause, ctx) => {
   ctx.image = out(ctx.draft.add('FLUX-FILL', { image: ctx.image, mask: out(predicted, 'mask'), prompt: objectOnly || full }), 'image');
   ctx.notes.push(`ADD-PRED places "${full}"${hint ? ` (${hint})` : ''}; FLUX-FILL draws "${objectOnly || full}" there.`);
   return true;
-};
+});
 
-const geometry: Family = (clause, ctx) => {
+const geometry = family(['ROTATE', 'FLIP', 'CROP', 'RESIZE', ...SEGMENTERS], (clause, ctx) => {
   const { width, height } = ctx.request.image;
   const wholeImage = (t: string): boolean => !t.trim() || /^(it|the (whole |entire )?(image|picture|photo|photograph|canvas|pic)|this( (image|photo|picture))?|everything)$/i.test(t.trim());
   let m = /^(?:rotate|turn|spin|tilt)\s*(.*?)\s*(?:by\s+)?(-?\d+(?:\.\d+)?)\s*(?:°|degrees?|deg)\s*(clockwise|cw|counter-?clockwise|anti-?clockwise|ccw|to the left|to the right|left|right)?/i.exec(clause);
@@ -622,9 +648,12 @@ const geometry: Family = (clause, ctx) => {
     return true;
   }
   return false;
-};
+});
 
-const outpaint: Family = (clause, ctx) => {
+/** The bricks `outpaintBy` may add. */
+const OUTPAINTERS = ['CMI-PRED', 'FLUX-FILL'] as const;
+
+const outpaint = family([...OUTPAINTERS], (clause, ctx) => {
   const anywhere = /\b(outpaint(?:ing)?|uncrop)\b/i.test(clause) ? /^(?:.*?)(?:by\s+)?(?:outpaint(?:ing)?|uncrop(?:ping)?)\b\s*(.*)$/i.exec(clause.replace(/^make it\s+/i, '')) : null;
   if (anywhere) {
     const ratioText = clause;
@@ -635,7 +664,7 @@ const outpaint: Family = (clause, ctx) => {
   const rest = m[1]!;
   if (rest && !/^(?:(?:the|this)\s+)?(?:image|picture|photo|canvas|scene|view|frame|it|by|to|on|at|in|from|left|right|top|bottom|horizontally|vertically|sides?|all|both|\d)/i.test(rest) && !/wider|taller/i.test(clause)) return false;
   return outpaintBy(ctx, clause.includes(rest) ? rest || clause : clause);
-};
+});
 
 function outpaintBy(ctx: Ctx, rest: string): boolean {
   const clause = rest;
@@ -692,20 +721,11 @@ function viaSearch(clause: string, ctx: Ctx, why: string, only: (brick: AnyBrick
   return false;
 }
 
-/**
- * Bricks the families below plan. Any other brick was registered for a job
- * they do not know, so when the instruction names it ("upscale" → UPSCALER) it
- * is tried first, before a family's generic stand-in (RESIZE).
- */
-const PLANNED_BY_FAMILIES = new Set([
-  'RES', 'SOS', 'MASK-SEG', 'TEXT-DET', 'FACE-DET', 'ADD-PRED', 'CMI-PRED', 'FASTINPAINT', 'FLUX-INPAINT', 'FLUX-FILL', 'FLUX-RCM', 'FLUX-CBG',
-  'FLUX-STYLE', 'FLUX-ENV', 'FLUX-POSE', 'INVERSE', 'BBOX', 'ADJUST', 'GRAYSCALE', 'BLUR', 'CROP', 'ROTATE', 'FLIP', 'RESIZE', 'DILATE', 'PASTE',
-]);
+const namedBrick = family('any', (clause, ctx) =>
+  viaSearch(clause, ctx, 'The instruction names a brick no built-in family plans: ', (b) => !PLANNED_BY_FAMILIES.has(b.name), (m) => m.byName.length > 0),
+);
 
-const namedBrick: Family = (clause, ctx) =>
-  viaSearch(clause, ctx, 'The instruction names a brick no built-in family plans: ', (b) => !PLANNED_BY_FAMILIES.has(b.name), (m) => m.byName.length > 0);
-
-const search: Family = (clause, ctx) => viaSearch(clause, ctx, 'No instruction family matched; ', () => true, () => true);
+const search = family('any', (clause, ctx) => viaSearch(clause, ctx, 'No instruction family matched; ', () => true, () => true));
 
 const FAMILIES: ReadonlyArray<[string, Family]> = [
   ['a brick named for it', namedBrick],
@@ -726,6 +746,14 @@ const FAMILIES: ReadonlyArray<[string, Family]> = [
   ['search', search],
 ];
 
+/**
+ * Bricks the families plan, from their declarations. Any other brick was
+ * registered for a job they do not know, so when the instruction names it
+ * ("upscale" → UPSCALER) it is tried first, before a family's generic
+ * stand-in (RESIZE).
+ */
+export const PLANNED_BY_FAMILIES: ReadonlySet<string> = new Set(FAMILIES.flatMap(([, f]) => (f.plans === 'any' ? [] : f.plans)));
+
 export const OFFLINE_SUGGESTIONS = [
   '"remove the car"',
   '"change the car colour to light blue"',
@@ -742,6 +770,13 @@ export const OFFLINE_SUGGESTIONS = [
 ];
 
 // ---------------------------------------------------------------------------
+
+/** A family that adds a brick it does not declare is a bug in this file: fail loudly rather than plan around the declaration. */
+function undeclared(name: string, f: Family, added: readonly WorkflowNode[]): void {
+  if (f.plans === 'any') return;
+  const stray = added.find((n) => !f.plans.includes(n.brick));
+  if (stray) throw new Error(`the ${name} family added ${stray.brick}, which it does not declare in its plans`);
+}
 
 /** Segmenters in the order the planner prefers them: the user's own mask first, then RES by name, then the salient object. */
 function segmenterOrder(hasMask: boolean): Segmenter[] {
@@ -905,6 +940,7 @@ export class OfflineBuilder implements Builder {
         for (const [family, plan] of FAMILIES) {
           const before = { nodes: draft.nodes.length, segments: ctx.segments.length, forced: ctx.forced.length };
           if (plan(clause, ctx)) {
+            undeclared(family, plan, draft.nodes.slice(before.nodes));
             planned = true;
             ctx.notes.push(`("${clause}" read as ${family}.)`);
             break;

@@ -18,40 +18,6 @@ export interface BrickInfo {
 }
 
 /**
- * The built-in catalogue's names and one-line descriptions, so rules parse and
- * check without loading the bricks themselves. Callers with a registry pass
- * `registry.list()` instead, which also covers bricks added later.
- */
-export const BUILTIN_BRICKS: readonly BrickInfo[] = [
-  { name: 'RES', description: 'Segmentation by object specified by prompt' },
-  { name: 'SOS', description: 'Segmentation of the most salient object' },
-  { name: 'MASK-SEG', description: 'Segment the object inside a rough user mask' },
-  { name: 'ADD-PRED', description: 'Predict where to add the described object' },
-  { name: 'CMI-PRED', description: 'Caption the image; with ratios, set up an outpainting canvas' },
-  { name: 'TEXT-DET', description: 'Detect text regions (signs, captions, watermarks)' },
-  { name: 'FACE-DET', description: 'Detect faces' },
-  { name: 'FASTINPAINT', description: 'Quick removal: fill the masked region from its surroundings' },
-  { name: 'FLUX-FILL', description: 'Generate the prompt inside the mask' },
-  { name: 'FLUX-RCM', description: 'Change the colour or material of the masked object' },
-  { name: 'FLUX-INPAINT', description: 'High-quality removal refining a FASTINPAINT pre-fill' },
-  { name: 'FLUX-CBG', description: 'Change the background (mask = background)' },
-  { name: 'FLUX-STYLE', description: 'Style transfer, whole image or masked part' },
-  { name: 'FLUX-ENV', description: 'Change weather, season or time of day' },
-  { name: 'FLUX-POSE', description: 'Change posture or expression' },
-  { name: 'INVERSE', description: 'Subtract one mask from another (or one image from another)' },
-  { name: 'BBOX', description: 'Turn a mask into the mask of its bounding box' },
-  { name: 'COMPOSE', description: 'Lay the second image over the first' },
-  { name: 'RESIZE', description: 'Scale the image by a ratio' },
-  { name: 'ADJUST', description: 'Adjust brightness, contrast, saturation and hue, globally or inside a mask' },
-  { name: 'GRAYSCALE', description: 'Make the image black and white, globally or inside a mask' },
-  { name: 'CROP', description: 'Crop the image: trim fractions off its sides, to an aspect ratio, or to the box around a mask' },
-  { name: 'ROTATE', description: 'Rotate the image clockwise by an angle in degrees' },
-  { name: 'FLIP', description: 'Mirror the image horizontally (left-right) or vertically (upside down)' },
-  { name: 'DILATE', description: 'Grow a mask by a number of pixels, or shrink it with a negative radius' },
-  { name: 'BLUR', description: 'Blur or pixelate the image, globally or inside a mask (e.g. to anonymise faces or plates)' },
-];
-
-/**
  * Purposes a rule can be scoped to ("for segmentation"), matched against brick
  * descriptions so that new bricks with honest descriptions join them.
  */
@@ -103,7 +69,7 @@ function purposeOf(word: string | undefined): string | undefined {
 }
 
 /** Bricks serving a purpose, by their descriptions. */
-export function bricksForPurpose(purpose: string, catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): string[] {
+export function bricksForPurpose(purpose: string, catalogue: readonly BrickInfo[]): string[] {
   const p = PURPOSES.find((x) => x.name === purpose);
   if (!p) return [];
   return catalogue.filter((b) => p.describes.test(b.description ?? '')).map((b) => b.name.toUpperCase());
@@ -162,10 +128,10 @@ function joinSpokenNames(text: string, names: readonly string[]): string {
 /**
  * Reads a standing rule from a chat message, or undefined when the message is
  * not one (or names no brick we know: "don't make it blue" is an edit, not a rule).
- * `known` defaults to the built-in catalogue; pass `registry.list()` so rules
- * can name bricks registered later.
+ * `known` is the registry's bricks (`registry.list()`), so rules can name
+ * bricks registered later.
  */
-export function parseRule(text: string, known: readonly BrickInfo[] = BUILTIN_BRICKS): ScopedRule | undefined {
+export function parseRule(text: string, known: readonly BrickInfo[]): ScopedRule | undefined {
   const names = known.map((b) => b.name);
   const clean = joinSpokenNames(text.replace(/[’`]/g, "'").trim(), names);
   // Set once the message orders two things ("X before Y", "X shouldn't feed Y"): it is then
@@ -262,7 +228,7 @@ function ancestors(node: WorkflowNode, byStep: ReadonlyMap<number, WorkflowNode>
 }
 
 /** The purposes the named bricks serve, by their descriptions ("removal" for FASTINPAINT). */
-export function purposesOf(bricks: readonly string[], catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): string[] {
+export function purposesOf(bricks: readonly string[], catalogue: readonly BrickInfo[]): string[] {
   return PURPOSES.filter((p) => bricks.some((r) => p.describes.test(catalogue.find((b) => b.name.toUpperCase() === r.toUpperCase())?.description ?? ''))).map((p) => p.name);
 }
 
@@ -287,12 +253,12 @@ export interface RuleViolation {
  * and for a self-repair prompt. Empty when it complies. `prefer` rules never
  * make a violation: they steer choices, they do not forbid.
  */
-export function checkRules(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): string[] {
+export function checkRules(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[]): string[] {
   return ruleViolations(workflow, rules, catalogue).map((v) => v.message);
 }
 
 /** `checkRules` with the rule and the steps of each violation, for planners that re-route around them. */
-export function ruleViolations(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[] = BUILTIN_BRICKS): RuleViolation[] {
+export function ruleViolations(workflow: Workflow, rules: readonly ScopedRule[], catalogue: readonly BrickInfo[]): RuleViolation[] {
   const inWorkflow = workflow.nodes.map((n) => n.brick.toUpperCase());
   const known = [...new Set([...catalogue.map((b) => b.name.toUpperCase()), ...inWorkflow])];
   const byStep = new Map(workflow.nodes.map((n) => [n.step, n]));

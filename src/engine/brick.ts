@@ -16,6 +16,11 @@ export interface PortSpec<T extends ValueType = ValueType> {
   readonly optional?: boolean;
   /** Used when the input is not given. Only for Str and Float. */
   readonly default?: string | number;
+  /** The only values a Str port takes (matched trimmed and case-insensitively). Shown in the catalogue. */
+  readonly oneOf?: readonly string[];
+  /** Inclusive bounds of a Float port. Shown in the catalogue. */
+  readonly min?: number;
+  readonly max?: number;
   /** Validates and coerces a literal given for this port (Str and Float only). */
   readonly schema?: z.ZodType<string | number>;
 }
@@ -33,17 +38,18 @@ export const port = {
   mask<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Mask'> & O {
     return { type: 'Mask', ...(opts as O) };
   },
+  // The choices and bounds stay on the port as data as well as in its schema: the catalogue shows them to the Builder.
   str<const O extends PortOptions & { default?: string; oneOf?: readonly string[] } = PortOptions>(opts?: O): PortSpec<'Str'> & Omit<O, 'oneOf'> {
-    const { oneOf, ...rest } = (opts ?? {}) as O;
+    const { oneOf } = (opts ?? {}) as O;
     const schema = oneOf
       ? z.string().transform((s) => s.trim().toLowerCase()).pipe(z.enum(oneOf as unknown as [string, ...string[]]))
       : z.string();
-    return { type: 'Str', ...(rest as Omit<O, 'oneOf'>), schema };
+    return { type: 'Str', ...(opts as O), schema };
   },
   float<const O extends PortOptions & { default?: number; min?: number; max?: number } = PortOptions>(
     opts?: O,
   ): PortSpec<'Float'> & Omit<O, 'min' | 'max'> {
-    const { min, max, ...rest } = (opts ?? {}) as O;
+    const { min, max } = (opts ?? {}) as O;
     let bounded = z.number().finite();
     if (min !== undefined) bounded = bounded.min(min);
     if (max !== undefined) bounded = bounded.max(max);
@@ -52,7 +58,7 @@ export const port = {
       .union([z.number(), z.string().trim().min(1).regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'not a number')])
       .transform(Number)
       .pipe(bounded);
-    return { type: 'Float', ...(rest as Omit<O, 'min' | 'max'>), schema: schema as unknown as z.ZodType<number> };
+    return { type: 'Float', ...(opts as O), schema: schema as unknown as z.ZodType<number> };
   },
 };
 

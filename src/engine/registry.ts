@@ -79,8 +79,39 @@ function renderPorts(ports: Record<string, PortSpec>): string {
   return `{${parts.join(', ')}}`;
 }
 
+const literal = (v: string | number): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/** What a port's declaration says beyond its type: "Multiplier; 1 keeps it (0 to 4, default 1)". Empty when nothing. */
+export function portDetail(spec: PortSpec): string {
+  const facts: string[] = [];
+  if (spec.oneOf) facts.push(`one of ${spec.oneOf.map(literal).join(', ')}`);
+  if (spec.min !== undefined && spec.max !== undefined) facts.push(`${spec.min} to ${spec.max}`);
+  else if (spec.min !== undefined) facts.push(`at least ${spec.min}`);
+  else if (spec.max !== undefined) facts.push(`at most ${spec.max}`);
+  if (spec.default !== undefined) facts.push(`default ${literal(spec.default)}`);
+  const said = spec.description?.trim() ?? '';
+  if (!facts.length) return said;
+  return said ? `${said} (${facts.join(', ')})` : facts.join(', ');
+}
+
+/** One line per port with something to say, after the Lego-Edit lines: "- brightness: Multiplier; 1 keeps it (0 to 4, default 1)". */
+function portLines(ports: Record<string, PortSpec>, prefix: string): string[] {
+  return Object.entries(ports).flatMap(([name, spec]) => {
+    const detail = portDetail(spec);
+    return detail ? [`- ${prefix}${name}: ${detail}`] : [];
+  });
+}
+
+/**
+ * A brick as the Builder reads it. The first lines keep the format of the
+ * published Lego-Edit system prompt, which its Builder was trained on
+ * (`NAME (description)`, `Input: {Type[port]?, …}`, `Output: …`, `Constraint: …`);
+ * the port details (descriptions, choices, bounds, defaults) follow, one line
+ * a port, outputs marked "output".
+ */
 export function renderBrick(b: AnyBrick): string {
   const lines = [`${b.name} (${b.description})`, `Input: ${renderPorts(b.inputs)}`, `Output: ${renderPorts(b.outputs)}`];
   if (b.constraint) lines.push(`Constraint: ${b.constraint}`);
+  lines.push(...portLines(b.inputs, ''), ...portLines(b.outputs, 'output '));
   return lines.join('\n');
 }

@@ -19,8 +19,8 @@ export interface IntentContext {
   readonly hasLastTurn: boolean;
   /** The message replies to one of the bot's earlier turns, which feedback then revises. */
   readonly replying?: boolean;
-  /** Bricks rules may name. */
-  readonly bricks?: readonly BrickInfo[];
+  /** Bricks rules may name: the registry's (`registry.list()`). */
+  readonly bricks: readonly BrickInfo[];
 }
 
 export interface Classified {

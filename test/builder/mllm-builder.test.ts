@@ -53,13 +53,17 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
 
   it('sends the downscaled image as a data URL and a system prompt built from the registry', async () => {
     fake.script({ reply: resRemove });
-    const rules: Rule[] = [parseRule('never use FLUX-STYLE')!];
+    const rules: Rule[] = [parseRule('never use FLUX-STYLE', registry.list())!];
     await builder({ imageMaxSide: 32 }).plan({ image, instruction: 'remove the dog', available, rules });
     const body = fake.requests[0]!.body;
     expect(body.model).toBe('lego-edit-builder');
     const system = body.messages[0]!.content as string;
     expect(system).toContain('FLUX-RCM (Change the colour or material of the masked object)');
     expect(system).toContain('Input: {Image[image], Mask[mask], Str[prompt]}');
+    // Port details follow the published lines: descriptions, choices, bounds and defaults.
+    expect(system).toContain('- prompt: Target colour or material: "light blue", "matte black", "#1e90ff", "gold", "chrome"');
+    expect(system).toContain('- mode: one of "blur", "pixelate", default "blur"');
+    expect(system).toContain('- brightness: Multiplier; 1 keeps it (0 to 4, default 1)');
     expect(system).toContain('Bricks that can run right now: FASTINPAINT, GRAYSCALE, RES, SOS.');
     expect(system).toContain('"never use FLUX-STYLE": never use FLUX-STYLE');
     expect(system).toMatch(/"model": "FLUX-RCM"/);
@@ -98,17 +102,17 @@ describe('MllmBuilder against an OpenAI-compatible server', () => {
   });
 
   it('rejects a workflow that breaks a standing rule and accepts the compliant one', async () => {
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     fake.script({ reply: resRemove }, { reply: sosRemove });
     const plan = await builder().plan({ image, instruction: 'remove the dog', available, rules });
     expect(plan.attempts).toHaveLength(2);
     expect(plan.attempts![0]!.problems[0]).toMatch(/step 1 \(RES\) feeds step 2 \(FASTINPAINT\)/);
-    expect(checkRules(plan.workflow, rules)).toEqual([]);
+    expect(checkRules(plan.workflow, rules, registry.list())).toEqual([]);
     expect(plan.workflow.nodes[0]!.brick).toBe('SOS');
   });
 
   it('gives up after the configured number of repairs, recording each attempt', async () => {
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     fake.script({ reply: resRemove }, { reply: resRemove }, { reply: resRemove });
     const err = await builder({ maxRepairs: 1 })
       .plan({ image, instruction: 'remove the dog', available, rules })

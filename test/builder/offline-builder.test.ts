@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinBricks } from '../../bricks/index.ts';
 import type { PlanRequest, PriorTurn, Rule } from '../../src/builder/builder.ts';
 import { PlanRefusedError } from '../../src/builder/builder.ts';
-import { OfflineBuilder } from '../../src/builder/offline-builder.ts';
+import { OfflineBuilder, PLANNED_BY_FAMILIES } from '../../src/builder/offline-builder.ts';
 import { checkRules, parseRule } from '../../src/builder/rules.ts';
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
@@ -194,6 +194,15 @@ describe('OfflineBuilder with a second photo from the user', () => {
 });
 
 describe('OfflineBuilder and bricks registered later', () => {
+  it('knows which bricks its families plan from their declarations, every one a registered brick', () => {
+    const stray = [...PLANNED_BY_FAMILIES].filter((name) => !registry.has(name));
+    expect(stray).toEqual([]);
+    expect([...PLANNED_BY_FAMILIES]).toEqual(expect.arrayContaining(['RES', 'FASTINPAINT', 'FLUX-INPAINT', 'PASTE', 'BLUR', 'CROP', 'FLUX-CBG', 'INVERSE']));
+    // No family plans these: a named request for them goes to the generic route.
+    expect(PLANNED_BY_FAMILIES.has('COMPOSE')).toBe(false);
+    expect(PLANNED_BY_FAMILIES.has('DILATE')).toBe(false);
+  });
+
   const upscaler = (factor: ReturnType<typeof port.float>) =>
     defineBrick({
       name: 'UPSCALER',
@@ -238,8 +247,8 @@ describe('OfflineBuilder and bricks registered later', () => {
 });
 
 describe('OfflineBuilder standing rules', () => {
-  const rule = (t: string): Rule => parseRule(t)!;
-  const feedsInpaint = (wf: Workflow) => checkRules(wf, [rule("don't use RES before INPAINT")]).length > 0;
+  const rule = (t: string): Rule => parseRule(t, registry.list())!;
+  const feedsInpaint = (wf: Workflow) => checkRules(wf, [rule("don't use RES before INPAINT")], registry.list()).length > 0;
 
   it('after "don\'t use RES before INPAINT" no removal has RES feeding FASTINPAINT or FLUX-INPAINT', async () => {
     const rules = [rule("don't use RES before INPAINT")];
@@ -369,9 +378,9 @@ describe('OfflineBuilder revisions from feedback', () => {
 
   it('a rule given as feedback re-plans the last instruction under it', async () => {
     const turn = await turnFor('remove the dog');
-    const rules = [parseRule("don't use RES before INPAINT")!];
+    const rules = [parseRule("don't use RES before INPAINT", registry.list())!];
     const wf = await revise(turn, "don't use RES before INPAINT", { rules });
-    expect(checkRules(wf, rules)).toEqual([]);
+    expect(checkRules(wf, rules, registry.list())).toEqual([]);
     expect(bricks(wf)).toContain('FASTINPAINT');
   });
 

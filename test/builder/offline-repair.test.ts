@@ -67,7 +67,7 @@ describe('OfflineBuilder.repairAfterFailure after an empty mask', () => {
   });
 
   it('refuses rather than break a rule: under "always use RES for segmentation" SOS is no way out', async () => {
-    const rules = [parseRule('always use RES for segmentation')!];
+    const rules = [parseRule('always use RES for segmentation', registry.list())!];
     const instruction = 'remove the dog';
     const first = (await builder.plan(request(instruction, { rules }))).workflow;
     const err = await builder.repairAfterFailure(request(instruction, { rules }), failedTurn(instruction, first, foundNothing(first, 1))).catch((e: unknown) => e);

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_BRICKS, checkRules, parseRule, ruleViolations } from '../../src/builder/rules.ts';
-import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+import { builtinBricks } from '../../bricks/index.ts';
 import type { Rule } from '../../src/builder/builder.ts';
+import * as rules from '../../src/builder/rules.ts';
+import { BrickRegistry } from '../../src/engine/registry.ts';
+import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+
+/** Rules read brick names and descriptions from the registry, as the session manager passes them. */
+const registry = new BrickRegistry(builtinBricks());
+const builtin = registry.list();
+const parseRule = (text: string, known: readonly rules.BrickInfo[] = builtin) => rules.parseRule(text, known);
+const checkRules = (w: Parameters<typeof rules.checkRules>[0], r: readonly Rule[], known: readonly rules.BrickInfo[] = builtin) => rules.checkRules(w, r, known);
+const ruleViolations = (w: Parameters<typeof rules.ruleViolations>[0], r: readonly Rule[]) => rules.ruleViolations(w, r, builtin);
 
 const rule = (text: string): Rule => {
   const r = parseRule(text);
@@ -90,9 +99,22 @@ describe('parseRule', () => {
   });
 
   it('knows bricks registered later when given the catalogue', () => {
-    const known = [...BUILTIN_BRICKS, { name: 'LAMA-INPAINT', description: 'Removal with LaMa' }];
+    const known = [...builtin, { name: 'LAMA-INPAINT', description: 'Removal with LaMa' }];
     expect(parseRule('never use LAMA-INPAINT', known)).toMatchObject({ kind: 'forbid', brick: 'LAMA-INPAINT' });
     expect(parseRule('never use LAMA-INPAINT')).toBeUndefined();
+  });
+
+  it('knows every registered brick by name, PASTE included', () => {
+    expect(registry.names()).toContain('PASTE');
+    for (const name of registry.names()) {
+      expect(parseRule(`never use ${name}`), name).toMatchObject({ kind: 'forbid', brick: name, bricks: expect.arrayContaining([name]) });
+    }
+  });
+
+  it('takes a brick\'s purpose from its registered description', () => {
+    const relabelled = builtin.map((b) => (b.name === 'PASTE' ? { name: b.name, description: 'Remove the object and paste a reference photo' } : b));
+    expect(rules.bricksForPurpose('removal', builtin)).not.toContain('PASTE');
+    expect(rules.bricksForPurpose('removal', relabelled)).toContain('PASTE');
   });
 });
 
@@ -119,7 +141,7 @@ describe('checkRules', () => {
       ['RES', { image: 'init[image]', prompt: 'the dog' }],
       ['LAMA-INPAINT', { image: 'init[image]', mask: 'step1[mask]' }],
     ]);
-    expect(checkRules(withNew, r, [...BUILTIN_BRICKS, { name: 'LAMA-INPAINT' }])).toHaveLength(1);
+    expect(checkRules(withNew, r, [...builtin, { name: 'LAMA-INPAINT' }])).toHaveLength(1);
   });
 
   it('names the steps of each violation, the one to change first', () => {

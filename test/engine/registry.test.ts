@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { builtinBricks } from '../../bricks/index.ts';
-import { BrickRegistry } from '../../src/engine/registry.ts';
+import { BrickRegistry, portDetail, renderBrick } from '../../src/engine/registry.ts';
 import { defineBrick, port } from '../../src/engine/brick.ts';
 
 describe('BrickRegistry', () => {
@@ -14,8 +14,62 @@ describe('BrickRegistry', () => {
         'Input: {Mask[mask1]?, Mask[mask2]?, Image[image1]?, Image[image2]?}',
         'Output: {Mask[mask]?, Image[image]?}',
         `Constraint: ${registry.get('INVERSE')!.constraint}`,
+        '- mask1: Mask to subtract from; omitted means the whole image',
+        '- mask2: Mask to subtract',
       ].join('\n'),
     );
+  });
+
+  // The published Lego-Edit Builder was trained on these first lines; details may only follow them.
+  it('starts every brick with the published lines (name and description, Input, Output, then Constraint when there is one)', () => {
+    for (const brick of registry.list()) {
+      const lines = renderBrick(brick).split('\n');
+      expect(lines[0], brick.name).toBe(`${brick.name} (${brick.description})`);
+      expect(lines[1], brick.name).toMatch(/^Input: \{((Image|Mask|Str|Float)\[\w+\]\??(, |\}$))+/);
+      expect(lines[2], brick.name).toMatch(/^Output: \{((Image|Mask|Str|Float)\[\w+\]\??(, |\}$))+/);
+      const rest = lines.slice(3);
+      if (brick.constraint) expect(rest.shift(), brick.name).toBe(`Constraint: ${brick.constraint}`);
+      for (const line of rest) expect(line, brick.name).toMatch(/^- (output )?\w+: \S/);
+    }
+  });
+
+  it('shows every port description, choice, bound and default of every registered brick', () => {
+    const described = registry.list().flatMap((b) => [...Object.values(b.inputs), ...Object.values(b.outputs)]).filter((p) => p.description);
+    expect(described.length).toBeGreaterThan(40);
+    for (const brick of registry.list()) {
+      const text = registry.catalogue({ only: new Set([brick.name]) });
+      for (const [side, ports] of [['', brick.inputs], ['output ', brick.outputs]] as const) {
+        for (const [name, spec] of Object.entries(ports)) {
+          const line = text.split('\n').find((l) => l.startsWith(`- ${side}${name}: `));
+          const said = [spec.description, ...(spec.oneOf ?? []).map((c) => `"${c}"`), spec.min, spec.max, spec.default].filter((x) => x !== undefined);
+          if (said.length === 0) {
+            expect(line, `${brick.name}.${side}${name}`).toBeUndefined();
+            continue;
+          }
+          expect(line, `${brick.name}.${side}${name}`).toBeDefined();
+          for (const fact of said) expect(line, `${brick.name}.${side}${name}`).toContain(String(fact));
+        }
+      }
+    }
+  });
+
+  it('words choices, bounds and defaults the way the Builder reads them', () => {
+    expect(portDetail(port.str({ oneOf: ['blur', 'pixelate'], optional: true, default: 'blur' }))).toBe('one of "blur", "pixelate", default "blur"');
+    expect(portDetail(port.float({ min: 0, max: 4, default: 1, description: 'Multiplier; 1 keeps it' }))).toBe('Multiplier; 1 keeps it (0 to 4, default 1)');
+    expect(portDetail(port.float({ min: 1 }))).toBe('at least 1');
+    expect(portDetail(port.float({ max: 8 }))).toBe('at most 8');
+    expect(portDetail(port.image())).toBe('');
+  });
+
+  it('keeps a port\'s choices and bounds as data as well as in the schema that checks literals', () => {
+    const mode = port.str({ oneOf: ['blur', 'pixelate'] });
+    expect(mode.oneOf).toEqual(['blur', 'pixelate']);
+    expect(mode.schema!.safeParse(' Pixelate ').data).toBe('pixelate');
+    expect(mode.schema!.safeParse('smear').success).toBe(false);
+    const ratio = port.float({ min: 0.01, max: 8 });
+    expect([ratio.min, ratio.max]).toEqual([0.01, 8]);
+    expect(ratio.schema!.safeParse('9').success).toBe(false);
+    expect(ratio.schema!.safeParse('2.0').data).toBe(2);
   });
 
   it('finds bricks case-insensitively and suggests close names', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { builtinBricks } from '../../bricks/index.ts';
 import { classify, type IntentContext } from '../../src/sessions/intent.ts';
 
-const midConversation: IntentContext = { hasImage: false, hasCurrent: true, hasLastTurn: true };
+const midConversation: IntentContext = { hasImage: false, hasCurrent: true, hasLastTurn: true, bricks: builtinBricks() };
 const intentOf = (text: string | undefined, ctx: IntentContext = midConversation): string => classify(text, ctx).intent;
 
 describe('classify', () => {
@@ -65,6 +66,6 @@ describe('classify', () => {
   });
 
   it('asks for a photo when there is nothing to edit yet', () => {
-    expect(intentOf('make it brighter', { hasImage: false, hasCurrent: false, hasLastTurn: false })).toBe('clarify');
+    expect(intentOf('make it brighter', { ...midConversation, hasCurrent: false, hasLastTurn: false })).toBe('clarify');
   });
 });
