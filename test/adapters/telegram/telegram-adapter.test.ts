@@ -330,7 +330,7 @@ describe('TelegramAdapter when the Builder endpoint is down, or the chat is not 
     const admin = { id: 9999, is_bot: false, first_name: 'Ada', username: 'ada' };
     const adminChat = { id: 9999, type: 'private' as const, first_name: 'Ada' };
     const adminSent = fake.sendText(admin, adminChat, '/history');
-    await fake.waitForBotMessage(adminChat.id, (m) => /No edits yet/.test(m.text ?? ''), { afterId: adminSent.message_id });
+    await fake.waitForBotMessage(adminChat.id, (m) => /No history yet/.test(m.text ?? ''), { afterId: adminSent.message_id });
   });
 });
 
