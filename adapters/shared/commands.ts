@@ -14,7 +14,7 @@ export interface CommandContext {
   /** The text after the command (Telegram) or the option's value (Discord); empty when none. */
   readonly argument: string;
   readonly sessions: SessionManager;
-  readonly registry: BrickRegistry;
+  readonly registry?: BrickRegistry;
   say(text: string): Promise<void>;
   /** A session-manager command's answer: its line (⚠️ when it failed) and the now-current image where it changed. */
   answer(reply: CommandReply): Promise<void>;
@@ -39,7 +39,7 @@ export const COMMANDS: readonly ChatCommand[] = [
   // Telegram opens every private chat with /start; Discord has no such convention.
   { name: 'start', description: 'What this bot does', platforms: ['telegram'], run: (c) => c.say(startText()) },
   { name: 'help', description: 'Examples of instructions', run: (c) => c.say(helpText()) },
-  { name: 'tools', description: 'Bricks available on this host', run: async (c) => c.say(await toolsText(c.registry)) },
+  { name: 'tools', description: 'Bricks available on this host', run: async (c) => c.say(c.registry ? await toolsText(c.registry) : 'Run `lego-edit bricks` for the bricks and their backends here.') },
   { name: 'rules', description: 'Your standing rules', run: async (c) => c.say(rulesText(await c.sessions.rules(c.key))) },
   {
     name: 'forget',

@@ -22,7 +22,8 @@ export interface ChatControllerOptions {
   /** "telegram", "discord", …: which commands are offered, and the platform of every key. */
   readonly platform: string;
   readonly sessions: SessionManager;
-  readonly registry: BrickRegistry;
+  /** For /tools; where there is none (the terminal, which has `lego-edit bricks`), /tools says so. */
+  readonly registry?: BrickRegistry;
   readonly logger: Logger;
   /** Least time between two edits of a status message (platforms rate-limit edits). */
   readonly progressIntervalMs?: number;
@@ -149,7 +150,7 @@ export class ChatController {
     const command = commandNamed(name, this.platform);
     if (!command) return false;
     try {
-      await command.run({ key, argument, sessions: this.#o.sessions, registry: this.#o.registry, say: (text) => surface.text(text), answer: (reply) => this.#answer(surface, reply) });
+      await command.run({ key, argument, sessions: this.#o.sessions, ...(this.#o.registry ? { registry: this.#o.registry } : {}), say: (text) => surface.text(text), answer: (reply) => this.#answer(surface, reply) });
     } catch (err) {
       this.#log.error({ err: describe(err), command: name }, 'command failed');
       await surface.text(friendlyError(err)).catch(() => undefined);
@@ -160,7 +161,9 @@ export class ChatController {
   async #answer(surface: Surface, reply: CommandReply): Promise<void> {
     const content = reply.ok ? reply.text : `⚠️ ${reply.text}`;
     if (!reply.image) return surface.text(content);
-    await surface.send(content, [{ name: `current.${reply.image.format === 'jpeg' ? 'jpg' : 'png'}`, bytes: reply.image.bytes, image: reply.image }], []);
+    // Named by content, so that where files are kept (the terminal's results directory) one never overwrites another.
+    const name = `current-${reply.image.sha256.slice(0, 12)}.${reply.image.format === 'jpeg' ? 'jpg' : 'png'}`;
+    await surface.send(content, [{ name, bytes: reply.image.bytes, image: reply.image }], []);
   }
 
   // ---- messages -------------------------------------------------------------
