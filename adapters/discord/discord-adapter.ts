@@ -28,16 +28,18 @@ import {
   type SendableChannels,
 } from 'discord.js';
 import type { Logger } from 'pino';
-import { LegoEditError, UnreadableImageError } from '../../src/engine/errors.ts';
+import { UnreadableImageError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
-import type { CommandReply, ConversationKey, IncomingImage, IncomingMessage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
+import type { ConversationKey, IncomingImage, IncomingMessage, SessionManager } from '../../src/sessions/types.ts';
 import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
-import { renderWorkflowPng } from '../shared/dag.ts';
+import { commandsFor } from '../shared/commands.ts';
+import { ChatController } from '../shared/controller.ts';
+import { describe } from '../shared/describe.ts';
 import { downloadCapped } from '../shared/download.ts';
 import { fitUpload } from '../shared/fit-upload.ts';
-import { CoalescingEditor, TurnProgress, seconds } from '../shared/progress.ts';
-import { RESTARTING_TEXT, errorText, friendlyError, historyText, isPersonalNotice, rulesText, toolsText } from '../shared/texts.ts';
-import { type AdapterTimings, TurnTracker } from '../shared/turns.ts';
+import type { Button, OutgoingFile, Surface } from '../shared/surface.ts';
+import { RESTARTING_TEXT } from '../shared/texts.ts';
+import type { AdapterTimings } from '../shared/turns.ts';
 
 export interface DiscordAdapterOptions {
   readonly token: string;
@@ -63,54 +65,33 @@ const DISCORD_CDN_ORIGINS = ['https://cdn.discordapp.com', 'https://media.discor
 /** Discord's "Invalid Webhook Token" and "Unknown Webhook" (interaction token expired or gone). */
 const TOKEN_GONE = new Set([50027, 10015]);
 
-type Action = 'undo' | 'retry' | 'plan' | 'cancel';
-const ACTIONS: ReadonlySet<string> = new Set(['undo', 'retry', 'plan', 'cancel']);
+/** Discord's message length limit. */
+const MAX_CONTENT = 2000;
 
-function customId(action: Action, turnId: number | undefined, ownerId: string): string {
-  return `le:${action}:${turnId ?? 0}:${ownerId}`;
-}
-
-function resultRow(turnId: number, ownerId: string): ActionRowBuilder<ButtonBuilder> {
-  return new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(customId('undo', turnId, ownerId)).setLabel('Undo').setEmoji('↩️').setStyle(ButtonStyle.Secondary),
-    new ButtonBuilder().setCustomId(customId('retry', turnId, ownerId)).setLabel('Retry').setEmoji('🔁').setStyle(ButtonStyle.Secondary),
-    new ButtonBuilder().setCustomId(customId('plan', turnId, ownerId)).setLabel('Show plan').setEmoji('🧩').setStyle(ButtonStyle.Secondary),
-  );
-}
-
-function cancelRow(turnId: number | undefined, ownerId: string): ActionRowBuilder<ButtonBuilder> {
-  return new ActionRowBuilder<ButtonBuilder>().addComponents(new ButtonBuilder().setCustomId(customId('cancel', turnId, ownerId)).setLabel('Cancel').setStyle(ButtonStyle.Danger));
-}
-
-export function slashCommands(): unknown[] {
+function rows(buttons: readonly Button[]): ActionRowBuilder<ButtonBuilder>[] {
+  if (!buttons.length) return [];
   return [
-    new SlashCommandBuilder()
-      .setName('edit')
-      .setDescription('Edit an image from a plain-English instruction')
-      .addAttachmentOption((o) => o.setName('image').setDescription('The photo to edit').setRequired(true))
-      .addStringOption((o) => o.setName('instruction').setDescription('What to change, e.g. "make it black and white"').setRequired(true).setMaxLength(1000))
-      .addAttachmentOption((o) => o.setName('mask').setDescription('Optional mask: white = the region to edit').setRequired(false))
-      .addAttachmentOption((o) => o.setName('reference').setDescription('Optional second photo, e.g. of something to paste in ("add this")').setRequired(false)),
-    new SlashCommandBuilder().setName('rules').setDescription('Your standing rules'),
-    new SlashCommandBuilder().setName('undo').setDescription('Back to the previous image'),
-    new SlashCommandBuilder().setName('redo').setDescription('Forward again after undo'),
-    new SlashCommandBuilder().setName('history').setDescription('Your recent edits'),
-    new SlashCommandBuilder().setName('tools').setDescription('Bricks available on this host'),
-    new SlashCommandBuilder().setName('reset').setDescription('Start afresh (clears the current image and rules)'),
-  ].map((c) => c.toJSON());
+    new ActionRowBuilder<ButtonBuilder>().addComponents(
+      buttons.map((b) => new ButtonBuilder().setCustomId(b.data).setLabel(b.label).setEmoji(b.emoji).setStyle(b.action === 'cancel' ? ButtonStyle.Danger : ButtonStyle.Secondary)),
+    ),
+  ];
 }
 
-/**
- * Where a turn's progress and result go. For an interaction: its deferred reply
- * while the token lives, then channel messages. For a mention: a status reply,
- * edited, then a result reply.
- */
-interface Surface {
-  status(content: string, running: boolean, turnId: number | undefined): Promise<void>;
-  final(payload: MessageCreateOptions & MessageEditOptions): Promise<Message | undefined>;
-  text(content: string): Promise<void>;
-  /** A line for the requester alone (their own limits), where the platform allows it; before any status was shown. */
-  personal(content: string): Promise<void>;
+/** /edit takes attachments, which only Discord has; the other commands come from the shared table. */
+export function slashCommands(): unknown[] {
+  const edit = new SlashCommandBuilder()
+    .setName('edit')
+    .setDescription('Edit an image from a plain-English instruction')
+    .addAttachmentOption((o) => o.setName('image').setDescription('The photo to edit').setRequired(true))
+    .addStringOption((o) => o.setName('instruction').setDescription('What to change, e.g. "make it black and white"').setRequired(true).setMaxLength(1000))
+    .addAttachmentOption((o) => o.setName('mask').setDescription('Optional mask: white = the region to edit').setRequired(false))
+    .addAttachmentOption((o) => o.setName('reference').setDescription('Optional second photo, e.g. of something to paste in ("add this")').setRequired(false));
+  const shared = commandsFor('discord').map((c) => {
+    const builder = new SlashCommandBuilder().setName(c.name).setDescription(c.description);
+    const argument = c.argument;
+    return argument ? builder.addIntegerOption((o) => o.setName(argument.name).setDescription(argument.description).setRequired(true).setMinValue(1)) : builder;
+  });
+  return [edit.toJSON(), ...shared.map((c) => c.toJSON())];
 }
 
 export class DiscordAdapter {
@@ -119,14 +100,22 @@ export class DiscordAdapter {
   readonly #options: DiscordAdapterOptions;
   readonly #access: AccessPolicy;
   readonly #log: Logger;
-  readonly #turns = new TurnTracker();
-  readonly #resultTurns = new Map<string, number>();
+  readonly #controller: ChatController;
   #accepting = false;
 
   constructor(options: DiscordAdapterOptions) {
     this.#options = options;
     this.#access = new AccessPolicy(options.access ?? {});
     this.#log = options.logger.child({ adapter: 'discord' });
+    this.#controller = new ChatController({
+      platform: this.platform,
+      sessions: options.sessions,
+      registry: options.registry,
+      logger: this.#log,
+      buttonPrefix: 'le:',
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      ...(options.timings ? { timings: options.timings } : {}),
+    });
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
       partials: [Partials.Channel],
@@ -139,7 +128,7 @@ export class DiscordAdapter {
   }
 
   get inFlight(): number {
-    return this.#turns.size;
+    return this.#controller.inFlight;
   }
 
   /** Logs in over the gateway, waits for READY and registers the slash commands. */
@@ -164,7 +153,7 @@ export class DiscordAdapter {
 
   /** Waits up to `timeoutMs` for turns in flight to deliver their replies; returns how many were still running. */
   drain(timeoutMs: number): Promise<number> {
-    return this.#turns.drain(timeoutMs);
+    return this.#controller.drain(timeoutMs);
   }
 
   async disconnect(): Promise<void> {
@@ -207,7 +196,7 @@ export class DiscordAdapter {
     const receivedAt = performance.now();
     if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
     // Cancel still works while stopping: it shortens the shutdown instead of adding work.
-    if (!this.#accepting && !(interaction.isButton() && interaction.customId.startsWith('le:cancel:'))) {
+    if (!this.#accepting && !(interaction.isButton() && this.#controller.decode(interaction.customId)?.action === 'cancel')) {
       await interaction.reply({ content: RESTARTING_TEXT, flags: MessageFlags.Ephemeral });
       return;
     }
@@ -217,96 +206,74 @@ export class DiscordAdapter {
     }
     if (interaction.isButton()) return this.#onButton(interaction, receivedAt);
     await interaction.deferReply();
-    const key = this.#key(interaction.channelId, interaction.user.id, interaction.channel?.isThread() ? interaction.channelId : undefined);
+    const key = this.#interactionKey(interaction, interaction.user.id);
     const surface = this.#interactionSurface(interaction);
+    if (interaction.commandName === 'edit') return this.#onEdit(interaction, key, surface, receivedAt);
+    const argument = interaction.options.data[0]?.value;
+    if (!(await this.#controller.command(interaction.commandName, argument === undefined ? '' : String(argument), key, surface))) await surface.text('I don’t know that command.');
+  }
+
+  async #onEdit(interaction: ChatInputCommandInteraction, key: ConversationKey, surface: Surface, receivedAt: number): Promise<void> {
+    const image = interaction.options.getAttachment('image', true);
+    const mask = interaction.options.getAttachment('mask');
+    const reference = interaction.options.getAttachment('reference');
+    const instruction = interaction.options.getString('instruction', true);
+    if (mask && reference) return surface.text('⚠️ Give either a mask or a reference photo with one edit, not both.');
+    const second = mask ?? reference;
+    let images: IncomingImage[];
     try {
-      switch (interaction.commandName) {
-        case 'edit': {
-          const image = interaction.options.getAttachment('image', true);
-          const mask = interaction.options.getAttachment('mask');
-          const reference = interaction.options.getAttachment('reference');
-          const instruction = interaction.options.getString('instruction', true);
-          if (mask && reference) {
-            await surface.text('⚠️ Give either a mask or a reference photo with one edit, not both.');
-            return;
-          }
-          const second = mask ?? reference;
-          let images: IncomingImage[];
-          try {
-            images = [await this.#download(image), ...(second ? [{ ...(await this.#download(second)), role: mask ? ('mask' as const) : ('reference' as const) }] : [])];
-          } catch (err) {
-            await surface.text(friendlyError(err));
-            return;
-          }
-          const incoming: IncomingMessage = { ...key, userName: interaction.user.username, messageId: interaction.id, text: instruction, images };
-          this.#turns.track(this.#handle(key, incoming, surface, receivedAt));
-          return;
-        }
-        case 'rules':
-          return void (await surface.text(rulesText(await this.#options.sessions.rules(key))));
-        case 'history':
-          return void (await surface.text(historyText(await this.#options.sessions.history(key, 10))));
-        case 'tools':
-          return void (await surface.text(await toolsText(this.#options.registry)));
-        case 'undo':
-          return void (await this.#commandReply(surface, await this.#options.sessions.undo(key)));
-        case 'redo':
-          return void (await this.#commandReply(surface, await this.#options.sessions.redo(key)));
-        case 'reset':
-          return void (await this.#commandReply(surface, await this.#options.sessions.reset(key)));
-        default:
-          await surface.text('I don’t know that command.');
-      }
+      images = [await this.#download(image), ...(second ? [{ ...(await this.#download(second)), role: mask ? ('mask' as const) : ('reference' as const) }] : [])];
     } catch (err) {
-      this.#log.error({ err: describe(err) }, 'command failed');
-      await surface.text(friendlyError(err)).catch(() => undefined);
+      return this.#controller.refuse(surface, err);
     }
+    const incoming: IncomingMessage = { ...key, userName: interaction.user.username, messageId: interaction.id, text: instruction, images };
+    this.#controller.track(this.#controller.handle(incoming, surface, receivedAt));
+  }
+
+  #interactionKey(interaction: ChatInputCommandInteraction | ButtonInteraction, userId: string): ConversationKey {
+    return this.#key(interaction.channelId, userId, interaction.channel?.isThread() ? interaction.channelId : undefined);
   }
 
   async #onButton(interaction: ButtonInteraction, receivedAt: number): Promise<void> {
-    const [prefix, action, turnText, ownerId] = interaction.customId.split(':');
-    if (prefix !== 'le' || !action || !ACTIONS.has(action) || !ownerId) return;
-    if (interaction.user.id !== ownerId) {
-      await interaction.reply({ content: 'These buttons belong to the person who asked for this edit.', flags: MessageFlags.Ephemeral });
-      return;
-    }
-    const key = this.#key(interaction.channelId, ownerId, interaction.channel?.isThread() ? interaction.channelId : undefined);
-    const turnId = Number(turnText) || undefined;
-    if (action === 'cancel') {
-      let text: string;
-      try {
-        text = (await this.#options.sessions.cancel(key, interaction.user.id, turnId)).text;
-      } catch (err) {
-        this.#log.error({ err: describe(err) }, 'cancel failed');
-        text = friendlyError(err);
-      }
-      await interaction.reply({ content: text, flags: MessageFlags.Ephemeral });
-      return;
-    }
-    await interaction.deferReply();
-    const surface = this.#interactionSurface(interaction);
-    try {
-      if (action === 'undo') {
-        await this.#commandReply(surface, await this.#options.sessions.undo(key));
-      } else if (action === 'plan') {
-        const plan = await this.#options.sessions.showPlan(key, turnId);
-        if (!plan) return void (await surface.text('There is no plan to show yet.'));
-        const png = await renderWorkflowPng(plan.workflow);
-        await surface.final({
-          content: `Plan of #${plan.turnId} (${plan.builder} Builder): ${plan.summary}`.slice(0, 2000),
-          files: [new AttachmentBuilder(png, { name: `plan-${plan.turnId}.png` }), new AttachmentBuilder(Buffer.from(JSON.stringify(plan.workflow, null, 2)), { name: `plan-${plan.turnId}.json` })],
-          components: [],
-        });
-      } else if (action === 'retry') {
-        const incoming: IncomingMessage = { ...key, messageId: interaction.id, text: 'again', images: [], ...(turnId !== undefined ? { replyTo: { turnId, messageId: interaction.message.id } } : {}) };
-        this.#turns.track(this.#handle(key, incoming, surface, receivedAt));
-      }
-    } catch (err) {
-      this.#log.error({ err: describe(err) }, 'button action failed');
-      await surface.text(friendlyError(err)).catch(() => undefined);
-    }
+    await this.#controller.press(
+      {
+        data: interaction.customId,
+        userId: interaction.user.id,
+        pressId: interaction.id,
+        messageId: interaction.message.id,
+        // A thread is its own channel on Discord, so the place says which conversation it is.
+        conversation: (ownerId) => this.#interactionKey(interaction, ownerId),
+        notice: async (text) => {
+          if (text) await interaction.reply({ content: text, flags: MessageFlags.Ephemeral });
+        },
+        accept: async () => {
+          await interaction.deferReply();
+          return this.#interactionSurface(interaction);
+        },
+      },
+      receivedAt,
+    );
   }
 
+  /** Files as Discord takes them, each within the upload limit (re-encoded or downscaled where not, which the caption says). */
+  async #attachments(files: readonly OutgoingFile[]): Promise<{ files: AttachmentBuilder[]; note: string }> {
+    const limit = this.#options.maxUploadBytes ?? 10 * 1024 * 1024;
+    let altered = false;
+    const fitted = await Promise.all(
+      files.map(async (f) => {
+        if (!f.image) return new AttachmentBuilder(f.bytes, { name: f.name });
+        const fit = await fitUpload(f.image, limit);
+        altered ||= fit.altered;
+        return new AttachmentBuilder(fit.bytes, { name: f.name.replace(/\.\w+$/, fit.format === 'jpeg' ? '.jpg' : '.png') });
+      }),
+    );
+    return { files: fitted, note: altered ? '\n(re-encoded to fit Discord’s upload limit)' : '' };
+  }
+
+  /**
+   * Where a slash command or button press is answered: its deferred reply, which is also the turn's
+   * status and becomes its outcome, while the token lives (15 minutes); then channel messages.
+   */
   #interactionSurface(interaction: ChatInputCommandInteraction | ButtonInteraction): Surface {
     const ttl = this.#options.interactionTokenTtlMs ?? 14 * 60_000 + 30_000;
     const channel = interaction.channel as SendableChannels | null;
@@ -334,12 +301,17 @@ export class DiscordAdapter {
       return viaChannel(payload, replace);
     };
     return {
-      status: async (content, running, turnId) => {
-        await edit({ content, components: running ? [cancelRow(turnId, interaction.user.id)] : [] });
+      outcomeInStatus: true,
+      status: async (content, buttons) => {
+        await edit({ content: content.slice(0, MAX_CONTENT), components: rows(buttons) });
       },
-      final: (payload) => edit(payload, !tokenAlive()),
       text: async (content) => {
-        await edit({ content, components: [] });
+        await edit({ content: content.slice(0, MAX_CONTENT), components: [] });
+      },
+      send: async (content, files, buttons) => {
+        const attached = await this.#attachments(files);
+        const sent = await edit({ content: `${content}${attached.note}`.slice(0, MAX_CONTENT), files: attached.files, components: rows(buttons) }, !tokenAlive());
+        return sent ? [sent.id] : [];
       },
       personal: async (content) => {
         if (tokenAlive()) {
@@ -383,21 +355,19 @@ export class DiscordAdapter {
     try {
       images = await Promise.all([...message.attachments.values()].map((a) => this.#download(a)));
     } catch (err) {
-      await message.reply(friendlyError(err));
-      return;
+      return this.#controller.refuse(surface, err);
     }
     if (!text && !images.length) return;
     const repliedId = replyToBot ? message.reference!.messageId! : undefined;
-    const knownTurn = repliedId ? this.#resultTurns.get(repliedId) : undefined;
     const incoming: IncomingMessage = {
       ...key,
       userName: message.author.username,
       messageId: message.id,
       ...(text ? { text } : {}),
       images,
-      ...(repliedId ? { replyTo: { messageId: repliedId, ...(knownTurn !== undefined ? { turnId: knownTurn } : {}) } } : {}),
+      ...(repliedId ? { replyTo: { messageId: repliedId } } : {}),
     };
-    this.#turns.track(this.#handle(key, incoming, surface, receivedAt));
+    this.#controller.track(this.#controller.handle(incoming, surface, receivedAt));
     if ('sendTyping' in message.channel) void message.channel.sendTyping().catch(() => undefined);
   }
 
@@ -410,123 +380,32 @@ export class DiscordAdapter {
     }
   }
 
+  /** Where a mention is answered: replies to it, one of them the status, edited in place. */
   #messageSurface(message: Message): Surface {
     let status: Promise<Message | undefined> | undefined;
-    const ensure = (content: string, running: boolean, turnId: number | undefined): Promise<Message | undefined> =>
-      (status ??= message.reply({ content, components: running ? [cancelRow(turnId, message.author.id)] : [] }).catch((err: unknown) => {
-        this.#log.warn({ err: describe(err) }, 'could not send the status message');
-        return undefined;
-      }));
     return {
-      status: async (content, running, turnId) => {
-        if (!status) return void (await ensure(content, running, turnId));
-        const m = await status;
-        await m?.edit({ content, components: running ? [cancelRow(turnId, message.author.id)] : [] });
-      },
-      final: (payload) => message.reply(payload as MessageCreateOptions),
-      text: async (content) => {
-        await message.reply(content);
-      },
-      // A channel message cannot be shown to one person only; the reply mentions them, which is the closest.
-      personal: async (content) => {
-        await message.reply(content);
-      },
-    };
-  }
-
-  // ---- rendering a turn -----------------------------------------------------
-
-  async #handle(key: ConversationKey, incoming: IncomingMessage, surface: Surface, receivedAt: number): Promise<void> {
-    const progress = new TurnProgress();
-    let editor: CoalescingEditor | undefined;
-    const showStatus = (): void => {
-      editor ??= new CoalescingEditor((t) => surface.status(t, progress.running, progress.turnId), this.#options.progressIntervalMs ?? 1000);
-      editor.set(progress.render());
-    };
-    const settle = async (): Promise<void> => {
-      if (!editor) return;
-      await editor.close();
-      await surface.status(progress.render(), false, progress.turnId).catch(() => undefined);
-    };
-    const listener = async (event: SessionEvent): Promise<void> => {
-      const changed = progress.apply(event);
-      switch (event.type) {
-        case 'queued':
-        case 'planning':
-        case 'planned':
-        case 'step-started':
-        case 'step-progress':
-        case 'step-finished':
-        case 'step-failed':
-          if (changed) showStatus();
-          return;
-        case 'result': {
-          this.#options.timings?.mark(event.turnId, 'result', performance.now());
-          await editor?.close();
-          const limit = this.#options.maxUploadBytes ?? 10 * 1024 * 1024;
-          const fitted = await Promise.all(event.images.map((img) => fitUpload(img, limit)));
-          const note = fitted.some((f) => f.altered) ? '\n(re-encoded to fit Discord’s upload limit)' : '';
-          const caption = [`${event.caption || progress.summary || 'Done'} · ${seconds(progress.elapsedMs())}`, ...event.texts].join('\n') + note;
-          this.#options.timings?.mark(event.turnId, 'sent', performance.now());
-          const sent = await surface.final({
-            content: editor ? `${progress.render()}\n\n${caption}`.slice(0, 2000) : caption.slice(0, 2000),
-            files: fitted.map((f, i) => new AttachmentBuilder(f.bytes, { name: `result-${event.turnId}${fitted.length > 1 ? `-${i + 1}` : ''}.${f.format === 'jpeg' ? 'jpg' : 'png'}` })),
-            components: [resultRow(event.turnId, key.userId)],
+      outcomeInStatus: false,
+      status: async (content, buttons) => {
+        const payload = { content: content.slice(0, MAX_CONTENT), components: rows(buttons) };
+        if (!status) {
+          status = message.reply(payload).catch((err: unknown) => {
+            this.#log.warn({ err: describe(err) }, 'could not send the status message');
+            return undefined;
           });
-          if (sent) {
-            this.#remember(sent.id, event.turnId);
-            await this.#options.sessions.linkMessage(key, event.turnId, sent.id).catch((err: unknown) => this.#log.warn({ err: describe(err) }, 'linkMessage failed'));
-          }
+          await status;
           return;
         }
-        case 'cancelled':
-          if (editor) await settle();
-          else await surface.text('Cancelled.');
-          return;
-        case 'error':
-          if (editor) {
-            await editor.close();
-            await surface.status(`${progress.render()}\n${errorText(event.code, event.userMessage)}`, false, progress.turnId);
-          } else if (isPersonalNotice(event.code)) await surface.personal(errorText(event.code, event.userMessage));
-          else await surface.text(errorText(event.code, event.userMessage));
-          return;
-        case 'info':
-          await surface.text(event.text);
-          return;
-        case 'clarify':
-          await surface.text(event.options?.length ? `${event.question}\n${event.options.map((o) => `• ${o}`).join('\n')}` : event.question);
-          return;
-        default:
-          return;
-      }
+        await (await status)?.edit(payload);
+      },
+      text: async (content) => {
+        await message.reply(content.slice(0, MAX_CONTENT));
+      },
+      send: async (content, files, buttons) => {
+        const attached = await this.#attachments(files);
+        const sent = await message.reply({ content: `${content}${attached.note}`.slice(0, MAX_CONTENT), files: attached.files, components: rows(buttons) });
+        return [sent.id];
+      },
+      // A channel message cannot be shown to one person only; the reply mentions them, which is the closest.
     };
-    this.#options.timings?.mark(incoming.messageId, 'handle', performance.now(), receivedAt, incoming.images.length > 0);
-    try {
-      await this.#options.sessions.handle(incoming, listener);
-    } catch (err) {
-      this.#log.error({ err: describe(err) }, 'session manager failed');
-      await editor?.close();
-      await surface.text(friendlyError(err)).catch(() => undefined);
-    }
   }
-
-  async #commandReply(surface: Surface, reply: CommandReply): Promise<void> {
-    const content = reply.ok ? reply.text : `⚠️ ${reply.text}`;
-    if (!reply.image) return void (await surface.text(content));
-    const fitted = await fitUpload(reply.image, this.#options.maxUploadBytes ?? 10 * 1024 * 1024);
-    await surface.final({ content, files: [new AttachmentBuilder(fitted.bytes, { name: `current.${fitted.format === 'jpeg' ? 'jpg' : 'png'}` })], components: [] });
-  }
-
-  #remember(messageId: string, turnId: number): void {
-    this.#resultTurns.set(messageId, turnId);
-    if (this.#resultTurns.size > 5000) this.#resultTurns.delete(this.#resultTurns.keys().next().value!);
-  }
-}
-
-/** Error details for logs, without the token discord.js may carry in URLs. */
-export function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof LegoEditError) return { code: err.code, message: err.message };
-  if (err instanceof DiscordAPIError) return { name: err.name, code: err.code, status: err.status, method: err.method, message: err.message };
-  if (err instanceof Error) return { name: err.name, message: err.message.replace(/webhooks\/\d+\/[\w-]+/g, 'webhooks/[redacted]'), stack: err.stack?.replace(/webhooks\/\d+\/[\w-]+/g, 'webhooks/[redacted]') };
-  return { message: String(err) };
 }

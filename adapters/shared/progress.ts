@@ -151,7 +151,8 @@ export class CoalescingEditor {
     this.#push = push;
     this.#minIntervalMs = minIntervalMs;
     this.#shown = shown;
-    this.#lastAt = performance.now();
+    // Text already on screen counts as the last push; otherwise the first one goes at once.
+    this.#lastAt = shown === undefined ? -Infinity : performance.now();
   }
 
   set(text: string): void {

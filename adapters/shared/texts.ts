@@ -1,36 +1,8 @@
-/** Words the adapters share: help, tool lists, history and rules, and how failures read in chat. */
+/** Words the adapters share: tool lists and rules, and how failures read in chat (help and history: commands.ts). */
 import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
 import { ruleLine } from '../../src/sessions/format.ts';
-import type { HistoryEntry, RuleEntry } from '../../src/sessions/types.ts';
-
-export const HELP_TEXT = [
-  'Send me a photo with an instruction and I’ll plan an edit as a graph of "bricks" and run it.',
-  '',
-  'Examples:',
-  '• a photo with the caption "make it black and white"',
-  '• then just text: "make it brighter" (edits the current image)',
-  '• reply to a result: "too much" or "again" (revises that edit)',
-  '• a rule: "don’t use RES before INPAINT" (kept for this conversation)',
-  '• a second photo in an album is used as the mask (white = edit)',
-  '',
-  'Commands: /tools /rules /forget N /undo /redo /history /reset /cancel',
-].join('\n');
-
-export const START_TEXT = `Hi! I edit photos from plain-English instructions.\n\n${HELP_TEXT}`;
-
-export const COMMAND_LIST: ReadonlyArray<{ readonly command: string; readonly description: string }> = [
-  { command: 'start', description: 'What this bot does' },
-  { command: 'help', description: 'Examples of instructions' },
-  { command: 'tools', description: 'Bricks available on this host' },
-  { command: 'rules', description: 'Your standing rules' },
-  { command: 'forget', description: 'Forget rule N: /forget 2' },
-  { command: 'undo', description: 'Back to the previous image' },
-  { command: 'redo', description: 'Forward again after undo' },
-  { command: 'history', description: 'Recent edits' },
-  { command: 'reset', description: 'Start afresh (clears image and rules)' },
-  { command: 'cancel', description: 'Stop the running edit' },
-];
+import type { RuleEntry } from '../../src/sessions/types.ts';
 
 export async function toolsText(registry: BrickRegistry): Promise<string> {
   const status = await registry.status();
@@ -39,13 +11,6 @@ export async function toolsText(registry: BrickRegistry): Promise<string> {
   const lines = [`Bricks available here (${available.length}):`, ...available.map((s) => `• ${s.brick.name}`)];
   if (unavailable.length) lines.push('', `Need a GPU host or model (${unavailable.length}): ${unavailable.map((s) => s.brick.name).join(', ')}`);
   return lines.join('\n');
-}
-
-export function historyText(entries: readonly HistoryEntry[]): string {
-  if (!entries.length) return 'No edits yet. Send a photo with an instruction to start.';
-  return entries
-    .map((e) => `${e.current ? '▶' : '•'} #${e.turnId} ${e.status === 'done' ? '' : `[${e.status}] `}${e.instruction || e.intent}${e.summary ? ` — ${e.summary}` : ''}`)
-    .join('\n');
 }
 
 export function rulesText(rules: readonly RuleEntry[]): string {

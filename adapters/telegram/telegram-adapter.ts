@@ -11,13 +11,15 @@ import { Input, Markup, Telegraf, TelegramError, type Context } from 'telegraf';
 import type { File, InlineKeyboardMarkup, Message, ReplyParameters } from 'telegraf/types';
 import { ImageTooLargeError, LegoEditError, UnreadableImageError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ConversationKey, IncomingImage, IncomingMessage, ResultImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
+import type { ConversationKey, IncomingImage, IncomingMessage, SessionManager } from '../../src/sessions/types.ts';
 import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
-import { renderWorkflowPng } from '../shared/dag.ts';
+import { commandsFor } from '../shared/commands.ts';
+import { ChatController } from '../shared/controller.ts';
+import { describe } from '../shared/describe.ts';
 import { checkDeclaredSize, downloadCapped, mb, readLocalCapped } from '../shared/download.ts';
-import { CoalescingEditor, TurnProgress, seconds } from '../shared/progress.ts';
-import { COMMAND_LIST, HELP_TEXT, RESTARTING_TEXT, START_TEXT, errorText, friendlyError, historyText, rulesText, toolsText } from '../shared/texts.ts';
-import { type AdapterTimings, TurnTracker } from '../shared/turns.ts';
+import type { Button, OutgoingFile, Surface } from '../shared/surface.ts';
+import { RESTARTING_TEXT } from '../shared/texts.ts';
+import type { AdapterTimings } from '../shared/turns.ts';
 
 export interface TelegramWebhookOptions {
   /** Public https URL Telegram posts updates to; its path is where the bot listens. */
@@ -80,22 +82,23 @@ function tooBigForBotApi(err: unknown, maxBytes: number): ImageTooLargeError | u
   return new ImageTooLargeError(`over ${mb(BOT_API_DOWNLOAD_LIMIT)}, the most Telegram lets bots download`, mb(Math.min(maxBytes, BOT_API_DOWNLOAD_LIMIT)));
 }
 
-type Action = 'undo' | 'retry' | 'plan' | 'cancel';
-const ACTIONS: ReadonlySet<string> = new Set(['undo', 'retry', 'plan', 'cancel']);
-
-/** Callback data carries the owner so a press can be checked without any lookup. */
-function buttonData(action: Action, turnId: number | undefined, key: ConversationKey): string {
-  return `${action}:${turnId ?? 0}:${key.userId}:${key.threadId ?? ''}`;
+function keyboard(buttons: readonly Button[]): InlineKeyboardMarkup {
+  return Markup.inlineKeyboard(buttons.length ? [buttons.map((b) => Markup.button.callback(`${b.emoji} ${b.label}`, b.data))] : []).reply_markup;
 }
 
-function resultKeyboard(turnId: number, key: ConversationKey): InlineKeyboardMarkup {
-  return Markup.inlineKeyboard([
-    [Markup.button.callback('↩️ Undo', buttonData('undo', turnId, key)), Markup.button.callback('🔁 Retry', buttonData('retry', turnId, key)), Markup.button.callback('🧩 Show plan', buttonData('plan', turnId, key))],
-  ]).reply_markup;
+/** Telegram's caption limit; longer captions are cut with an ellipsis. */
+const MAX_CAPTION = 1024;
+const MAX_TEXT = 4096;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-function cancelKeyboard(turnId: number | undefined, key: ConversationKey): InlineKeyboardMarkup {
-  return Markup.inlineKeyboard([[Markup.button.callback('✖️ Cancel', buttonData('cancel', turnId, key))]]).reply_markup;
+/** Photos are recompressed by Telegram and limited in size and shape; anything else goes as a document. */
+function asPhoto(file: OutgoingFile): boolean {
+  if (!/\.(png|jpe?g)$/i.test(file.name) || file.bytes.length > MAX_PHOTO_UPLOAD) return false;
+  const image = file.image;
+  return !image || (image.width + image.height <= 10_000 && Math.max(image.width, image.height) / Math.min(image.width, image.height) <= 20);
 }
 
 /**
@@ -123,10 +126,8 @@ export class TelegramAdapter {
   readonly #options: TelegramAdapterOptions;
   readonly #access: AccessPolicy;
   readonly #log: Logger;
-  readonly #turns = new TurnTracker();
+  readonly #controller: ChatController;
   readonly #albums = new Map<string, PendingAlbum>();
-  /** Result message → turn, so a reply resolves without a database round trip. */
-  readonly #resultTurns = new Map<string, number>();
   #launched: Promise<void> | undefined;
   #accepting = false;
   /** Albums already told that the bot is restarting, so a shutdown notice goes out once per album, not per photo. */
@@ -136,6 +137,14 @@ export class TelegramAdapter {
     this.#options = options;
     this.#access = new AccessPolicy(options.access ?? {});
     this.#log = options.logger.child({ adapter: 'telegram' });
+    this.#controller = new ChatController({
+      platform: this.platform,
+      sessions: options.sessions,
+      registry: options.registry,
+      logger: this.#log,
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      ...(options.timings ? { timings: options.timings } : {}),
+    });
     this.bot = new Telegraf(options.token, { telegram: { ...(options.apiRoot ? { apiRoot: options.apiRoot } : {}) }, handlerTimeout: 30_000 });
     this.bot.catch((err) => this.#log.error({ err: describe(err) }, 'telegram update failed'));
     this.#register();
@@ -147,7 +156,7 @@ export class TelegramAdapter {
 
   /** Turns being handled right now. */
   get inFlight(): number {
-    return this.#turns.size;
+    return this.#controller.inFlight;
   }
 
   /** Connects (getMe), registers commands and starts long polling or the webhook; resolves once updates flow. */
@@ -169,7 +178,7 @@ export class TelegramAdapter {
     });
     if (webhook) await launch;
     else await Promise.race([started, launch]);
-    await this.bot.telegram.setMyCommands(COMMAND_LIST.map((c) => ({ command: c.command, description: c.description })));
+    await this.bot.telegram.setMyCommands(commandsFor(this.platform).map((c) => ({ command: c.name, description: c.description })));
     this.#log.info({ username: this.bot.botInfo?.username, mode: webhook ? 'webhook' : 'polling' }, 'telegram adapter started');
   }
 
@@ -192,7 +201,7 @@ export class TelegramAdapter {
 
   /** Waits up to `timeoutMs` for turns in flight to deliver their replies; returns how many were still running. */
   drain(timeoutMs: number): Promise<number> {
-    return this.#turns.drain(timeoutMs);
+    return this.#controller.drain(timeoutMs);
   }
 
   /** Nothing stays connected once polling has stopped. */
@@ -225,20 +234,12 @@ export class TelegramAdapter {
       }
       await next();
     });
-    bot.start((ctx) => ctx.reply(START_TEXT));
-    bot.help((ctx) => ctx.reply(HELP_TEXT));
-    bot.command('tools', async (ctx) => ctx.reply(await toolsText(this.#options.registry)));
-    bot.command('rules', async (ctx) => ctx.reply(rulesText(await this.#options.sessions.rules(this.#key(ctx)))));
-    bot.command('history', async (ctx) => ctx.reply(historyText(await this.#options.sessions.history(this.#key(ctx), 10))));
-    bot.command('forget', async (ctx) => {
-      const n = Number(ctx.payload.trim());
-      if (!Number.isInteger(n) || n < 1) return void (await ctx.reply('Which rule? For example /forget 2 (see /rules for the numbers).'));
-      await this.#commandReply(ctx, await this.#options.sessions.forgetRule(this.#key(ctx), n));
-    });
-    bot.command('undo', async (ctx) => this.#commandReply(ctx, await this.#options.sessions.undo(this.#key(ctx))));
-    bot.command('redo', async (ctx) => this.#commandReply(ctx, await this.#options.sessions.redo(this.#key(ctx))));
-    bot.command('reset', async (ctx) => this.#commandReply(ctx, await this.#options.sessions.reset(this.#key(ctx))));
-    bot.command('cancel', async (ctx) => this.#commandReply(ctx, await this.#options.sessions.cancel(this.#key(ctx), String(ctx.from.id))));
+    for (const command of commandsFor(this.platform)) {
+      bot.command(command.name, async (ctx) => {
+        const key = this.#key(ctx);
+        await this.#controller.command(command.name, ctx.payload, key, this.#surface(ctx.telegram, key, ctx.message.message_id));
+      });
+    }
     bot.on('callback_query', (ctx) => this.#onButton(ctx as Context));
     bot.on('message', (ctx) => this.#onMessage(ctx as Context));
   }
@@ -328,7 +329,7 @@ export class TelegramAdapter {
   #startTurn(ctx: Context, parts: AnyMessage[], receivedAt: number): void {
     const first = parts[0]!;
     const key = this.#key(ctx);
-    this.#turns.track(this.#runTurn(ctx, key, parts, receivedAt).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'telegram turn failed')));
+    this.#controller.track(this.#runTurn(ctx, key, parts, receivedAt));
     void ctx.telegram.sendChatAction(first.chat.id, first.photo || first.document ? 'upload_photo' : 'typing').catch(() => undefined);
   }
 
@@ -378,21 +379,16 @@ export class TelegramAdapter {
 
   async #runTurn(ctx: Context, key: ConversationKey, parts: AnyMessage[], receivedAt: number): Promise<void> {
     const first = parts[0]!;
-    const chatId = first.chat.id;
-    const reply: ReplyParameters = { message_id: first.message_id, allow_sending_without_reply: true };
+    const surface = this.#surface(ctx.telegram, key, first.message_id);
     const text = this.#stripMention(parts.map((m) => m.text ?? m.caption ?? '').find(Boolean) ?? '');
     let images: IncomingImage[];
     try {
       images = await this.#imagesOf(ctx, parts);
     } catch (err) {
-      // Our own refusals (too large, not an image) are expected; anything else is worth a look.
-      if (!(err instanceof LegoEditError)) this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
-      await ctx.telegram.sendMessage(chatId, friendlyError(err), { reply_parameters: reply });
-      return;
+      return this.#controller.refuse(surface, err);
     }
     const repliedTo = first.reply_to_message;
     const replyToBot = repliedTo && repliedTo.from?.id === this.bot.botInfo?.id;
-    const knownTurn = replyToBot ? this.#resultTurns.get(`${chatId}:${repliedTo.message_id}`) : undefined;
     const incoming: IncomingMessage = {
       ...key,
       userName: first.from?.username ?? first.from?.first_name,
@@ -401,199 +397,85 @@ export class TelegramAdapter {
       ...('sender_chat' in first && first.sender_chat ? { sharedIdentity: true } : {}),
       ...(text ? { text } : {}),
       images,
-      ...(replyToBot ? { replyTo: { messageId: String(repliedTo.message_id), ...(knownTurn !== undefined ? { turnId: knownTurn } : {}) } } : {}),
+      ...(replyToBot ? { replyTo: { messageId: String(repliedTo.message_id) } } : {}),
     };
-    await this.#handle(ctx.telegram, key, chatId, reply, incoming, receivedAt);
+    await this.#controller.handle(incoming, surface, receivedAt);
   }
 
-  /** Runs one message through the session manager and renders its events. */
-  async #handle(telegram: Context['telegram'], key: ConversationKey, chatId: number, reply: ReplyParameters, incoming: IncomingMessage, receivedAt: number): Promise<void> {
-    const progress = new TurnProgress();
+  /**
+   * Where answers go in a chat: replies to `replyTo` (the user's message, or the message whose button
+   * was pressed), one status message edited in place, results as photos or documents.
+   */
+  #surface(telegram: Context['telegram'], key: ConversationKey, replyTo: number | undefined): Surface {
+    const chatId = Number(key.chatId);
+    const reply: ReplyParameters | undefined = replyTo !== undefined ? { message_id: replyTo, allow_sending_without_reply: true } : undefined;
+    const where = { ...(key.threadId ? { message_thread_id: Number(key.threadId) } : {}), ...(reply ? { reply_parameters: reply } : {}) };
+    const upload = { ...(key.threadId ? { message_thread_id: Number(key.threadId) } : {}), ...(reply ? { reply_parameters: multipartReply(reply) } : {}) };
     let status: Promise<number | undefined> | undefined;
-    let editor: CoalescingEditor | undefined;
-    const ensureStatus = (): Promise<number | undefined> => {
-      status ??= telegram
-        .sendMessage(chatId, progress.render(), { reply_parameters: reply, reply_markup: cancelKeyboard(progress.turnId, key) })
-        .then((m) => {
-          editor = new CoalescingEditor(
-            async (t) => {
-              await telegram.editMessageText(chatId, m.message_id, undefined, t, progress.running ? { reply_markup: cancelKeyboard(progress.turnId, key) } : {});
-            },
-            this.#options.progressIntervalMs ?? 1000,
-            progress.render(),
-          );
-          return m.message_id;
-        })
-        .catch((err: unknown) => {
-          this.#log.warn({ err: describe(err) }, 'could not send the status message');
-          return undefined;
-        });
-      return status;
-    };
-    const finishStatus = async (): Promise<void> => {
-      if (!status) return;
-      const id = await status;
-      await editor?.close();
-      if (id === undefined) return;
-      await telegram.editMessageText(chatId, id, undefined, progress.render(), { reply_markup: { inline_keyboard: [] } }).catch(() => undefined);
-    };
-    const listener = async (event: SessionEvent): Promise<void> => {
-      const changed = progress.apply(event);
-      switch (event.type) {
-        case 'queued':
-        case 'planning':
-        case 'planned':
-        case 'step-started':
-        case 'step-progress':
-        case 'step-finished':
-        case 'step-failed':
-          if (!changed) return;
-          if (!status) void ensureStatus();
-          else editor?.set(progress.render());
-          return;
-        case 'result': {
-          this.#options.timings?.mark(event.turnId, 'result', performance.now());
-          // The result matters more than the last status edit: upload it at once, finalise the status alongside.
-          const finalising = finishStatus();
-          await this.#sendResult(telegram, key, chatId, reply, event, progress);
-          await finalising;
+    const sendText = async (content: string, buttons: readonly Button[]): Promise<number> =>
+      (await telegram.sendMessage(chatId, cut(content, MAX_TEXT), { ...where, ...(buttons.length ? { reply_markup: keyboard(buttons) } : {}) })).message_id;
+    return {
+      outcomeInStatus: false,
+      text: async (content) => {
+        await sendText(content, []);
+      },
+      status: async (content, buttons) => {
+        if (!status) {
+          status = sendText(content, buttons).catch((err: unknown) => {
+            this.#log.warn({ err: describe(err) }, 'could not send the status message');
+            return undefined;
+          });
+          await status;
           return;
         }
-        case 'cancelled':
-          await finishStatus();
-          if (!status) await telegram.sendMessage(chatId, 'Cancelled.', { reply_parameters: reply });
-          return;
-        case 'error':
-          await finishStatus();
-          await telegram.sendMessage(chatId, errorText(event.code, event.userMessage), { reply_parameters: reply });
-          return;
-        case 'info':
-          await telegram.sendMessage(chatId, event.text, { reply_parameters: reply });
-          return;
-        case 'clarify':
-          await telegram.sendMessage(chatId, event.options?.length ? `${event.question}\n${event.options.map((o) => `• ${o}`).join('\n')}` : event.question, { reply_parameters: reply });
-          return;
-        default:
-          return;
-      }
+        const id = await status;
+        if (id !== undefined) await telegram.editMessageText(chatId, id, undefined, cut(content, MAX_TEXT), { reply_markup: keyboard(buttons) });
+      },
+      send: async (content, files, buttons) => {
+        if (!files.length) return [String(await sendText(content, buttons))];
+        const caption = cut(content, MAX_CAPTION);
+        if (files.length > 1 && files.every(asPhoto)) {
+          const album = await telegram.sendMediaGroup(
+            chatId,
+            files.map((f, i) => ({ type: 'photo' as const, media: Input.fromBuffer(f.bytes, f.name), ...(i === 0 ? { caption } : {}) })),
+            upload,
+          );
+          const ids = album.map((m) => String(m.message_id));
+          // Inline keyboards cannot ride on an album, so they follow in a short message.
+          if (buttons.length) ids.push(String((await telegram.sendMessage(chatId, `${files.length} results ↑`, { reply_markup: keyboard(buttons), ...(key.threadId ? { message_thread_id: Number(key.threadId) } : {}) })).message_id));
+          return ids;
+        }
+        const ids: string[] = [];
+        for (const [i, file] of files.entries()) {
+          const extra = { ...upload, ...(i === 0 ? { caption } : {}), ...(i === files.length - 1 && buttons.length ? { reply_markup: keyboard(buttons) } : {}) };
+          const media = Input.fromBuffer(file.bytes, file.name);
+          ids.push(String((asPhoto(file) ? await telegram.sendPhoto(chatId, media, extra) : await telegram.sendDocument(chatId, media, extra)).message_id));
+        }
+        return ids;
+      },
     };
-    this.#options.timings?.mark(incoming.messageId, 'handle', performance.now(), receivedAt, incoming.images.length > 0);
-    try {
-      await this.#options.sessions.handle(incoming, listener);
-    } catch (err) {
-      this.#log.error({ err: describe(err) }, 'session manager failed');
-      await finishStatus();
-      await telegram.sendMessage(chatId, friendlyError(err), { reply_parameters: reply }).catch(() => undefined);
-    }
   }
-
-  async #sendResult(telegram: Context['telegram'], key: ConversationKey, chatId: number, reply: ReplyParameters, event: Extract<SessionEvent, { type: 'result' }>, progress: TurnProgress): Promise<void> {
-    const caption = resultCaption(event.caption || progress.summary || 'Done', progress.elapsedMs(), event.texts);
-    const keyboard = resultKeyboard(event.turnId, key);
-    const sentIds: number[] = [];
-    if (event.images.length === 0) {
-      sentIds.push((await telegram.sendMessage(chatId, caption, { reply_parameters: reply, reply_markup: keyboard })).message_id);
-    } else if (event.images.length === 1) {
-      sentIds.push(await this.#sendImage(telegram, chatId, event.images[0]!, caption, reply, keyboard, event.turnId));
-    } else {
-      // Inline keyboards cannot ride on an album, so they follow in a short message.
-      const album = await telegram.sendMediaGroup(
-        chatId,
-        event.images.map((img, i) => ({ type: 'photo' as const, media: Input.fromBuffer(img.bytes, `result-${event.turnId}-${i + 1}.${img.format === 'jpeg' ? 'jpg' : 'png'}`), ...(i === 0 ? { caption } : {}) })),
-        { reply_parameters: multipartReply(reply) },
-      );
-      sentIds.push(...album.map((m) => m.message_id));
-      this.#options.timings?.mark(event.turnId, 'sent', performance.now());
-      sentIds.push((await telegram.sendMessage(chatId, `${event.images.length} results ↑`, { reply_markup: keyboard, ...(key.threadId ? { message_thread_id: Number(key.threadId) } : {}) })).message_id);
-    }
-    for (const id of sentIds) {
-      this.#remember(`${chatId}:${id}`, event.turnId);
-      await this.#options.sessions.linkMessage(key, event.turnId, String(id)).catch((err: unknown) => this.#log.warn({ err: describe(err) }, 'linkMessage failed'));
-    }
-  }
-
-  async #sendImage(telegram: Context['telegram'], chatId: number, image: ResultImage, caption: string, reply: ReplyParameters, keyboard: InlineKeyboardMarkup | undefined, turnId?: number): Promise<number> {
-    const name = `result${turnId !== undefined ? `-${turnId}` : ''}.${image.format === 'jpeg' ? 'jpg' : 'png'}`;
-    const extra = { caption, reply_parameters: multipartReply(reply), ...(keyboard ? { reply_markup: keyboard } : {}) };
-    const tooBigForPhoto = image.bytes.length > MAX_PHOTO_UPLOAD || image.width + image.height > 10_000 || Math.max(image.width, image.height) / Math.min(image.width, image.height) > 20;
-    if (turnId !== undefined) this.#options.timings?.mark(turnId, 'sent', performance.now());
-    const sent = tooBigForPhoto ? await telegram.sendDocument(chatId, Input.fromBuffer(image.bytes, name), extra) : await telegram.sendPhoto(chatId, Input.fromBuffer(image.bytes, name), extra);
-    return sent.message_id;
-  }
-
-  #remember(messageKey: string, turnId: number): void {
-    this.#resultTurns.set(messageKey, turnId);
-    if (this.#resultTurns.size > 5000) this.#resultTurns.delete(this.#resultTurns.keys().next().value!);
-  }
-
-  async #commandReply(ctx: Context, reply: { ok: boolean; text: string; image?: ResultImage }): Promise<void> {
-    const chatId = ctx.chat!.id;
-    const replyTo = ctx.message ? { reply_parameters: { message_id: ctx.message.message_id, allow_sending_without_reply: true } } : {};
-    if (reply.image) await this.#sendImage(ctx.telegram, chatId, reply.image, reply.text, replyTo.reply_parameters ?? { message_id: 0, allow_sending_without_reply: true }, undefined);
-    else await ctx.telegram.sendMessage(chatId, reply.ok ? reply.text : `⚠️ ${reply.text}`, replyTo);
-  }
-
-  // ---- buttons ------------------------------------------------------------
 
   async #onButton(ctx: Context): Promise<void> {
     const receivedAt = performance.now();
     const query = ctx.callbackQuery!;
-    const data = 'data' in query ? query.data : undefined;
-    const [action, turnText, ownerId, thread] = (data ?? '').split(':');
-    if (!action || !ACTIONS.has(action) || ownerId === undefined) return void (await ctx.answerCbQuery());
-    if (String(ctx.from!.id) !== ownerId) {
-      await ctx.answerCbQuery('These buttons belong to the person who asked for this edit.', { show_alert: true });
-      return;
-    }
-    const key = this.#key(ctx, ownerId, thread || undefined);
-    const turnId = Number(turnText) || undefined;
-    const chatId = ctx.chat!.id;
     const messageId = query.message?.message_id;
-    const reply: ReplyParameters = { message_id: messageId ?? 0, allow_sending_without_reply: true };
-    try {
-      switch (action as Action) {
-        case 'cancel': {
-          const r = await this.#options.sessions.cancel(key, String(ctx.from!.id), turnId);
-          await ctx.answerCbQuery(r.text.slice(0, 190));
-          return;
-        }
-        case 'undo': {
-          await ctx.answerCbQuery('Undoing…');
-          await this.#commandReply(ctx, await this.#options.sessions.undo(key));
-          return;
-        }
-        case 'plan': {
-          await ctx.answerCbQuery('Drawing the plan…');
-          const plan = await this.#options.sessions.showPlan(key, turnId);
-          if (!plan) return void (await ctx.telegram.sendMessage(chatId, 'There is no plan to show yet.', { reply_parameters: reply }));
-          const png = await renderWorkflowPng(plan.workflow);
-          await ctx.telegram.sendPhoto(chatId, Input.fromBuffer(png, `plan-${plan.turnId}.png`), { caption: `Plan of #${plan.turnId} (${plan.builder} Builder): ${plan.summary}`.slice(0, 1024), reply_parameters: multipartReply(reply) });
-          await ctx.telegram.sendDocument(chatId, Input.fromBuffer(Buffer.from(JSON.stringify(plan.workflow, null, 2)), `plan-${plan.turnId}.json`), { reply_parameters: multipartReply(reply) });
-          return;
-        }
-        case 'retry': {
-          await ctx.answerCbQuery('Trying again…');
-          const incoming: IncomingMessage = { ...key, messageId: `cb-${query.id}`, text: 'again', images: [], ...(turnId !== undefined ? { replyTo: { turnId, ...(messageId !== undefined ? { messageId: String(messageId) } : {}) } } : {}) };
-          this.#turns.track(this.#handle(ctx.telegram, key, chatId, reply, incoming, receivedAt).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'retry failed')));
-          return;
-        }
-      }
-    } catch (err) {
-      this.#log.error({ err: describe(err) }, 'button action failed');
-      await ctx.telegram.sendMessage(chatId, friendlyError(err), { reply_parameters: reply }).catch(() => undefined);
-    }
+    await this.#controller.press(
+      {
+        data: 'data' in query ? query.data : '',
+        userId: String(ctx.from!.id),
+        pressId: `cb-${query.id}`,
+        ...(messageId !== undefined ? { messageId: String(messageId) } : {}),
+        conversation: (ownerId, threadId) => this.#key(ctx, ownerId, threadId),
+        notice: async (text, alert) => {
+          await ctx.answerCbQuery(text, alert ? { show_alert: true } : {});
+        },
+        accept: async (text, key) => {
+          await ctx.answerCbQuery(text);
+          return this.#surface(ctx.telegram, key, messageId);
+        },
+      },
+      receivedAt,
+    );
   }
-}
-
-/** Caption of a result: the plan in one line, the total time, and any text results; within Telegram's 1024 characters. */
-export function resultCaption(summary: string, elapsedMs: number, texts: readonly string[] = []): string {
-  const caption = [`${summary} · ${seconds(elapsedMs)}`, ...texts].join('\n');
-  return caption.length > 1024 ? `${caption.slice(0, 1023)}…` : caption;
-}
-
-/** Error details for logs without tokens: telegraf errors carry the request URL, which contains the bot token. */
-export function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof LegoEditError) return { code: err.code, message: err.message };
-  if (err instanceof Error) return { name: err.name, message: err.message.replace(/bot\d+:[\w-]+/g, 'bot[redacted]'), stack: err.stack?.replace(/bot\d+:[\w-]+/g, 'bot[redacted]') };
-  return { message: String(err) };
 }

@@ -1,15 +1,21 @@
 /**
- * The terminal adapter: a conversation on stdin/stdout over the same session
- * manager the chat platforms use. Lines are instructions or feedback; slash
- * commands map to the manager's commands; results are written as files and
- * their paths printed.
+ * The terminal adapter: a conversation on stdin/stdout through the same chat
+ * controller the chat platforms use. Lines are instructions or feedback; slash
+ * commands are the shared command table's, plus the terminal's own (/open, /with,
+ * /plan, /quit); the status prints each line that changes, and results are written
+ * as files and their paths printed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { formatHistory, formatPlan, formatRules } from '../../src/sessions/format.ts';
-import type { ConversationKey, IncomingImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
+import type { Logger } from 'pino';
+import type { BrickRegistry } from '../../src/engine/registry.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { formatPlan } from '../../src/sessions/format.ts';
+import type { ConversationKey, IncomingImage, SessionManager } from '../../src/sessions/types.ts';
+import { ChatController } from '../shared/controller.ts';
+import type { Surface } from '../shared/surface.ts';
 
 export interface TerminalChatOptions {
   readonly manager: SessionManager;
@@ -20,6 +26,9 @@ export interface TerminalChatOptions {
   readonly key: ConversationKey;
   /** A photo to send with the first instruction. */
   readonly initialImage?: string;
+  /** For /tools; without it /tools points to `lego-edit bricks`. */
+  readonly registry?: BrickRegistry;
+  readonly logger?: Logger;
 }
 
 export const HELP = `Type what to change ("make it black and white"), or feedback on the last result ("too much", "no, darker instead").
@@ -32,9 +41,18 @@ export class TerminalChat {
   #second?: IncomingImage & { readonly path: string };
   #seq = 0;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #controller: ChatController;
 
   constructor(options: TerminalChatOptions) {
     this.#o = options;
+    this.#controller = new ChatController({
+      platform: options.key.platform,
+      sessions: options.manager,
+      ...(options.registry ? { registry: options.registry } : {}),
+      logger: options.logger ?? silentLogger,
+      // Every change is a line of its own here; nothing rate-limits a terminal.
+      progressIntervalMs: 0,
+    });
   }
 
   #say(text: string): void {
@@ -75,37 +93,14 @@ export class TerminalChat {
       case '/with':
         await this.#with(arg);
         return true;
-      case '/cancel':
-        this.#say((await manager.cancel(key, key.userId)).text);
-        return true;
-      case '/history':
-        this.#say(formatHistory(await manager.history(key, 20)));
-        return true;
-      case '/rules':
-        this.#say(formatRules(await manager.rules(key)));
-        return true;
-      case '/forget': {
-        const n = Number(arg);
-        if (!Number.isInteger(n) || n < 1) this.#say('Usage: /forget N, with N from /rules.');
-        else this.#say((await manager.forgetRule(key, n)).text);
-        return true;
-      }
       case '/plan': {
         const view = await manager.showPlan(key, arg ? Number(arg.replace(/^#/, '')) : undefined);
         this.#say(view ? formatPlan(view) : 'There is no plan yet.');
         return true;
       }
-      case '/undo':
-      case '/redo':
-      case '/reset': {
-        const reply = command === '/undo' ? await manager.undo(key) : command === '/redo' ? await manager.redo(key) : await manager.reset(key);
-        this.#say(reply.text);
-        if (reply.image) this.#say(`  current image: ${await this.#write(`current-${reply.image.sha256.slice(0, 12)}`, reply.image.bytes, reply.image.format)}`);
-        return true;
-      }
       default:
         if (command?.startsWith('/')) {
-          this.#say(`Unknown command ${command}. ${HELP.split('\n')[1]}`);
+          if (!(await this.#controller.command(command.slice(1), arg, key, this.#surface()))) this.#say(`Unknown command ${command}. ${HELP.split('\n')[1]}`);
           return true;
         }
     }
@@ -113,20 +108,15 @@ export class TerminalChat {
     const second = this.#second;
     this.#pending = undefined;
     this.#second = undefined;
-    const done = manager
-      .handle(
-        {
-          ...key,
-          messageId: `${process.pid}-${Date.now()}-${++this.#seq}`,
-          text: line,
-          images: image ? [{ bytes: image.bytes, name: image.path }, ...(second ? [{ bytes: second.bytes, name: second.path }] : [])] : [],
-        },
-        (e) => this.#render(e),
-      )
-      .then(
-        () => undefined,
-        (err: unknown) => this.#say(`error: ${err instanceof Error ? err.message : String(err)}`),
-      );
+    const done = this.#controller.handle(
+      {
+        ...key,
+        messageId: `${process.pid}-${Date.now()}-${++this.#seq}`,
+        text: line,
+        images: image ? [{ bytes: image.bytes, name: image.path }, ...(second ? [{ bytes: second.bytes, name: second.path }] : [])] : [],
+      },
+      this.#surface(),
+    );
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
     return true;
@@ -170,48 +160,32 @@ export class TerminalChat {
     }
   }
 
-  async #write(name: string, bytes: Uint8Array, format: string): Promise<string> {
+  async #write(name: string, bytes: Uint8Array): Promise<string> {
     await mkdir(this.#o.resultsDir, { recursive: true });
-    const path = join(this.#o.resultsDir, `${name}.${format === 'jpeg' ? 'jpg' : format}`);
+    const path = join(this.#o.resultsDir, name);
     await writeFile(path, bytes);
     return path;
   }
 
-  async #render(e: SessionEvent): Promise<void> {
-    switch (e.type) {
-      case 'queued':
-        return this.#say(`#${e.turnId} queued (position ${e.position})`);
-      case 'planning':
-        return this.#say(`#${e.turnId} planning…`);
-      case 'planned':
-        return this.#say(`#${e.turnId} plan (${e.builder}): ${e.summary}`);
-      case 'step-started':
-        return this.#say(`  … step ${e.step} ${e.brick}`);
-      case 'step-progress':
-        return e.fraction !== undefined ? this.#say(`  … step ${e.step} ${Math.round(e.fraction * 100)}%${e.message ? ` ${e.message}` : ''}`) : undefined;
-      case 'step-finished':
-        return this.#say(`  ✓ step ${e.step} ${e.brick} ${e.cached ? 'cached' : `${(e.durationMs / 1000).toFixed(2)} s`}${e.emptyMasks.length ? ' (empty mask)' : ''}`);
-      case 'step-failed':
-        return this.#say(`  ✗ step ${e.step} ${e.brick}: ${e.userMessage}`);
-      case 'result': {
+  /** One message's answers: text as lines, each status line once as it changes, files written to the results directory. */
+  #surface(): Surface {
+    let shown: readonly string[] = [];
+    return {
+      outcomeInStatus: false,
+      text: async (content) => this.#say(content),
+      status: async (content) => {
+        const lines = content.split('\n');
+        for (const line of lines) if (!shown.includes(line)) this.#say(`  ${line}`);
+        shown = lines;
+      },
+      send: async (content, files) => {
         const paths: string[] = [];
-        for (const [i, img] of e.images.entries()) {
-          const name = e.turnId ? `turn-${e.turnId}${e.images.length > 1 ? `-${i + 1}` : ''}` : `current-${img.sha256.slice(0, 12)}`;
-          paths.push(await this.#write(name, img.bytes, img.format));
-        }
-        this.#say(`${e.turnId ? `#${e.turnId} done: ` : ''}${e.caption}`);
-        for (const t of e.texts) this.#say(`  result: ${t}`);
-        for (const p of paths) this.#say(`  wrote ${p}`);
-        return;
-      }
-      case 'info':
-        return this.#say(e.text);
-      case 'clarify':
-        return this.#say(e.question);
-      case 'error':
-        return this.#say(`${e.turnId ? `#${e.turnId} ` : ''}error: ${e.userMessage}`);
-      case 'cancelled':
-        return this.#say(`#${e.turnId} cancelled`);
-    }
+        for (const file of files) paths.push(await this.#write(file.name, file.bytes));
+        this.#say(content);
+        for (const path of paths) this.#say(`  wrote ${path}`);
+        // Nothing to reply to in a terminal: no message ids.
+        return [];
+      },
+    };
   }
 }

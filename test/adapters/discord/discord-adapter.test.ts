@@ -65,7 +65,7 @@ describe('DiscordAdapter against the fake Discord server', () => {
     expect(fake.ready).toBe(true);
     expect(fake.requestsTo('GET', /^\/gateway\/bot$/)).toHaveLength(1);
     const names = (fake.commands.get(fake.guildId) as Array<{ name: string }>).map((c) => c.name);
-    expect(names).toEqual(['edit', 'rules', 'undo', 'redo', 'history', 'tools', 'reset']);
+    expect(names).toEqual(['edit', 'help', 'tools', 'rules', 'forget', 'undo', 'redo', 'history', 'reset', 'cancel']);
     const edit = (fake.commands.get(fake.guildId) as Array<{ name: string; options: Array<{ name: string; type: number; required?: boolean }> }>)[0]!;
     expect(edit.options.map((o) => [o.name, o.type, Boolean(o.required)])).toEqual([
       ['image', 11, true],
@@ -231,7 +231,7 @@ describe('DiscordAdapter when the Builder endpoint is down, and outside the allo
   });
 
   it('registers commands globally without a guild id, and reports the unreachable planner in plain words', async () => {
-    expect((fake.commands.get('global') as unknown[]).length).toBe(7);
+    expect((fake.commands.get('global') as unknown[]).length).toBe(10);
     const token = fake.slashCommand(admin, 'edit', { image: { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
     const reply = await fake.waitForOriginal(token, (m) => /⚠️/.test(m.content), 15_000);
     expect(reply.content).toMatch(/planner|Builder|reach/i);

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Workflow } from '../../../src/engine/workflow/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { TelegramAdapter } from '../../../adapters/telegram/telegram-adapter.ts';
@@ -330,7 +330,7 @@ describe('TelegramAdapter when the Builder endpoint is down, or the chat is not 
     const admin = { id: 9999, is_bot: false, first_name: 'Ada', username: 'ada' };
     const adminChat = { id: 9999, type: 'private' as const, first_name: 'Ada' };
     const adminSent = fake.sendText(admin, adminChat, '/history');
-    await fake.waitForBotMessage(adminChat.id, (m) => /No edits yet/.test(m.text ?? ''), { afterId: adminSent.message_id });
+    await fake.waitForBotMessage(adminChat.id, (m) => /No history yet/.test(m.text ?? ''), { afterId: adminSent.message_id });
   });
 });
 
@@ -445,37 +445,38 @@ describe('TelegramAdapter: per-user limits and bricks that need a GPU host', () 
 });
 
 describe('TelegramAdapter: graceful shutdown with a turn in flight', () => {
-  let fake: FakeTelegramBotApi;
-  let bot: BotSessions;
-  let adapter: TelegramAdapter;
-  let restarted: TelegramAdapter | undefined;
-  const options = (b: BotSessions, f: FakeTelegramBotApi): ConstructorParameters<typeof TelegramAdapter>[0] => ({
-    token: f.token,
-    apiRoot: f.apiRoot,
-    sessions: b.sessions.manager,
-    registry: b.rt.registry,
-    maxImageBytes: 200_000,
-    logger: silentLogger,
-    progressIntervalMs: 0,
-    // Long, so an album is still waiting for parts when the stop comes.
-    albumWaitMs: 5000,
-  });
-  let bobsPhoto: StoredMessage;
-
-  beforeAll(async () => {
-    fake = await FakeTelegramBotApi.start();
-    bot = await openBotSessions({ builder: slowBuilder(1500) });
-    adapter = new TelegramAdapter(options(bot, fake));
+  /** Each test stops its own bot: a fake server, a session manager whose planner takes 1.5 s, and an adapter. */
+  let rig: { fake: FakeTelegramBotApi; bot: BotSessions; adapters: TelegramAdapter[] } | undefined;
+  const startAdapter = async (): Promise<TelegramAdapter> => {
+    const adapter = new TelegramAdapter({
+      token: rig!.fake.token,
+      apiRoot: rig!.fake.apiRoot,
+      sessions: rig!.bot.sessions.manager,
+      registry: rig!.bot.rt.registry,
+      maxImageBytes: 200_000,
+      logger: silentLogger,
+      progressIntervalMs: 0,
+      // Long, so an album is still waiting for parts when the stop comes.
+      albumWaitMs: 5000,
+    });
+    rig!.adapters.push(adapter);
     await adapter.start();
+    return adapter;
+  };
+
+  beforeEach(async () => {
+    rig = { fake: await FakeTelegramBotApi.start(), bot: await openBotSessions({ builder: slowBuilder(1500) }), adapters: [] };
   });
-  afterAll(async () => {
-    await adapter?.stop(2000);
-    await restarted?.stop(2000);
-    await bot?.close();
-    await fake?.stop();
+  afterEach(async () => {
+    for (const adapter of rig?.adapters ?? []) await adapter.stop(2000);
+    await rig?.bot.close();
+    await rig?.fake.stop();
+    rig = undefined;
   });
 
   it('the running turn delivers its result within the grace period; messages sent meanwhile wait at Telegram', async () => {
+    const { fake } = rig!;
+    const adapter = await startAdapter();
     const ann = fake.user(8001);
     const bob = fake.user(8002);
     const annChat = fake.privateChat(ann);
@@ -489,7 +490,7 @@ describe('TelegramAdapter: graceful shutdown with a turn in flight', () => {
 
     await adapter.stopAccepting();
     expect(adapter.inFlight).toBe(2);
-    bobsPhoto = fake.sendPhoto(bob, fake.privateChat(bob), await colourPhoto(), 'make it black and white');
+    const bobsPhoto = fake.sendPhoto(bob, fake.privateChat(bob), await colourPhoto(), 'make it black and white');
     expect(await adapter.drain(10_000)).toBe(0);
     const result = await fake.waitForBotMessage(annChat.id, isResult, { afterId: sent.message_id, timeoutMs: 100 });
     expect(await isGrayscale(result.upload!.bytes)).toBe(true);
@@ -501,6 +502,9 @@ describe('TelegramAdapter: graceful shutdown with a turn in flight', () => {
   });
 
   it('an update that still reaches the stopped bot (a webhook request in flight) gets the restart notice', async () => {
+    const { fake } = rig!;
+    const adapter = await startAdapter();
+    await adapter.stopAccepting();
     const carl = fake.user(8003);
     const chat = fake.privateChat(carl);
     // Handed to telegraf directly, as its webhook server does with a request that was already on its way.
@@ -513,23 +517,32 @@ describe('TelegramAdapter: graceful shutdown with a turn in flight', () => {
     expect(alert.params).toMatchObject({ show_alert: true, text: expect.stringMatching(/restarting/) });
   });
 
-  it('the next start answers the message that waited', async () => {
-    restarted = new TelegramAdapter(options(bot, fake));
-    await restarted.start();
-    const result = await fake.waitForBotMessage(bobsPhoto.chat.id, isResult, { afterId: bobsPhoto.message_id });
-    expect(result.reply_to_message?.message_id).toBe(bobsPhoto.message_id);
+  it('the next start answers a message that waited at Telegram while the bot was stopped', async () => {
+    const { fake } = rig!;
+    const stopped = await startAdapter();
+    await stopped.stopAccepting();
+    const bob = fake.user(8002);
+    const waiting = fake.sendPhoto(bob, fake.privateChat(bob), await colourPhoto(), 'make it black and white');
+    await delay(300);
+    expect(fake.pendingUpdates().some((u) => (u.message as { message_id?: number } | undefined)?.message_id === waiting.message_id)).toBe(true);
+
+    await startAdapter();
+    const result = await fake.waitForBotMessage(waiting.chat.id, isResult, { afterId: waiting.message_id });
+    expect(result.reply_to_message?.message_id).toBe(waiting.message_id);
   });
 
   it('a turn that outlives the grace period is cancelled by the session manager, and its user is told', async () => {
+    const { fake, bot } = rig!;
+    const adapter = await startAdapter();
     const dee = fake.user(8004);
     const chat = fake.privateChat(dee);
     const sent = fake.sendPhoto(dee, chat, await colourPhoto(), 'make it black and white');
     const status = await fake.waitForBotMessage(chat.id, (m) => /planning/.test(m.text ?? ''), { afterId: sent.message_id });
-    await restarted!.stopAccepting();
-    expect(await restarted!.drain(100)).toBe(1);
+    await adapter.stopAccepting();
+    expect(await adapter.drain(100)).toBe(1);
     // What serve does next: closing the session manager cancels what still runs.
     await bot.sessions.manager.close();
-    expect(await restarted!.drain(5000)).toBe(0);
+    expect(await adapter.drain(5000)).toBe(0);
     expect(fake.message(chat.id, status.message_id)?.text).toMatch(/Cancelled/);
     expect(fake.botMessages(chat.id).some(isResult)).toBe(false);
   });
