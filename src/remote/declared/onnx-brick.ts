@@ -10,7 +10,7 @@ import type { Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { AnyBrick, BackendStatus } from '../../engine/brick.ts';
 import { type OnnxProvider, type OnnxSession, createOnnxSession, modelFingerprint } from '../../../bricks/models/onnx-session.ts';
-import { BrickInputError, BrickUnavailableError, LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { BrickInputError, BrickUnavailableError, LegoEditError } from '../../engine/errors.ts';
 import type { ImageData, MaskData, Value } from '../../engine/values.ts';
 import { makeImage, makeMask } from '../../engine/values.ts';
 
