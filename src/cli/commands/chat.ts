@@ -22,6 +22,7 @@ export function registerChat(program: Command): void {
         input: process.stdin,
         output: process.stdout,
         resultsDir,
+        registry: rt.registry,
         key: { platform: 'terminal', chatId: opts.chat, userId: userInfo().username },
         ...(image ? { initialImage: image } : {}),
       });
