@@ -32,6 +32,7 @@ import {
   statedRatio,
   stripPoliteness,
 } from './language.ts';
+import { ratioInputs } from '../../bricks/predict/cmi-ratios.ts';
 import { repairWorkflow } from './repair.ts';
 import { reviseWorkflow } from './revise.ts';
 import { type BrickInfo, bricksForPurpose, purposesOf, ruleViolations } from './rules.ts';
@@ -579,7 +580,7 @@ const add = family(['ADD-PRED', 'FLUX-FILL', ...PASTERS], (clause, ctx) => {
   return true;
 });
 
-const geometry = family(['ROTATE', 'FLIP', 'CROP', 'RESIZE', ...SEGMENTERS], (clause, ctx) => {
+const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', ...SEGMENTERS], (clause, ctx) => {
   const { width, height } = ctx.request.image;
   const wholeImage = (t: string): boolean => !t.trim() || /^(it|the (whole |entire )?(image|picture|photo|photograph|canvas|pic)|this( (image|photo|picture))?|everything)$/i.test(t.trim());
   let m = /^(?:rotate|turn|spin|tilt)\s*(.*?)\s*(?:by\s+)?(-?\d+(?:\.\d+)?)\s*(?:°|degrees?|deg)\s*(clockwise|cw|counter-?clockwise|anti-?clockwise|ccw|to the left|to the right|left|right)?/i.exec(clause);
@@ -644,7 +645,16 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'RESIZE', ...SEGMENTERS], (cl
     if (ratio === undefined) throw new Unplannable('say how much to resize, e.g. "resize to 50%" or "resize to 800 pixels wide"');
     if (/\b(by|up by|down by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
     ratio = Math.min(8, Math.max(0.01, Number(ratio.toFixed(4))));
-    ctx.image = out(ctx.draft.add('RESIZE', { image: ctx.image, ratio }), 'image');
+    ctx.image = out(ctx.draft.add('SCALE', { image: ctx.image, ratio }), 'image');
+    return true;
+  }
+  // "zoom in 2x": the same canvas, the picture magnified about its centre (RESIZE of a plain image).
+  m = /^zoom(?: in(?:to)?)?\s*(.*)$/i.exec(clause);
+  if (m && !/^out\b/i.test(m[1]!)) {
+    const rest = m[1]!.replace(/\b(on|by|to|a factor of)\b/gi, ' ');
+    const ratio = statedRatio(rest) ?? 2;
+    if (!wholeImage(rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|times)|\b(twice|double)\b/gi, '').trim())) return false;
+    ctx.image = out(ctx.draft.add('RESIZE', { image: ctx.image, ratio: Math.min(8, Math.max(1, ratio)) }), 'image');
     return true;
   }
   return false;
@@ -669,20 +679,28 @@ const outpaint = family([...OUTPAINTERS], (clause, ctx) => {
 function outpaintBy(ctx: Ctx, rest: string): boolean {
   const clause = rest;
   const { width, height } = ctx.request.image;
-  let ratio = statedRatio(rest) ?? 0.25;
+  const stated = statedRatio(rest);
   const aspect = statedAspect(rest);
-  const r = { left: 0, right: 0, top: 0, bottom: 0 };
+  /** Each side's multiplier, as CMI-PRED reads it: 1 keeps the side. */
+  const r = { left: 1, right: 1, top: 1, bottom: 1 };
   if (aspect) {
     const current = width / height;
-    if (aspect > current) r.left = r.right = Number(((aspect * height - width) / width / 2).toFixed(3));
-    else r.top = r.bottom = Number(((width / aspect - height) / height / 2).toFixed(3));
+    if (aspect > current) r.left = r.right = 1 + (aspect * height - width) / width / 2;
+    else r.top = r.bottom = 1 + (width / aspect - height) / height / 2;
   } else {
-    if (ratio > 4) ratio = 4;
     const named = [...rest.matchAll(/\b(left|right|top|bottom|up|down|above|below)\b/gi)].map((x) => x[1]!.toLowerCase().replace(/^(up|above)$/, 'top').replace(/^(down|below)$/, 'bottom'));
     const sides = /wider|horizontal|sideways|sides|both sides/i.test(clause) ? ['left', 'right'] : /taller|vertical/i.test(clause) ? ['top', 'bottom'] : named.length ? named : ['left', 'right', 'top', 'bottom'];
-    for (const s of sides) r[s as keyof typeof r] = Number(ratio.toFixed(3));
+    const grown = new Set(sides);
+    // "2x", "twice": the picture (or the sides named) reaches that many times its size, shared by the two sides of an axis;
+    // "by 30%" (or nothing said: 25%) adds that fraction on each side named.
+    const factor = stated !== undefined && /\d\s*(x|×|times)\b|\b(twice|double)\b/i.test(rest) ? Math.min(5, stated) : undefined;
+    for (const s of sides) {
+      const across = s === 'left' || s === 'right' ? ['left', 'right'] : ['top', 'bottom'];
+      const shared = across.every((t) => grown.has(t));
+      r[s as keyof typeof r] = factor !== undefined ? (shared ? 1 + (factor - 1) / 2 : factor) : 1 + Math.min(4, stated ?? 0.25);
+    }
   }
-  const setup = ctx.draft.add('CMI-PRED', { image: ctx.image, left_ratio: r.left, right_ratio: r.right, top_ratio: r.top, bottom_ratio: r.bottom });
+  const setup = ctx.draft.add('CMI-PRED', { image: ctx.image, ...ratioInputs(r) });
   ctx.image = out(ctx.draft.add('FLUX-FILL', { image: out(setup, 'image'), mask: out(setup, 'mask'), prompt: out(setup, 'caption') }), 'image');
   ctx.notes.push(`CMI-PRED sets up the wider canvas and a caption; FLUX-FILL paints the new area.`);
   return true;
@@ -750,7 +768,7 @@ const FAMILIES: ReadonlyArray<[string, Family]> = [
  * Bricks the families plan, from their declarations. Any other brick was
  * registered for a job they do not know, so when the instruction names it
  * ("upscale" → UPSCALER) it is tried first, before a family's generic
- * stand-in (RESIZE).
+ * stand-in (SCALE).
  */
 export const PLANNED_BY_FAMILIES: ReadonlySet<string> = new Set(FAMILIES.flatMap(([, f]) => (f.plans === 'any' ? [] : f.plans)));
 
