@@ -112,10 +112,6 @@ function portLines(ports: Record<string, PortSpec>, prefix: string): string[] {
 export function renderBrick(b: AnyBrick): string {
   const lines = [`${b.name} (${b.description})`, `Input: ${renderPorts(b.inputs)}`, `Output: ${renderPorts(b.outputs)}`];
   if (b.constraint) lines.push(`Constraint: ${b.constraint}`);
-  if (b.inputKinds?.length) {
-    const kinds = b.inputKinds.map((k) => `${k.label} (${k.ports.join(', ')})`).join(' or ');
-    lines.push(`- one kind of input per step: ${kinds}${b.noKind ? `; none of them: ${b.noKind}` : ''}`);
-  }
   lines.push(...portLines(b.inputs, ''), ...portLines(b.outputs, 'output '));
   return lines.join('\n');
 }

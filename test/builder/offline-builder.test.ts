@@ -126,10 +126,24 @@ describe('OfflineBuilder instruction families', () => {
 
   it('outpaints by a ratio or to an aspect with CMI-PRED → FLUX-FILL on the new canvas', async () => {
     const wf = await plan('expand the image to the right by 30%');
-    expect(wf.nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 0 }, right_ratio: { value: 0.3 }, top_ratio: { value: 0 }, bottom_ratio: { value: 0 } });
+    // Ratios multiply their sides: 1 keeps one, 1.3 adds 30% of the width on the right.
+    expect(wf.nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 1 }, right_ratio: { value: 1.3 }, top_ratio: { value: 1 }, bottom_ratio: { value: 1 } });
     expect(wf.nodes[1]!.inputs).toMatchObject({ image: { source: { step: 1, output: 'image' } }, mask: { source: { step: 1, output: 'mask' } }, prompt: { source: { step: 1, output: 'caption' } } });
     // 400x300 to 16:9 needs 533 px of width: 0.167 of the width on each side.
-    expect(lit((await plan('make it 16:9 by outpainting')).nodes[0], 'left_ratio')).toBeCloseTo(0.167, 3);
+    expect(lit((await plan('make it 16:9 by outpainting')).nodes[0], 'left_ratio')).toBeCloseTo(1.167, 3);
+  });
+
+  it('expands "2x" as the published Builder does, with ratio 2 (twice the width and height), and a named side by that factor', async () => {
+    expect(summariseWorkflow(await plan('expand the image 2x'))).toBe('CMI-PRED(2) → FLUX-FILL');
+    expect((await plan('expand the image 2x')).nodes[0]!.inputs).not.toHaveProperty('left_ratio');
+    expect((await plan('extend it to the left 2x')).nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 2 }, right_ratio: { value: 1 } });
+    // "2x wider": the width doubles, half of the new width on each side.
+    expect((await plan('outpaint it 2x wider')).nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 1.5 }, right_ratio: { value: 1.5 }, top_ratio: { value: 1 } });
+  });
+
+  it('scales the whole picture with SCALE and zooms in on it with RESIZE', async () => {
+    expect(summariseWorkflow(await plan('resize the image to 50%'))).toBe('SCALE(0.5)');
+    expect(summariseWorkflow(await plan('zoom in 2x'))).toBe('RESIZE(2)');
   });
 
   it('chains multi-step instructions on the previous result and resolves "it"', async () => {
@@ -228,10 +242,10 @@ describe('OfflineBuilder and bricks registered later', () => {
 
   it('prefers the brick named for the job to the family\'s stand-in, and falls back to it when the brick cannot be wired', async () => {
     const brick = upscaler(port.float({ min: 1, max: 8 }));
-    // No number for the required factor: RESIZE does the job instead.
-    expect(summariseWorkflow((await planWith(brick, 'upscale the photo')).workflow)).toBe('RESIZE(2)');
+    // No number for the required factor: SCALE does the job instead.
+    expect(summariseWorkflow((await planWith(brick, 'upscale the photo')).workflow)).toBe('SCALE(2)');
     // Out of the port's range: likewise.
-    expect(summariseWorkflow((await planWith(brick, 'upscale it 20x')).workflow)).toBe('RESIZE(8)');
+    expect(summariseWorkflow((await planWith(brick, 'upscale it 20x')).workflow)).toBe('SCALE(8)');
   });
 
   it('leaves a Float with a default to its default when the instruction gives no number', async () => {

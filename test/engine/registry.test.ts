@@ -10,12 +10,16 @@ describe('BrickRegistry', () => {
     const text = registry.catalogue({ only: new Set(['INVERSE']) });
     expect(text).toBe(
       [
-        'INVERSE (Subtract one mask from another (or one image from another))',
+        'INVERSE (Subtract mask2 from mask1 or subtract image2 from image1; if mask1 is null it means a mask with all pixels 1 minus mask2)',
         'Input: {Mask[mask1]?, Mask[mask2]?, Image[image1]?, Image[image2]?}',
         'Output: {Mask[mask]?, Image[image]?}',
         `Constraint: ${registry.get('INVERSE')!.constraint}`,
-        '- mask1: Mask to subtract from; omitted means the whole image',
+        '- mask1: Mask to subtract from; null means the whole image',
         '- mask2: Mask to subtract',
+        '- image1: Image to subtract from; null means white, giving the negative of image2',
+        '- image2: Image to subtract, stretched to the size of image1',
+        '- output mask: When given masks',
+        '- output image: When given images',
       ].join('\n'),
     );
   });

@@ -16,9 +16,10 @@ function flat(w: number, h: number): ImageData {
   return img;
 }
 
-it('expands the canvas by the ratios and masks exactly the new area', async () => {
+it('multiplies each side by its ratio and masks exactly the new area, the photo untouched', async () => {
   const src = flat(200, 100);
-  const out = await runBrick(CMI_PRED, { image: src, left_ratio: 0.5, right_ratio: 0.25, top_ratio: 0.1, bottom_ratio: 0 });
+  // 1 keeps a side; 1.5 adds half the width on the left, 1.25 a quarter on the right, 1.1 a tenth of the height on top.
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: 1.5, right_ratio: 1.25, top_ratio: 1.1, bottom_ratio: 1, ratio: null });
   const img = out.image as ImageData;
   const mask = out.mask as MaskData;
   expect([img.width, img.height]).toEqual([200 + 100 + 50, 100 + 10]);
@@ -34,16 +35,16 @@ it('expands the canvas by the ratios and masks exactly the new area', async () =
   expect(img.data[(50 * 350 + 10) * 3]).toBeGreaterThan(150);
 });
 
-it('without ratios returns the image and an empty mask', async () => {
+it('without ratios only captions: the image and mask outputs are null', async () => {
   const src = flat(64, 48);
-  const out = await runBrick(CMI_PRED, { image: src, left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null });
-  expect(out.image).toBe(src);
-  expect(maskStats(out.mask as MaskData).area).toBe(0);
-  expect(typeof out.caption).toBe('string');
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null });
+  expect(out.image).toBeUndefined();
+  expect(out.mask).toBeUndefined();
+  expect(out.caption).toMatch(/^a photo/);
 });
 
 it('refuses some-but-not-all ratios with a BrickInputError', async () => {
-  await expect(runBrick(CMI_PRED, { image: flat(32, 32), left_ratio: 0.2, right_ratio: null, top_ratio: null, bottom_ratio: null })).rejects.toBeInstanceOf(BrickInputError);
+  await expect(runBrick(CMI_PRED, { image: flat(32, 32), left_ratio: 1.2, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null })).rejects.toBeInstanceOf(BrickInputError);
 });
 
 describeWithPhotos('CMI-PRED captions', () => {
