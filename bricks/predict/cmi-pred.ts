@@ -75,12 +75,13 @@ export function composeCaption(img: ImageData, dets: readonly Detection[]): stri
  * from plausible colours rather than a hard seam or black.
  */
 export async function expandCanvas(img: ImageData, sides: SideRatios): Promise<{ image: ImageData; mask: MaskData }> {
+  // The canvas is rounded as a whole (a 427-pixel photo doubled is 854 wide), the left and top margins on their own.
+  const w = Math.round(img.width * (sides.left + sides.right - 1));
+  const h = Math.round(img.height * (sides.top + sides.bottom - 1));
   const left = Math.round(img.width * (sides.left - 1));
-  const right = Math.round(img.width * (sides.right - 1));
   const top = Math.round(img.height * (sides.top - 1));
-  const bottom = Math.round(img.height * (sides.bottom - 1));
-  const w = img.width + left + right;
-  const h = img.height + top + bottom;
+  const right = w - img.width - left;
+  const bottom = h - img.height - top;
   const mask = makeMask(w, h);
   mask.data.fill(255);
   for (let y = 0; y < img.height; y++) mask.data.fill(0, (y + top) * w + left, (y + top) * w + left + img.width);

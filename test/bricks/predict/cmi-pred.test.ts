@@ -1,8 +1,12 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CMI_PRED } from '../../../bricks/predict/cmi-pred.ts';
 import { BrickInputError } from '../../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeImage } from '../../../src/engine/values.ts';
+import { decodeImage } from '../../../src/engine/image-io.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../support/shared.ts';
 import { describeWithPhotos } from '../../support/shared.ts';
 import { maskStats, photo, runBrick } from './helpers.ts';
 
@@ -33,6 +37,33 @@ it('multiplies each side by its ratio and masks exactly the new area, the photo 
   expect(mask.data[0]).toBe(255);
   // The margin is filled from the edges, not left black.
   expect(img.data[(50 * 350 + 10) * 3]).toBeGreaterThan(150);
+});
+
+describe('the published ratios on a real photo (1024x768)', () => {
+  const sample = () => decodeImage(readFileSync(join(repoRoot, 'examples/sample.jpg')));
+  const newArea = (m: MaskData): number => maskStats(m).area / (m.width * m.height);
+
+  it('left_ratio 1.5 adds half the width on the left: 1536x768, a third of it new, the photo on the right', async () => {
+    const out = await runBrick(CMI_PRED, { image: await sample(), left_ratio: 1.5, right_ratio: 1, top_ratio: 1, bottom_ratio: 1, ratio: null });
+    const mask = out.mask as MaskData;
+    expect([(out.image as ImageData).width, (out.image as ImageData).height]).toEqual([1536, 768]);
+    expect(newArea(mask)).toBeCloseTo(1 / 3, 6);
+    expect(maskStats(mask).box).toEqual({ x0: 0, y0: 0, x1: 511, y1: 767 });
+  });
+
+  it('ratio 2.0 (four equal ratios) doubles the width and the height: 2048x1536, three quarters new, the photo centred', async () => {
+    for (const inputs of [{ ratio: 2 }, { left_ratio: 2, right_ratio: 2, top_ratio: 2, bottom_ratio: 2 }]) {
+      const out = await runBrick(CMI_PRED, { image: await sample(), left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null, ...inputs });
+      const mask = out.mask as MaskData;
+      expect([(out.image as ImageData).width, (out.image as ImageData).height]).toEqual([2048, 1536]);
+      expect(newArea(mask)).toBeCloseTo(0.75, 6);
+      // 0.5·2 + 0.5 = 1.5 a side: a quarter of the new width on each side.
+      expect(mask.data[384 * 2048 + 511]).toBe(255);
+      expect(mask.data[384 * 2048 + 512]).toBe(0);
+      expect(mask.data[(384 + 767) * 2048 + 512 + 1023]).toBe(0);
+      expect(mask.data[(384 + 768) * 2048 + 512 + 1023]).toBe(255);
+    }
+  });
 });
 
 it('without ratios only captions: the image and mask outputs are null', async () => {
