@@ -169,7 +169,11 @@ function segment(ctx: Ctx, phrase: string): Source {
 const REMOVERS = ['FASTINPAINT', 'FLUX-INPAINT', ...SEGMENTERS] as const;
 
 function removeObject(ctx: Ctx, object: string): void {
-  const mask = segment(ctx, object);
+  removeRegion(ctx, segment(ctx, object));
+}
+
+/** Fills a segmented region of the current image from its surroundings (FASTINPAINT, refined by FLUX-INPAINT in the variants that refine). */
+function removeRegion(ctx: Ctx, mask: Source): void {
   const source = ctx.image;
   const fast = ctx.draft.add('FASTINPAINT', { image: source, mask });
   ctx.image = out(fast, 'image');
@@ -580,7 +584,22 @@ const add = family(['ADD-PRED', 'FLUX-FILL', ...PASTERS], (clause, ctx) => {
   return true;
 });
 
-const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', ...SEGMENTERS], (clause, ctx) => {
+/**
+ * "make the dog smaller": RESIZE moves the object's mask to its new size about
+ * its bottom centre (it stays standing where it stood), the old place is filled
+ * from its surroundings, and PASTE puts the object, cut out of the image by its
+ * mask, into the new region.
+ */
+function resizeObject(ctx: Ctx, object: string, ratio: number): void {
+  const mask = segment(ctx, object);
+  const source = ctx.image;
+  const resized = out(ctx.draft.add('RESIZE', { mask, ratio }), 'mask');
+  removeRegion(ctx, mask);
+  ctx.image = out(ctx.draft.add('PASTE', { image: ctx.image, reference: source, mask: resized, cutout: mask }), 'image');
+  ctx.notes.push(`RESIZE scales the mask of "${object}" by ${ratio} about its bottom centre; PASTE puts "${object}" there at that size.`);
+}
+
+const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', ...REMOVERS], (clause, ctx) => {
   const { width, height } = ctx.request.image;
   const wholeImage = (t: string): boolean => !t.trim() || /^(it|the (whole |entire )?(image|picture|photo|photograph|canvas|pic)|this( (image|photo|picture))?|everything)$/i.test(t.trim());
   let m = /^(?:rotate|turn|spin|tilt)\s*(.*?)\s*(?:by\s+)?(-?\d+(?:\.\d+)?)\s*(?:°|degrees?|deg)\s*(clockwise|cw|counter-?clockwise|anti-?clockwise|ccw|to the left|to the right|left|right)?/i.exec(clause);
@@ -633,10 +652,19 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', ...SEGMENT
     const verb = clause.split(' ')[0]!.toLowerCase();
     const target = rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|px\b|pixels\b|percent\b)/gi, ' ').replace(/\b(to|by|up|down|be|the size|size|a factor of|times|as big|as large|bigger|smaller|larger|wide|tall|high|pixels?|px|\d+(\.\d+)?%?|x|twice|half|double|percent|per cent|width|height|of)\b/gi, '').trim();
     const isWhole = wholeImage(target) || /^(image|picture|photo)$/i.test(target);
-    if (verb === 'make' && !(isWhole && /\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest))) return false;
+    if (verb === 'make' && isWhole && !/\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest)) return false;
     if (!isWhole) {
-      if (/^(resize|scale|shrink|enlarge)$/.test(verb)) throw new Unplannable(`resizing one object ("${objectPhrase(target)}") needs a generative brick the catalogue lacks; I can resize the whole image`);
-      return false;
+      // "make the cat twice as fluffy" is not about size: after "make", only a comparative of size is.
+      if (verb === 'make' && !/\b(bigger|smaller|larger|tinier)\b/i.test(rest)) return false;
+      if (!/^(resize|scale|rescale|shrink|enlarge|make)$/.test(verb)) return false;
+      const object = objectPhrase(target);
+      if (isEmptyPhrase(object)) return false;
+      let ratio = statedRatio(rest);
+      if (ratio !== undefined && /\b(by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /smaller|shrink|reduce|down/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
+      // Nothing stated: half as big again, or two thirds the size.
+      ratio ??= /shrink|smaller|tinier|shorter|down/i.test(`${verb} ${rest}`) ? 2 / 3 : 1.5;
+      resizeObject(ctx, object, Math.min(8, Math.max(0.01, Number(ratio.toFixed(3)))));
+      return true;
     }
     let ratio = statedRatio(rest);
     const px = /(\d{2,5})\s*(?:px|pixels)?\s*(wide|width|tall|high|height)?/i.exec(rest);
