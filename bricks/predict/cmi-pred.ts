@@ -122,7 +122,8 @@ export const CMI_PRED = defineBrick({
     { label: 'side ratios', ports: ['left_ratio', 'right_ratio', 'top_ratio', 'bottom_ratio'] },
     { label: 'one ratio', ports: ['ratio'] },
   ],
-  noKind: 'caption only; the output image and mask are null',
+  // No ratios at all: caption only, the output image and mask null.
+  kindOptional: true,
   constraint:
     'All four ratios null or all four given. Each ratio multiplies its side (1 = unchanged, left_ratio 1.5 adds half the width on the left); ' +
     'four equal ratios r expand the whole picture r times (each side 0.5·r + 0.5). For an expansion, give its output image and mask to FLUX-FILL together. ' +

@@ -143,12 +143,10 @@ export interface BrickDefinition<
   readonly constraint?: string;
   /**
    * One kind of input per step (see InputKind). Giving none of the kinds is a
-   * missing input, unless `noKind` says what that means (CMI-PRED without
-   * ratios only captions).
+   * missing input, unless `kindOptional` (CMI-PRED without ratios only captions).
    */
   readonly inputKinds?: readonly InputKind[];
-  /** What a step that gives none of the `inputKinds` does; omitted means it must give one. */
-  readonly noKind?: string;
+  readonly kindOptional?: boolean;
   /** Bumped when results change, so cached outputs of older versions are not reused. */
   readonly version: string;
   /**

@@ -37,6 +37,17 @@ describe('BrickRegistry', () => {
     }
   });
 
+  it('declares input kinds only over the brick\'s own ports', () => {
+    const withKinds = registry.list().filter((b) => b.inputKinds);
+    expect(withKinds.map((b) => b.name).sort()).toEqual(['CMI-PRED', 'COMPOSE', 'INVERSE', 'RESIZE']);
+    for (const b of withKinds) {
+      for (const k of b.inputKinds!) {
+        for (const p of [...k.ports, ...(k.needs ?? [])]) expect(b.inputs, `${b.name} ${k.label}`).toHaveProperty(p);
+        for (const p of k.needs ?? []) expect(k.ports, `${b.name} ${k.label}`).toContain(p);
+      }
+    }
+  });
+
   it('shows every port description, choice, bound and default of every registered brick', () => {
     const described = registry.list().flatMap((b) => [...Object.values(b.inputs), ...Object.values(b.outputs)]).filter((p) => p.description);
     expect(described.length).toBeGreaterThan(40);

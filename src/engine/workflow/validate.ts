@@ -231,7 +231,7 @@ function kindIssues(node: WorkflowNode, brick: AnyBrick): ValidationIssue[] {
   }
   const [kind] = used;
   if (!kind) {
-    return brick.noKind ? [] : [{ ...base, code: 'missing-input', message: `${where(node)}: needs ${kinds.map(kindText).join(' or ')}.` }];
+    return brick.kindOptional ? [] : [{ ...base, code: 'missing-input', message: `${where(node)}: needs ${kinds.map(kindText).join(' or ')}.` }];
   }
   const needs = kind.needs ?? kind.ports;
   return needs
