@@ -12,7 +12,8 @@ function coverage(top: ImageData): MaskData {
   const cover = makeMask(top.width, top.height);
   const c = top.channels;
   for (let p = 0, i = 0; p < cover.data.length; p++, i += c) {
-    cover.data[p] = c === 4 ? top.data[i + 3]! : top.data[i]! || top.data[i + 1]! || top.data[i + 2]! ? 255 : 0;
+    const content = top.data[i]! > 0 || top.data[i + 1]! > 0 || top.data[i + 2]! > 0;
+    cover.data[p] = c === 4 ? top.data[i + 3]! : content ? 255 : 0;
   }
   return cover;
 }
