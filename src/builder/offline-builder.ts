@@ -584,6 +584,17 @@ const add = family(['ADD-PRED', 'FLUX-FILL', ...PASTERS], (clause, ctx) => {
   return true;
 });
 
+/** How much to scale one object: what the text states ("by 20%" is a change, "50%" a size), else half as big again or two thirds the size. */
+function objectRatio(text: string, grow: boolean): number {
+  let ratio = statedRatio(text);
+  const change = /\bby\s+\d+(?:\.\d+)?\s*(?:%|percent)|\d+(?:\.\d+)?\s*(?:%|percent)\s*(?:smaller|larger|bigger|tinier)/i.test(text);
+  if (ratio !== undefined && change && ratio < 1) ratio = grow ? 1 + ratio : 1 - ratio;
+  // "2x smaller": a factor said the growing way round.
+  if (ratio !== undefined && !grow && ratio > 1) ratio = 1 / ratio;
+  ratio ??= grow ? 1.5 : 2 / 3;
+  return Math.min(8, Math.max(0.01, Number(ratio.toFixed(3))));
+}
+
 /**
  * "make the dog smaller": RESIZE moves the object's mask to its new size about
  * its bottom centre (it stays standing where it stood), the old place is filled
@@ -646,6 +657,20 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', .
     ctx.image = out(ctx.draft.add('CROP', { image: ctx.image, ...sides, aspect, mask }), 'image');
     return true;
   }
+  // "increase the size of the kangaroo", "adjust the size of the vase to be larger".
+  m = /^(increase|enlarge|reduce|decrease|adjust|change)\s+the size(?:\s+of\s+(.+?))?(?:\s+(?:to be|so (?:it|that it) is|to make (?:it|them))?\s*((?:by\s+)?(?:\d+(?:\.\d+)?\s*(?:%|x\b|×|times|percent)\s*)?(?:larger|bigger|smaller)?))?$/i.exec(clause);
+  if (m) {
+    const grow = /increase|enlarge/i.test(m[1]!) || /larger|bigger/i.test(m[3] ?? '');
+    const shrink = /reduce|decrease/i.test(m[1]!) || /smaller/i.test(m[3] ?? '');
+    const object = objectPhrase(m[2] ?? 'it');
+    if (grow === shrink || isEmptyPhrase(object)) return false;
+    if (wholeImage(m[2] ?? '')) {
+      ctx.image = out(ctx.draft.add('SCALE', { image: ctx.image, ratio: statedRatio(m[3] ?? '') ?? (grow ? 2 : 0.5) }), 'image');
+      return true;
+    }
+    resizeObject(ctx, object, objectRatio(m[3] ?? '', grow));
+    return true;
+  }
   m = /^(?:resize|scale|rescale|upscale|downscale|upsample|downsample|shrink|enlarge|make)\s*(.*)$/i.exec(clause);
   if (m) {
     const rest = m[1]!;
@@ -659,11 +684,7 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', .
       if (!/^(resize|scale|rescale|shrink|enlarge|make)$/.test(verb)) return false;
       const object = objectPhrase(target);
       if (isEmptyPhrase(object)) return false;
-      let ratio = statedRatio(rest);
-      if (ratio !== undefined && /\b(by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /smaller|shrink|reduce|down/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
-      // Nothing stated: half as big again, or two thirds the size.
-      ratio ??= /shrink|smaller|tinier|shorter|down/i.test(`${verb} ${rest}`) ? 2 / 3 : 1.5;
-      resizeObject(ctx, object, Math.min(8, Math.max(0.01, Number(ratio.toFixed(3)))));
+      resizeObject(ctx, object, objectRatio(rest, !/shrink|smaller|tinier|shorter|down/i.test(`${verb} ${rest}`)));
       return true;
     }
     let ratio = statedRatio(rest);
@@ -671,7 +692,7 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', .
     if (ratio === undefined && px && (px[2] || /px|pixels/i.test(rest))) ratio = Number(px[1]) / (/tall|high|height/i.test(px[2] ?? '') ? height : width);
     if (ratio === undefined) ratio = /upscale|enlarge|bigger|larger|up\b/i.test(`${verb} ${rest}`) ? 2 : /downscale|shrink|smaller|down\b/i.test(`${verb} ${rest}`) ? 0.5 : undefined;
     if (ratio === undefined) throw new Unplannable('say how much to resize, e.g. "resize to 50%" or "resize to 800 pixels wide"');
-    if (/\b(by|up by|down by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
+    if (/\b(by|up by|down by)\s+\d+\s*%|\d+\s*%\s*(smaller|larger|bigger)/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
     ratio = Math.min(8, Math.max(0.01, Number(ratio.toFixed(4))));
     ctx.image = out(ctx.draft.add('SCALE', { image: ctx.image, ratio }), 'image');
     return true;

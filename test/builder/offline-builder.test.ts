@@ -180,6 +180,13 @@ describe('OfflineBuilder instruction families', () => {
       "RES('the vase') → RESIZE(1.5) → FASTINPAINT → PASTE",
     );
     expect(lit((await plan('shrink the car by 20%')).nodes[1], 'ratio')).toBe(0.8);
+    expect(lit((await plan('make the dog 2x smaller')).nodes[1], 'ratio')).toBe(0.5);
+    expect(summariseWorkflow(await plan('increase the size of the kangaroo', { available: new Set(['RES', 'RESIZE', 'FASTINPAINT', 'PASTE']) }))).toBe(
+      "RES('the kangaroo') → RESIZE(1.5) → FASTINPAINT → PASTE",
+    );
+    expect(lit((await plan('reduce the size of the dog by 30%')).nodes[1], 'ratio')).toBe(0.7);
+    // The whole picture: new dimensions.
+    expect(summariseWorkflow(await plan('make it 20% smaller'))).toBe('SCALE(0.8)');
     // "make" is about size only with a comparative of size.
     await expect(builder.plan({ image, instruction: 'make the cat twice as fluffy', available: all })).rejects.toBeInstanceOf(PlanRefusedError);
   });
