@@ -10,7 +10,7 @@ import { ADJUST } from '../bricks/functions/adjust.ts';
 import { BBOX } from '../bricks/functions/bbox.ts';
 import { COMPOSE } from '../bricks/functions/compose.ts';
 import { GRAYSCALE } from '../bricks/functions/grayscale.ts';
-import { RESIZE } from '../bricks/functions/resize.ts';
+import { SCALE } from '../bricks/functions/scale.ts';
 import { functionBricks } from '../bricks/index.ts';
 import type { AnyBrick, BrickContext } from '../src/engine/brick.ts';
 import { Executor } from '../src/engine/executor.ts';
@@ -33,7 +33,7 @@ function workflow(saturation: number) {
         { step: 2, model: 'GRAYSCALE', input: { image: 'init[image]' } },
         { step: 3, model: 'BBOX', input: { mask: 'init[mask]' } },
         { step: 4, model: 'COMPOSE', input: { image1: 'step1[image]', image2: 'step2[image]', mask: 'step3[mask]' } },
-        { step: 5, model: 'RESIZE', input: { image: 'step4[image]', ratio: 0.5 } },
+        { step: 5, model: 'SCALE', input: { image: 'step4[image]', ratio: 0.5 } },
         { step: 6, model: 'ADJUST', input: { image: 'step5[image]', saturation } },
         { result: '[step6[image]]' },
       ],
@@ -47,8 +47,8 @@ async function direct(image: ImageData, mask: MaskData, between: (v: Value) => P
   const s1 = await between((await call(ADJUST, { ...adj, image, brightness: 1.1, contrast: 1.2 })).image!);
   const s2 = await between((await call(GRAYSCALE, { image, mask: null })).image!);
   const s3 = await between((await call(BBOX, { mask })).mask!);
-  const s4 = await between((await call(COMPOSE, { image1: s1, image2: s2, mask: s3 })).image!);
-  const s5 = await between((await call(RESIZE, { image: s4, ratio: 0.5 })).image!);
+  const s4 = await between((await call(COMPOSE, { image1: s1, image2: s2, mask: s3, mask1: null, mask2: null })).image!);
+  const s5 = await between((await call(SCALE, { image: s4, ratio: 0.5 })).image!);
   return (await call(ADJUST, { ...adj, image: s5, saturation: 1.4 })).image!;
 }
 

@@ -57,7 +57,7 @@ export async function run(): Promise<void> {
     ['TEXT-DET (white-suv)', TEXT_DET, { image: suv }],
     ['FACE-DET (portrait-room)', FACE_DET, { image: portrait }],
     ['ADD-PRED "a dog on the left"', ADD_PRED, { image: sheep, prompt: 'a dog on the left', mask: null }],
-    ['CMI-PRED ratios 0.25', CMI_PRED, { image: suv, left_ratio: 0.25, right_ratio: 0.25, top_ratio: 0, bottom_ratio: 0 }],
+    ['CMI-PRED ratios 1.25', CMI_PRED, { image: suv, left_ratio: 1.25, right_ratio: 1.25, top_ratio: 1, bottom_ratio: 1, ratio: null }],
   ];
   console.log('per brick, 1024×768, median of 3 after a warm-up:');
   for (const [label, brick, inputs] of cases) {

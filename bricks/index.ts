@@ -16,6 +16,7 @@ import { PASTE } from './functions/paste.ts';
 import { GRAYSCALE } from './functions/grayscale.ts';
 import { INVERSE } from './functions/inverse.ts';
 import { RESIZE } from './functions/resize.ts';
+import { SCALE } from './functions/scale.ts';
 import { CROP } from './functions/crop.ts';
 import { ROTATE } from './functions/rotate.ts';
 import { FLIP } from './functions/flip.ts';
@@ -38,7 +39,7 @@ export function editBricks(env: BrickEnvironment = NO_USER_MODELS): AnyBrick[] {
 }
 
 export const functionBricks: readonly AnyBrick[] = [
-  INVERSE, BBOX, COMPOSE, PASTE, RESIZE, ADJUST, GRAYSCALE,
+  INVERSE, BBOX, COMPOSE, PASTE, RESIZE, SCALE, ADJUST, GRAYSCALE,
   CROP, ROTATE, FLIP, DILATE, BLUR,
 ];
 

@@ -84,3 +84,66 @@ export function boxMask(width: number, height: number, box: Box | undefined): Ma
   for (let y = y0; y < y1; y++) m.data.fill(255, y * width + x0, y * width + x1);
   return m;
 }
+
+/** Union of masks of the same size: the higher coverage at each pixel. */
+export function unionMasks(masks: readonly MaskData[], w: number, h: number): MaskData {
+  const out = makeMask(w, h);
+  for (const m of masks) for (let i = 0; i < out.data.length; i++) if (m.data[i]! > out.data[i]!) out.data[i] = m.data[i]!;
+  return out;
+}
+
+/**
+ * Connected components (4-neighbour) of the pixels `on` accepts in a w × h
+ * grid: a label per pixel (0 = off) and each label's size (`sizes[0]` unused).
+ */
+export function labelComponents(w: number, h: number, on: (p: number) => boolean): { labels: Int32Array; sizes: number[] } {
+  const labels = new Int32Array(w * h);
+  const sizes: number[] = [0];
+  const stack: number[] = [];
+  for (let i = 0; i < w * h; i++) {
+    if (labels[i] || !on(i)) continue;
+    const id = sizes.length;
+    let size = 0;
+    const visit = (q: number): void => {
+      if (!labels[q] && on(q)) {
+        labels[q] = id;
+        stack.push(q);
+      }
+    };
+    labels[i] = id;
+    stack.push(i);
+    while (stack.length) {
+      const p = stack.pop()!;
+      size++;
+      const x = p % w;
+      if (x > 0) visit(p - 1);
+      if (x < w - 1) visit(p + 1);
+      if (p >= w) visit(p - w);
+      if (p < w * (h - 1)) visit(p + w);
+    }
+    sizes.push(size);
+  }
+  return { labels, sizes };
+}
+
+/** The bounding box of the largest connected region of pixels `on` accepts, or undefined when there is none. */
+export function largestComponentBounds(w: number, h: number, on: (p: number) => boolean): Box | undefined {
+  const { labels, sizes } = labelComponents(w, h, on);
+  if (sizes.length === 1) return undefined;
+  let largest = 1;
+  for (let i = 2; i < sizes.length; i++) if (sizes[i]! > sizes[largest]!) largest = i;
+  let minX = w;
+  let minY = h;
+  let maxX = -1;
+  let maxY = -1;
+  for (let p = 0; p < labels.length; p++) {
+    if (labels[p] !== largest) continue;
+    const x = p % w;
+    const y = (p - x) / w;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  return { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}

@@ -4,7 +4,8 @@ import { makeMask } from '../../src/engine/values.ts';
 import { detectObjects, humanStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
 import { chooseDetections, parseReference } from './referring.ts';
-import { checkerboardView, refineBox, unionMasks } from './segment.ts';
+import { unionMasks } from '../lib/pixels.ts';
+import { checkerboardView, refineBox } from './segment.ts';
 
 export const RES = defineBrick({
   name: 'RES',

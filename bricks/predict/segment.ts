@@ -5,7 +5,7 @@
 import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
-import type { Box } from '../lib/pixels.ts';
+import { type Box, labelComponents } from '../lib/pixels.ts';
 import { loadOpenCv } from '../models/opencv.ts';
 
 /** GrabCut's cost grows with pixels; objects are refined at this longest side and the mask scaled back. */
@@ -162,39 +162,7 @@ function ellipseInto(m: MaskData, x: number, y: number, w: number, h: number): v
  */
 export function keepComponentsNear(m: MaskData, cx: number, cy: number): Uint8Array {
   const { width: w, height: h, data } = m;
-  const labels = new Int32Array(w * h);
-  const sizes: number[] = [0];
-  const stack: number[] = [];
-  for (let i = 0; i < data.length; i++) {
-    if (!data[i] || labels[i]) continue;
-    const id = sizes.length;
-    let size = 0;
-    labels[i] = id;
-    stack.push(i);
-    while (stack.length) {
-      const p = stack.pop()!;
-      size++;
-      const x = p % w;
-      const y = (p - x) / w;
-      if (x > 0 && data[p - 1] && !labels[p - 1]) {
-        labels[p - 1] = id;
-        stack.push(p - 1);
-      }
-      if (x < w - 1 && data[p + 1] && !labels[p + 1]) {
-        labels[p + 1] = id;
-        stack.push(p + 1);
-      }
-      if (y > 0 && data[p - w] && !labels[p - w]) {
-        labels[p - w] = id;
-        stack.push(p - w);
-      }
-      if (y < h - 1 && data[p + w] && !labels[p + w]) {
-        labels[p + w] = id;
-        stack.push(p + w);
-      }
-    }
-    sizes.push(size);
-  }
+  const { labels, sizes } = labelComponents(w, h, (p) => data[p]! !== 0);
   const out = new Uint8Array(w * h);
   if (sizes.length === 1) return out;
   let largest = 1;
@@ -223,13 +191,6 @@ async function placeMask(local: MaskData, region: Box, w: number, h: number): Pr
     }
   }
   return full;
-}
-
-/** Union of masks of the same size. */
-export function unionMasks(masks: readonly MaskData[], w: number, h: number): MaskData {
-  const out = makeMask(w, h);
-  for (const m of masks) for (let i = 0; i < out.data.length; i++) if (m.data[i]! > out.data[i]!) out.data[i] = m.data[i]!;
-  return out;
 }
 
 /** The segment over a grey/white checkerboard, as image editors show transparency. */

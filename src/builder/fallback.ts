@@ -64,9 +64,12 @@ export function searchBricks(instruction: string, registry: BrickRegistry, only:
  * Whether the planner can bind every required input of a brick from the one
  * image it edits, a segmented mask, the instruction's text and its numbers
  * (`floatInputs` says whether the numbers are there). A brick that needs two
- * images (a compositor) cannot be wired from one.
+ * images (a compositor) cannot be wired from one. Nor is a brick whose inputs
+ * come in kinds (INVERSE, COMPOSE, RESIZE: masks or images): which kind is
+ * meant is for the families that plan it to say.
  */
 export function canWire(brick: AnyBrick): boolean {
+  if (brick.inputKinds?.length) return false;
   return Object.values(brick.inputs).filter((spec) => spec.type === 'Image' && isRequired(spec)).length <= 1;
 }
 

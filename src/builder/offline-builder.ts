@@ -32,6 +32,7 @@ import {
   statedRatio,
   stripPoliteness,
 } from './language.ts';
+import { ratioInputs } from '../../bricks/predict/cmi-ratios.ts';
 import { repairWorkflow } from './repair.ts';
 import { reviseWorkflow } from './revise.ts';
 import { type BrickInfo, bricksForPurpose, purposesOf, ruleViolations } from './rules.ts';
@@ -168,7 +169,11 @@ function segment(ctx: Ctx, phrase: string): Source {
 const REMOVERS = ['FASTINPAINT', 'FLUX-INPAINT', ...SEGMENTERS] as const;
 
 function removeObject(ctx: Ctx, object: string): void {
-  const mask = segment(ctx, object);
+  removeRegion(ctx, segment(ctx, object));
+}
+
+/** Fills a segmented region of the current image from its surroundings (FASTINPAINT, refined by FLUX-INPAINT in the variants that refine). */
+function removeRegion(ctx: Ctx, mask: Source): void {
   const source = ctx.image;
   const fast = ctx.draft.add('FASTINPAINT', { image: source, mask });
   ctx.image = out(fast, 'image');
@@ -579,7 +584,33 @@ const add = family(['ADD-PRED', 'FLUX-FILL', ...PASTERS], (clause, ctx) => {
   return true;
 });
 
-const geometry = family(['ROTATE', 'FLIP', 'CROP', 'RESIZE', ...SEGMENTERS], (clause, ctx) => {
+/** How much to scale one object: what the text states ("by 20%" is a change, "50%" a size), else half as big again or two thirds the size. */
+function objectRatio(text: string, grow: boolean): number {
+  let ratio = statedRatio(text);
+  const change = /\bby\s+\d+(?:\.\d+)?\s*(?:%|percent)|\d+(?:\.\d+)?\s*(?:%|percent)\s*(?:smaller|larger|bigger|tinier)/i.test(text);
+  if (ratio !== undefined && change && ratio < 1) ratio = grow ? 1 + ratio : 1 - ratio;
+  // "2x smaller": a factor said the growing way round.
+  if (ratio !== undefined && !grow && ratio > 1) ratio = 1 / ratio;
+  ratio ??= grow ? 1.5 : 2 / 3;
+  return Math.min(8, Math.max(0.01, Number(ratio.toFixed(3))));
+}
+
+/**
+ * "make the dog smaller": RESIZE moves the object's mask to its new size about
+ * its bottom centre (it stays standing where it stood), the old place is filled
+ * from its surroundings, and PASTE puts the object, cut out of the image by its
+ * mask, into the new region.
+ */
+function resizeObject(ctx: Ctx, object: string, ratio: number): void {
+  const mask = segment(ctx, object);
+  const source = ctx.image;
+  const resized = out(ctx.draft.add('RESIZE', { mask, ratio }), 'mask');
+  removeRegion(ctx, mask);
+  ctx.image = out(ctx.draft.add('PASTE', { image: ctx.image, reference: source, mask: resized, cutout: mask }), 'image');
+  ctx.notes.push(`RESIZE scales the mask of "${object}" by ${ratio} about its bottom centre; PASTE puts "${object}" there at that size.`);
+}
+
+const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', ...REMOVERS], (clause, ctx) => {
   const { width, height } = ctx.request.image;
   const wholeImage = (t: string): boolean => !t.trim() || /^(it|the (whole |entire )?(image|picture|photo|photograph|canvas|pic)|this( (image|photo|picture))?|everything)$/i.test(t.trim());
   let m = /^(?:rotate|turn|spin|tilt)\s*(.*?)\s*(?:by\s+)?(-?\d+(?:\.\d+)?)\s*(?:°|degrees?|deg)\s*(clockwise|cw|counter-?clockwise|anti-?clockwise|ccw|to the left|to the right|left|right)?/i.exec(clause);
@@ -626,25 +657,53 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'RESIZE', ...SEGMENTERS], (cl
     ctx.image = out(ctx.draft.add('CROP', { image: ctx.image, ...sides, aspect, mask }), 'image');
     return true;
   }
+  // "increase the size of the kangaroo", "adjust the size of the vase to be larger".
+  m = /^(increase|enlarge|reduce|decrease|adjust|change)\s+the size(?:\s+of\s+(.+?))?(?:\s+(?:to be|so (?:it|that it) is|to make (?:it|them))?\s*((?:by\s+)?(?:\d+(?:\.\d+)?\s*(?:%|x\b|×|times|percent)\s*)?(?:larger|bigger|smaller)?))?$/i.exec(clause);
+  if (m) {
+    const grow = /increase|enlarge/i.test(m[1]!) || /larger|bigger/i.test(m[3] ?? '');
+    const shrink = /reduce|decrease/i.test(m[1]!) || /smaller/i.test(m[3] ?? '');
+    const object = objectPhrase(m[2] ?? 'it');
+    if (grow === shrink || isEmptyPhrase(object)) return false;
+    if (wholeImage(m[2] ?? '')) {
+      ctx.image = out(ctx.draft.add('SCALE', { image: ctx.image, ratio: statedRatio(m[3] ?? '') ?? (grow ? 2 : 0.5) }), 'image');
+      return true;
+    }
+    resizeObject(ctx, object, objectRatio(m[3] ?? '', grow));
+    return true;
+  }
   m = /^(?:resize|scale|rescale|upscale|downscale|upsample|downsample|shrink|enlarge|make)\s*(.*)$/i.exec(clause);
   if (m) {
     const rest = m[1]!;
     const verb = clause.split(' ')[0]!.toLowerCase();
     const target = rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|px\b|pixels\b|percent\b)/gi, ' ').replace(/\b(to|by|up|down|be|the size|size|a factor of|times|as big|as large|bigger|smaller|larger|wide|tall|high|pixels?|px|\d+(\.\d+)?%?|x|twice|half|double|percent|per cent|width|height|of)\b/gi, '').trim();
     const isWhole = wholeImage(target) || /^(image|picture|photo)$/i.test(target);
-    if (verb === 'make' && !(isWhole && /\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest))) return false;
+    if (verb === 'make' && isWhole && !/\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest)) return false;
     if (!isWhole) {
-      if (/^(resize|scale|shrink|enlarge)$/.test(verb)) throw new Unplannable(`resizing one object ("${objectPhrase(target)}") needs a generative brick the catalogue lacks; I can resize the whole image`);
-      return false;
+      // "make the cat twice as fluffy" is not about size: after "make", only a comparative of size is.
+      if (verb === 'make' && !/\b(bigger|smaller|larger|tinier)\b/i.test(rest)) return false;
+      if (!/^(resize|scale|rescale|shrink|enlarge|make)$/.test(verb)) return false;
+      const object = objectPhrase(target);
+      if (isEmptyPhrase(object)) return false;
+      resizeObject(ctx, object, objectRatio(rest, !/shrink|smaller|tinier|shorter|down/i.test(`${verb} ${rest}`)));
+      return true;
     }
     let ratio = statedRatio(rest);
     const px = /(\d{2,5})\s*(?:px|pixels)?\s*(wide|width|tall|high|height)?/i.exec(rest);
     if (ratio === undefined && px && (px[2] || /px|pixels/i.test(rest))) ratio = Number(px[1]) / (/tall|high|height/i.test(px[2] ?? '') ? height : width);
     if (ratio === undefined) ratio = /upscale|enlarge|bigger|larger|up\b/i.test(`${verb} ${rest}`) ? 2 : /downscale|shrink|smaller|down\b/i.test(`${verb} ${rest}`) ? 0.5 : undefined;
     if (ratio === undefined) throw new Unplannable('say how much to resize, e.g. "resize to 50%" or "resize to 800 pixels wide"');
-    if (/\b(by|up by|down by)\s+\d+\s*%/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
+    if (/\b(by|up by|down by)\s+\d+\s*%|\d+\s*%\s*(smaller|larger|bigger)/i.test(rest) && ratio < 1) ratio = /down|shrink|smaller|reduce/i.test(`${verb} ${rest}`) ? 1 - ratio : 1 + ratio;
     ratio = Math.min(8, Math.max(0.01, Number(ratio.toFixed(4))));
-    ctx.image = out(ctx.draft.add('RESIZE', { image: ctx.image, ratio }), 'image');
+    ctx.image = out(ctx.draft.add('SCALE', { image: ctx.image, ratio }), 'image');
+    return true;
+  }
+  // "zoom in 2x": the same canvas, the picture magnified about its centre (RESIZE of a plain image).
+  m = /^zoom(?: in(?:to)?)?\s*(.*)$/i.exec(clause);
+  if (m && !/^out\b/i.test(m[1]!)) {
+    const rest = m[1]!.replace(/\b(on|by|to|a factor of)\b/gi, ' ');
+    const ratio = statedRatio(rest) ?? 2;
+    if (!wholeImage(rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|times)|\b(twice|double)\b/gi, '').trim())) return false;
+    ctx.image = out(ctx.draft.add('RESIZE', { image: ctx.image, ratio: Math.min(8, Math.max(1, ratio)) }), 'image');
     return true;
   }
   return false;
@@ -669,20 +728,28 @@ const outpaint = family([...OUTPAINTERS], (clause, ctx) => {
 function outpaintBy(ctx: Ctx, rest: string): boolean {
   const clause = rest;
   const { width, height } = ctx.request.image;
-  let ratio = statedRatio(rest) ?? 0.25;
+  const stated = statedRatio(rest);
   const aspect = statedAspect(rest);
-  const r = { left: 0, right: 0, top: 0, bottom: 0 };
+  /** Each side's multiplier, as CMI-PRED reads it: 1 keeps the side. */
+  const r = { left: 1, right: 1, top: 1, bottom: 1 };
   if (aspect) {
     const current = width / height;
-    if (aspect > current) r.left = r.right = Number(((aspect * height - width) / width / 2).toFixed(3));
-    else r.top = r.bottom = Number(((width / aspect - height) / height / 2).toFixed(3));
+    if (aspect > current) r.left = r.right = 1 + (aspect * height - width) / width / 2;
+    else r.top = r.bottom = 1 + (width / aspect - height) / height / 2;
   } else {
-    if (ratio > 4) ratio = 4;
     const named = [...rest.matchAll(/\b(left|right|top|bottom|up|down|above|below)\b/gi)].map((x) => x[1]!.toLowerCase().replace(/^(up|above)$/, 'top').replace(/^(down|below)$/, 'bottom'));
     const sides = /wider|horizontal|sideways|sides|both sides/i.test(clause) ? ['left', 'right'] : /taller|vertical/i.test(clause) ? ['top', 'bottom'] : named.length ? named : ['left', 'right', 'top', 'bottom'];
-    for (const s of sides) r[s as keyof typeof r] = Number(ratio.toFixed(3));
+    const grown = new Set(sides);
+    // "2x", "twice": the picture (or the sides named) reaches that many times its size, shared by the two sides of an axis;
+    // "by 30%" (or nothing said: 25%) adds that fraction on each side named.
+    const factor = stated !== undefined && /\d\s*(x|×|times)\b|\b(twice|double)\b/i.test(rest) ? Math.min(5, stated) : undefined;
+    for (const s of sides) {
+      const across = s === 'left' || s === 'right' ? ['left', 'right'] : ['top', 'bottom'];
+      const shared = across.every((t) => grown.has(t));
+      r[s as keyof typeof r] = factor !== undefined ? (shared ? 1 + (factor - 1) / 2 : factor) : 1 + Math.min(4, stated ?? 0.25);
+    }
   }
-  const setup = ctx.draft.add('CMI-PRED', { image: ctx.image, left_ratio: r.left, right_ratio: r.right, top_ratio: r.top, bottom_ratio: r.bottom });
+  const setup = ctx.draft.add('CMI-PRED', { image: ctx.image, ...ratioInputs(r) });
   ctx.image = out(ctx.draft.add('FLUX-FILL', { image: out(setup, 'image'), mask: out(setup, 'mask'), prompt: out(setup, 'caption') }), 'image');
   ctx.notes.push(`CMI-PRED sets up the wider canvas and a caption; FLUX-FILL paints the new area.`);
   return true;
@@ -750,7 +817,7 @@ const FAMILIES: ReadonlyArray<[string, Family]> = [
  * Bricks the families plan, from their declarations. Any other brick was
  * registered for a job they do not know, so when the instruction names it
  * ("upscale" → UPSCALER) it is tried first, before a family's generic
- * stand-in (RESIZE).
+ * stand-in (SCALE).
  */
 export const PLANNED_BY_FAMILIES: ReadonlySet<string> = new Set(FAMILIES.flatMap(([, f]) => (f.plans === 'any' ? [] : f.plans)));
 

@@ -169,7 +169,7 @@ export function parseRule(text: string, known: readonly BrickInfo[]): ScopedRule
  * Parts of brick names that are also everyday words ("don't add a hat", "don't
  * use the mask I sent"): in lower case they never name a brick family.
  */
-const EVERYDAY = /^(ADD|MASK|TEXT|FACE|FILL|STYLE|POSE|BOX|FAST|FLIP|CROP|BLUR|ROTATE|RESIZE|ADJUST|COMPOSE|INVERSE|DILATE)$/;
+const EVERYDAY = /^(ADD|MASK|TEXT|FACE|FILL|STYLE|POSE|BOX|FAST|FLIP|CROP|BLUR|ROTATE|RESIZE|SCALE|ADJUST|COMPOSE|INVERSE|DILATE)$/;
 
 /**
  * Whether a token the user wrote names a brick. Everyday words collide with

@@ -23,6 +23,12 @@ export interface PortSpec<T extends ValueType = ValueType> {
   readonly max?: number;
   /** Validates and coerces a literal given for this port (Str and Float only). */
   readonly schema?: z.ZodType<string | number>;
+  /**
+   * Mask ports only: an empty mask is a meaningful value here (mask algebra:
+   * the box of nothing is nothing), so the Executor passes it on instead of
+   * stopping; whoever edits with the result is the one told it is empty.
+   */
+  readonly acceptsEmpty?: boolean;
 }
 
 interface PortOptions {
@@ -30,12 +36,26 @@ interface PortOptions {
   readonly optional?: boolean;
 }
 
+/**
+ * Inputs that come in kinds, one kind per step: INVERSE subtracts masks or
+ * images, never both. Ports in no kind are shared (RESIZE's ratio). The
+ * validator refuses a step that gives ports of two kinds, and one that gives a
+ * kind without the ports it `needs`.
+ */
+export interface InputKind {
+  /** What the kind is, in the validator's words: "masks", "images". */
+  readonly label: string;
+  readonly ports: readonly string[];
+  /** Ports this kind cannot do without. Default: all of `ports`. */
+  readonly needs?: readonly string[];
+}
+
 /** Port builders: `port.float({ min: 0 })`, `port.image({ optional: true })`. Option literals are kept in the type. */
 export const port = {
   image<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Image'> & O {
     return { type: 'Image', ...(opts as O) };
   },
-  mask<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Mask'> & O {
+  mask<const O extends PortOptions & { acceptsEmpty?: boolean } = PortOptions>(opts?: O): PortSpec<'Mask'> & O {
     return { type: 'Mask', ...(opts as O) };
   },
   // The choices and bounds stay on the port as data as well as in its schema: the catalogue shows them to the Builder.
@@ -121,6 +141,12 @@ export interface BrickDefinition<
   readonly outputs: O;
   /** Free text for the Builder: when to use it, what it cannot do. */
   readonly constraint?: string;
+  /**
+   * One kind of input per step (see InputKind). Giving none of the kinds is a
+   * missing input, unless `kindOptional` (CMI-PRED without ratios only captions).
+   */
+  readonly inputKinds?: readonly InputKind[];
+  readonly kindOptional?: boolean;
   /** Bumped when results change, so cached outputs of older versions are not reused. */
   readonly version: string;
   /**

@@ -375,12 +375,15 @@ function outputReaders(wf: Workflow, needed: ReadonlySet<number>): Map<number, M
 /**
  * The given Mask inputs that are empty. A mask says where a brick acts, so an
  * empty one makes it act nowhere; an optional mask left out means the whole
- * image and is not checked.
+ * image and is not checked, nor is a port of mask algebra that declares an
+ * empty mask meaningful (`acceptsEmpty`: BBOX of nothing is nothing, and the
+ * step that edits with that is told instead).
  */
 function emptyMaskInputs(brick: AnyBrick, node: WorkflowNode, args: Record<string, Value | null>): Source[] {
   const empty: Source[] = [];
   for (const [name, b] of Object.entries(node.inputs)) {
-    if (b.kind !== 'ref' || brick.inputs[name]?.type !== 'Mask') continue;
+    const spec = brick.inputs[name];
+    if (b.kind !== 'ref' || spec?.type !== 'Mask' || spec.acceptsEmpty) continue;
     const v = args[name];
     if (isMask(v) && isEmptyMask(v)) empty.push(b.source);
   }

@@ -6,7 +6,7 @@
 import { and, asc, eq, gt, inArray, isNotNull } from 'drizzle-orm';
 import { conversations, turnImages, turns } from '../../db/schema.ts';
 import { toLegoEditJson, type LegoEditJson } from '../engine/workflow/serialise.ts';
-import type { Workflow } from '../engine/workflow/types.ts';
+import { fromStored } from './store/stored-workflow.ts';
 import type { SessionDb } from './database.ts';
 
 export interface ExportedTurn {
@@ -69,7 +69,7 @@ export async function exportTurns(db: SessionDb, write: (turn: ExportedTurn) => 
         revisesTurnId: t.revisesTurnId,
         builder: t.builder,
         reasoning: t.reasoning,
-        workflow: t.workflow ? toLegoEditJson(t.workflow as Workflow) : null,
+        workflow: t.workflow ? toLegoEditJson(fromStored(t.workflow)!) : null,
         attempts: t.attempts,
         feedback: followUps.filter((f) => f.revises === t.id).map((f) => ({ turnId: f.id, intent: f.intent, text: f.text, status: f.status })),
         reactions: t.reactions,

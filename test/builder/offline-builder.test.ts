@@ -10,6 +10,11 @@ import { makeImage } from '../../src/engine/values.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../../src/engine/workflow/serialise.ts';
 import type { Workflow, WorkflowNode } from '../../src/engine/workflow/types.ts';
 import { providedInputs, validateWorkflow } from '../../src/engine/workflow/validate.ts';
+import { maskBounds } from '../../bricks/lib/pixels.ts';
+import { Executor } from '../../src/engine/executor.ts';
+import { decodeImage } from '../../src/engine/image-io.ts';
+import type { ImageData, MaskData } from '../../src/engine/values.ts';
+import { describeWithPhotos, readPhoto } from '../support/shared.ts';
 
 const registry = new BrickRegistry(builtinBricks());
 const image = makeImage(400, 300, 3);
@@ -126,10 +131,24 @@ describe('OfflineBuilder instruction families', () => {
 
   it('outpaints by a ratio or to an aspect with CMI-PRED → FLUX-FILL on the new canvas', async () => {
     const wf = await plan('expand the image to the right by 30%');
-    expect(wf.nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 0 }, right_ratio: { value: 0.3 }, top_ratio: { value: 0 }, bottom_ratio: { value: 0 } });
+    // Ratios multiply their sides: 1 keeps one, 1.3 adds 30% of the width on the right.
+    expect(wf.nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 1 }, right_ratio: { value: 1.3 }, top_ratio: { value: 1 }, bottom_ratio: { value: 1 } });
     expect(wf.nodes[1]!.inputs).toMatchObject({ image: { source: { step: 1, output: 'image' } }, mask: { source: { step: 1, output: 'mask' } }, prompt: { source: { step: 1, output: 'caption' } } });
     // 400x300 to 16:9 needs 533 px of width: 0.167 of the width on each side.
-    expect(lit((await plan('make it 16:9 by outpainting')).nodes[0], 'left_ratio')).toBeCloseTo(0.167, 3);
+    expect(lit((await plan('make it 16:9 by outpainting')).nodes[0], 'left_ratio')).toBeCloseTo(1.167, 3);
+  });
+
+  it('expands "2x" as the published Builder does, with ratio 2 (twice the width and height), and a named side by that factor', async () => {
+    expect(summariseWorkflow(await plan('expand the image 2x'))).toBe('CMI-PRED(2) → FLUX-FILL');
+    expect((await plan('expand the image 2x')).nodes[0]!.inputs).not.toHaveProperty('left_ratio');
+    expect((await plan('extend it to the left 2x')).nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 2 }, right_ratio: { value: 1 } });
+    // "2x wider": the width doubles, half of the new width on each side.
+    expect((await plan('outpaint it 2x wider')).nodes[0]!.inputs).toMatchObject({ left_ratio: { value: 1.5 }, right_ratio: { value: 1.5 }, top_ratio: { value: 1 } });
+  });
+
+  it('scales the whole picture with SCALE and zooms in on it with RESIZE', async () => {
+    expect(summariseWorkflow(await plan('resize the image to 50%'))).toBe('SCALE(0.5)');
+    expect(summariseWorkflow(await plan('zoom in 2x'))).toBe('RESIZE(2)');
   });
 
   it('chains multi-step instructions on the previous result and resolves "it"', async () => {
@@ -143,13 +162,33 @@ describe('OfflineBuilder instruction families', () => {
   });
 
   it('refuses plainly, with suggestions, what it cannot plan', async () => {
-    for (const instruction of ['do something nice', 'sharpen it', 'resize the vase to be larger']) {
+    for (const instruction of ['do something nice', 'sharpen it']) {
       const err = await builder.plan({ image, instruction, available: all }).catch((e: unknown) => e);
       expect(err, instruction).toBeInstanceOf(PlanRefusedError);
       expect((err as PlanRefusedError).suggestions.length).toBeGreaterThan(0);
     }
-    const err = (await builder.plan({ image, instruction: 'resize the vase to be larger', available: all }).catch((e: unknown) => e)) as Error;
-    expect(err.message).toMatch(/resizing one object .* needs a generative brick/);
+  });
+
+  it('resizes one object in place with RESIZE of its mask: the old place filled, the object pasted at its new size', async () => {
+    const wf = await plan('make the dog smaller');
+    expect(summariseWorkflow(wf)).toBe("RES('the dog') → RESIZE(0.667) → FASTINPAINT → FLUX-INPAINT → PASTE");
+    const [res, resize, , , paste] = wf.nodes;
+    const ref = (step: number, output: string) => ({ kind: 'ref', source: { kind: 'step', step, output } });
+    expect(resize!.inputs).toMatchObject({ mask: ref(res!.step, 'mask'), ratio: { value: 0.667 } });
+    expect(paste!.inputs).toMatchObject({ reference: { kind: 'ref', source: { kind: 'init', name: 'image' } }, mask: ref(resize!.step, 'mask'), cutout: ref(res!.step, 'mask') });
+    expect(summariseWorkflow(await plan('resize the vase to be larger', { available: new Set(['RES', 'RESIZE', 'FASTINPAINT', 'PASTE']) }))).toBe(
+      "RES('the vase') → RESIZE(1.5) → FASTINPAINT → PASTE",
+    );
+    expect(lit((await plan('shrink the car by 20%')).nodes[1], 'ratio')).toBe(0.8);
+    expect(lit((await plan('make the dog 2x smaller')).nodes[1], 'ratio')).toBe(0.5);
+    expect(summariseWorkflow(await plan('increase the size of the kangaroo', { available: new Set(['RES', 'RESIZE', 'FASTINPAINT', 'PASTE']) }))).toBe(
+      "RES('the kangaroo') → RESIZE(1.5) → FASTINPAINT → PASTE",
+    );
+    expect(lit((await plan('reduce the size of the dog by 30%')).nodes[1], 'ratio')).toBe(0.7);
+    // The whole picture: new dimensions.
+    expect(summariseWorkflow(await plan('make it 20% smaller'))).toBe('SCALE(0.8)');
+    // "make" is about size only with a comparative of size.
+    await expect(builder.plan({ image, instruction: 'make the cat twice as fluffy', available: all })).rejects.toBeInstanceOf(PlanRefusedError);
   });
 
   it('reaches a brick added to the registry later through its description, with no Builder change', async () => {
@@ -228,10 +267,10 @@ describe('OfflineBuilder and bricks registered later', () => {
 
   it('prefers the brick named for the job to the family\'s stand-in, and falls back to it when the brick cannot be wired', async () => {
     const brick = upscaler(port.float({ min: 1, max: 8 }));
-    // No number for the required factor: RESIZE does the job instead.
-    expect(summariseWorkflow((await planWith(brick, 'upscale the photo')).workflow)).toBe('RESIZE(2)');
+    // No number for the required factor: SCALE does the job instead.
+    expect(summariseWorkflow((await planWith(brick, 'upscale the photo')).workflow)).toBe('SCALE(2)');
     // Out of the port's range: likewise.
-    expect(summariseWorkflow((await planWith(brick, 'upscale it 20x')).workflow)).toBe('RESIZE(8)');
+    expect(summariseWorkflow((await planWith(brick, 'upscale it 20x')).workflow)).toBe('SCALE(8)');
   });
 
   it('leaves a Float with a default to its default when the instruction gives no number', async () => {
@@ -389,4 +428,36 @@ describe('OfflineBuilder revisions from feedback', () => {
     expect(bricks(await revise(turn, 'no, make it black and white'))).toEqual(['GRAYSCALE']);
     await expect(revise(turn, 'hmm, weird')).rejects.toBeInstanceOf(PlanRefusedError);
   });
+});
+
+describeWithPhotos('OfflineBuilder object resizing on a real photo', () => {
+  it('"make the left sheep smaller" runs here: the sheep keeps its feet where they were and the top of its old place is filled', async () => {
+    const photo = await decodeImage(readPhoto('two-sheep.jpg'));
+    const p = await builder.plan({ image: photo, instruction: 'make the left sheep smaller', available: all });
+    const [res, resize] = p.workflow.nodes;
+    // The masks too, to see where the sheep was and where it went.
+    const wf = { ...p.workflow, results: [...p.workflow.results, { kind: 'step' as const, step: res!.step, output: 'mask' }, { kind: 'step' as const, step: resize!.step, output: 'mask' }] };
+    const outcome = await new Executor(registry, { concurrency: 1 }).run(wf, { image: photo });
+    expect(outcome.status === 'failed' ? outcome.error.message : outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    const [edited, before, after] = outcome.results as [ImageData, MaskData, MaskData];
+    const was = maskBounds(before, 127)!;
+    const now = maskBounds(after, 127)!;
+    expect(now.y + now.height).toBe(was.y + was.height);
+    expect(now.height).toBeLessThan(was.height * 0.75);
+    expect([edited.width, edited.height]).toEqual([photo.width, photo.height]);
+    // Where the sheep's head was, above its new top, the picture changed.
+    let changed = 0;
+    let n = 0;
+    for (let y = was.y; y < now.y; y++) {
+      for (let x = was.x; x < was.x + was.width; x++) {
+        const p = y * photo.width + x;
+        if (before.data[p]! < 200) continue;
+        n++;
+        if (Math.abs(edited.data[p * 3]! - photo.data[p * 3]!) + Math.abs(edited.data[p * 3 + 1]! - photo.data[p * 3 + 1]!) > 30) changed++;
+      }
+    }
+    expect(n).toBeGreaterThan(100);
+    expect(changed / n).toBeGreaterThan(0.5);
+  }, 60_000);
 });

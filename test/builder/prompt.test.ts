@@ -1,15 +1,27 @@
 /** prompt.md holds every text the MLLM Builder sends; prompt.ts splits it into sections and fills them. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { builtinBricks } from '../../bricks/index.ts';
 import { fill, parsePrompt, renderPrompt, workedExamples } from '../../src/builder/prompt.ts';
+import { BrickRegistry } from '../../src/engine/registry.ts';
+import { parseWorkflow } from '../../src/engine/workflow/parse.ts';
+import { validateWorkflow } from '../../src/engine/workflow/validate.ts';
 
 const source = readFileSync(new URL('../../src/builder/prompt.md', import.meta.url), 'utf8');
 
 describe('prompt.md', () => {
-  it('has every section the Builder renders, and six worked examples', () => {
+  it('has every section the Builder renders, and seven worked examples', () => {
     const sections = parsePrompt(source);
     expect([...sections.keys()].sort()).toEqual(['example', 'first-turn', 'intent', 'intent-last', 'invalid-reply', 'no-rules', 'revise', 'revise-user', 'revise-workflow', 'run-failed', 'system']);
-    expect(sections.get('example')).toHaveLength(6);
+    expect(sections.get('example')).toHaveLength(7);
+  });
+
+  it('teaches only workflows the validator accepts as written', () => {
+    const registry = new BrickRegistry(builtinBricks());
+    for (const example of parsePrompt(source).get('example')!) {
+      const checked = validateWorkflow(parseWorkflow(example.split('\n').slice(1).join('\n')), registry);
+      expect(checked.ok ? [] : checked.issues.map((i) => i.message), example.split('\n')[0]).toEqual([]);
+    }
   });
 
   it('refuses a prompt file that lacks a section, naming it', () => {

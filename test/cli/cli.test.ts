@@ -49,7 +49,7 @@ function legoFromPipe(file: string, args: string[]): Promise<CliResult> {
 const TWO_RESULTS = file(
   'two.json',
   `Here you go:\n\`\`\`json\n{"pipeline": [{"step": 1, "model": "GRAYSCALE", "input": {"image": "init[image]"}, "output": {"image": "step1[image]"}},
-  {"step": 2, "model": "RESIZE", "input": {"image": "step1[image]", "ratio": "0.25"}, "output": {"image": "step2[image]"}},
+  {"step": 2, "model": "SCALE", "input": {"image": "step1[image]", "ratio": "0.25"}, "output": {"image": "step2[image]"}},
   {"result": "[step1[image], step2[image]]"}]}\n\`\`\``,
 );
 

@@ -411,6 +411,18 @@ describe('Executor: empty masks', () => {
     expect(outcome.trace.map((t) => t.status)).toEqual(['ok', 'failed']);
   });
 
+  it('passes an empty mask through mask algebra (the box of nothing is nothing) and stops at the step that would edit with it', async () => {
+    const { executor } = setup();
+    const noneLeft = [['INVERSE', { mask1: 'init[mask]', mask2: 'init[mask]' }], ['BBOX', { mask: 'step1[mask]' }]] satisfies Step[];
+    const boxed = await executor.run(workflow(noneLeft, ['step2[mask]']), { image, mask: rectMask(8, 8, 2, 2, 4, 4) });
+    expect(boxed.status).toBe('ok');
+    if (boxed.status === 'ok') expect((boxed.results[0] as MaskData).data).toEqual(new Uint8Array(64));
+    const edited = await executor.run(workflow([...noneLeft, ['GRAYSCALE', { image: 'init[image]', mask: 'step2[mask]' }]], ['step3[image]']), { image, mask: rectMask(8, 8, 2, 2, 4, 4) });
+    expect(edited.status).toBe('failed');
+    if (edited.status !== 'failed') return;
+    expect(edited.error.message).toBe('Step 2 (BBOX) produced an empty mask (step2[mask]), so step 3 (GRAYSCALE) would change nothing.');
+  });
+
   it('edits the whole image when an optional mask is left out', async () => {
     const { executor } = setup();
     const outcome = await executor.run(workflow([['GRAYSCALE', { image: 'init[image]' }]], ['step1[image]']), { image });

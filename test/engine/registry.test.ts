@@ -10,12 +10,16 @@ describe('BrickRegistry', () => {
     const text = registry.catalogue({ only: new Set(['INVERSE']) });
     expect(text).toBe(
       [
-        'INVERSE (Subtract one mask from another (or one image from another))',
+        'INVERSE (Subtract mask2 from mask1 or subtract image2 from image1; if mask1 is null it means a mask with all pixels 1 minus mask2)',
         'Input: {Mask[mask1]?, Mask[mask2]?, Image[image1]?, Image[image2]?}',
         'Output: {Mask[mask]?, Image[image]?}',
         `Constraint: ${registry.get('INVERSE')!.constraint}`,
-        '- mask1: Mask to subtract from; omitted means the whole image',
+        '- mask1: Mask to subtract from; null means the whole image',
         '- mask2: Mask to subtract',
+        '- image1: Image to subtract from; null means white, giving the negative of image2',
+        '- image2: Image to subtract, stretched to the size of image1',
+        '- output mask: When given masks',
+        '- output image: When given images',
       ].join('\n'),
     );
   });
@@ -30,6 +34,17 @@ describe('BrickRegistry', () => {
       const rest = lines.slice(3);
       if (brick.constraint) expect(rest.shift(), brick.name).toBe(`Constraint: ${brick.constraint}`);
       for (const line of rest) expect(line, brick.name).toMatch(/^- (output )?\w+: \S/);
+    }
+  });
+
+  it('declares input kinds only over the brick\'s own ports', () => {
+    const withKinds = registry.list().filter((b) => b.inputKinds);
+    expect(withKinds.map((b) => b.name).sort()).toEqual(['CMI-PRED', 'COMPOSE', 'INVERSE', 'RESIZE']);
+    for (const b of withKinds) {
+      for (const k of b.inputKinds!) {
+        for (const p of [...k.ports, ...(k.needs ?? [])]) expect(b.inputs, `${b.name} ${k.label}`).toHaveProperty(p);
+        for (const p of k.needs ?? []) expect(k.ports, `${b.name} ${k.label}`).toContain(p);
+      }
     }
   });
 

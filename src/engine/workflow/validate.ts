@@ -6,7 +6,7 @@
 import { LegoEditError } from '../errors.ts';
 import type { BrickRegistry } from '../registry.ts';
 import type { ValueType } from '../values.ts';
-import { isRequired, literalSchema } from '../brick.ts';
+import { type AnyBrick, type InputKind, isRequired, literalSchema } from '../brick.ts';
 import type { Binding, Source, Workflow, WorkflowNode } from './types.ts';
 import { refText } from './types.ts';
 
@@ -16,6 +16,7 @@ export type ValidationCode =
   | 'duplicate-step'
   | 'unknown-brick'
   | 'missing-input'
+  | 'mixed-kinds'
   | 'unknown-input'
   | 'missing-step'
   | 'unknown-output'
@@ -201,6 +202,7 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
         issues.push({ code: 'missing-input', step: node.step, brick: brick.name, field, message: `${where(node, field)}: required ${spec.type} input is missing.` });
       }
     }
+    issues.push(...kindIssues(node, brick));
     coerced.push({ ...node, brick: brick.name, inputs, outputs: Object.keys(brick.outputs) });
   }
 
@@ -212,6 +214,34 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
 
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, issues: [], workflow: { ...wf, nodes: coerced } };
+}
+
+const kindText = (k: InputKind): string => `${k.label} (${k.ports.join(', ')})`;
+
+/** One kind of input per step, with the ports that kind needs (see InputKind). */
+function kindIssues(node: WorkflowNode, brick: AnyBrick): ValidationIssue[] {
+  const kinds = brick.inputKinds;
+  if (!kinds?.length) return [];
+  const given = (port: string): boolean => port in node.inputs;
+  const used = kinds.filter((k) => k.ports.some(given));
+  const base = { step: node.step, brick: brick.name } as const;
+  if (used.length > 1) {
+    const gives = used.map((k) => `${k.label} (${k.ports.filter(given).join(', ')})`).join(' and ');
+    return [{ ...base, code: 'mixed-kinds', message: `${where(node)}: give ${kinds.map(kindText).join(' or ')}, one kind per step; this step gives ${gives}.` }];
+  }
+  const [kind] = used;
+  if (!kind) {
+    return brick.kindOptional ? [] : [{ ...base, code: 'missing-input', message: `${where(node)}: needs ${kinds.map(kindText).join(' or ')}.` }];
+  }
+  const needs = kind.needs ?? kind.ports;
+  return needs
+    .filter((port) => !given(port))
+    .map((field) => ({
+      ...base,
+      field,
+      code: 'missing-input' as const,
+      message: `${where(node, field)}: required ${brick.inputs[field]?.type ?? ''} input is missing (given ${kind.label}, ${brick.name} needs ${needs.join(', ')}).`,
+    }));
 }
 
 /** A dependency cycle among steps, as step numbers, if there is one. */

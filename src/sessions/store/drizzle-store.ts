@@ -7,7 +7,6 @@ import { type SQL, and, asc, desc, eq, inArray, isNotNull, isNull, or, sql } fro
 import { conversations, images, messageLinks, rules as rulesTable, turnImages, turns } from '../../../db/schema.ts';
 import type { Rule } from '../../builder/builder.ts';
 import type { StepTrace } from '../../engine/executor.ts';
-import type { Workflow } from '../../engine/workflow/types.ts';
 import type { SessionDb } from '../database.ts';
 import type { ConversationKey, TurnStatus } from '../types.ts';
 import type {
@@ -23,6 +22,7 @@ import type {
   TurnRecord,
   TurnStore,
 } from './turn-store.ts';
+import { fromStored, toStored } from './stored-workflow.ts';
 
 /** Always true; makes the statement's own transaction commit without waiting for its WAL flush (set_config(…, true) is SET LOCAL). */
 const COMMIT_WITHOUT_FLUSH = sql`set_config('synchronous_commit', 'off', true) = 'off'`;
@@ -213,7 +213,7 @@ export class DrizzleTurnStore implements TurnStore {
   async markRunning(turnId: number, plan: PlanFields): Promise<void> {
     await this.#db
       .update(turns)
-      .set({ status: 'running', ...plan })
+      .set({ status: 'running', ...plan, workflow: toStored(plan.workflow) })
       .where(and(eq(turns.id, turnId), this.#progressCommit));
   }
 
@@ -224,7 +224,7 @@ export class DrizzleTurnStore implements TurnStore {
   async finishTurn(turnId: number, status: TurnStatus, fields: FinishFields = {}): Promise<void> {
     await this.#db
       .update(turns)
-      .set({ status, finishedAt: new Date(), ...fields })
+      .set({ status, finishedAt: new Date(), ...fields, ...(fields.workflow ? { workflow: toStored(fields.workflow) } : {}) })
       .where(eq(turns.id, turnId));
   }
 
@@ -395,7 +395,7 @@ function toTurn(row: TurnRow): TurnRecord {
     status: row.status,
     builder: row.builder,
     reasoning: row.reasoning,
-    workflow: (row.workflow as Workflow | null) ?? null,
+    workflow: fromStored(row.workflow),
     trace: Array.isArray(row.trace) ? (row.trace as StepTrace[]) : null,
     errorMessage: row.errorMessage,
     createdAt: row.createdAt,

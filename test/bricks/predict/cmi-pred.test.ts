@@ -1,8 +1,12 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CMI_PRED } from '../../../bricks/predict/cmi-pred.ts';
 import { BrickInputError } from '../../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeImage } from '../../../src/engine/values.ts';
+import { decodeImage } from '../../../src/engine/image-io.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../support/shared.ts';
 import { describeWithPhotos } from '../../support/shared.ts';
 import { maskStats, photo, runBrick } from './helpers.ts';
 
@@ -16,9 +20,10 @@ function flat(w: number, h: number): ImageData {
   return img;
 }
 
-it('expands the canvas by the ratios and masks exactly the new area', async () => {
+it('multiplies each side by its ratio and masks exactly the new area, the photo untouched', async () => {
   const src = flat(200, 100);
-  const out = await runBrick(CMI_PRED, { image: src, left_ratio: 0.5, right_ratio: 0.25, top_ratio: 0.1, bottom_ratio: 0 });
+  // 1 keeps a side; 1.5 adds half the width on the left, 1.25 a quarter on the right, 1.1 a tenth of the height on top.
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: 1.5, right_ratio: 1.25, top_ratio: 1.1, bottom_ratio: 1, ratio: null });
   const img = out.image as ImageData;
   const mask = out.mask as MaskData;
   expect([img.width, img.height]).toEqual([200 + 100 + 50, 100 + 10]);
@@ -34,16 +39,43 @@ it('expands the canvas by the ratios and masks exactly the new area', async () =
   expect(img.data[(50 * 350 + 10) * 3]).toBeGreaterThan(150);
 });
 
-it('without ratios returns the image and an empty mask', async () => {
+describe('the published ratios on a real photo (1024x768)', () => {
+  const sample = () => decodeImage(readFileSync(join(repoRoot, 'examples/sample.jpg')));
+  const newArea = (m: MaskData): number => maskStats(m).area / (m.width * m.height);
+
+  it('left_ratio 1.5 adds half the width on the left: 1536x768, a third of it new, the photo on the right', async () => {
+    const out = await runBrick(CMI_PRED, { image: await sample(), left_ratio: 1.5, right_ratio: 1, top_ratio: 1, bottom_ratio: 1, ratio: null });
+    const mask = out.mask as MaskData;
+    expect([(out.image as ImageData).width, (out.image as ImageData).height]).toEqual([1536, 768]);
+    expect(newArea(mask)).toBeCloseTo(1 / 3, 6);
+    expect(maskStats(mask).box).toEqual({ x0: 0, y0: 0, x1: 511, y1: 767 });
+  });
+
+  it('ratio 2.0 (four equal ratios) doubles the width and the height: 2048x1536, three quarters new, the photo centred', async () => {
+    for (const inputs of [{ ratio: 2 }, { left_ratio: 2, right_ratio: 2, top_ratio: 2, bottom_ratio: 2 }]) {
+      const out = await runBrick(CMI_PRED, { image: await sample(), left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null, ...inputs });
+      const mask = out.mask as MaskData;
+      expect([(out.image as ImageData).width, (out.image as ImageData).height]).toEqual([2048, 1536]);
+      expect(newArea(mask)).toBeCloseTo(0.75, 6);
+      // 0.5·2 + 0.5 = 1.5 a side: a quarter of the new width on each side.
+      expect(mask.data[384 * 2048 + 511]).toBe(255);
+      expect(mask.data[384 * 2048 + 512]).toBe(0);
+      expect(mask.data[(384 + 767) * 2048 + 512 + 1023]).toBe(0);
+      expect(mask.data[(384 + 768) * 2048 + 512 + 1023]).toBe(255);
+    }
+  });
+});
+
+it('without ratios only captions: the image and mask outputs are null', async () => {
   const src = flat(64, 48);
-  const out = await runBrick(CMI_PRED, { image: src, left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null });
-  expect(out.image).toBe(src);
-  expect(maskStats(out.mask as MaskData).area).toBe(0);
-  expect(typeof out.caption).toBe('string');
+  const out = await runBrick(CMI_PRED, { image: src, left_ratio: null, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null });
+  expect(out.image).toBeUndefined();
+  expect(out.mask).toBeUndefined();
+  expect(out.caption).toMatch(/^a photo/);
 });
 
 it('refuses some-but-not-all ratios with a BrickInputError', async () => {
-  await expect(runBrick(CMI_PRED, { image: flat(32, 32), left_ratio: 0.2, right_ratio: null, top_ratio: null, bottom_ratio: null })).rejects.toBeInstanceOf(BrickInputError);
+  await expect(runBrick(CMI_PRED, { image: flat(32, 32), left_ratio: 1.2, right_ratio: null, top_ratio: null, bottom_ratio: null, ratio: null })).rejects.toBeInstanceOf(BrickInputError);
 });
 
 describeWithPhotos('CMI-PRED captions', () => {

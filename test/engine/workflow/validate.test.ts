@@ -97,6 +97,32 @@ describe('validateWorkflow', () => {
     expect(issuesOf(wf([step(1, 'GRAYSCALE', { image: 'init[photo]' })])).map((i) => i.code)).toEqual(['unknown-init']);
   });
 
+  it('refuses a step that mixes kinds of input, saying which kinds it gives', () => {
+    const issues = issuesOf(wf([step(1, 'INVERSE', { mask2: 'init[mask]', image1: 'init[image]' })], '[step1[mask]]'), ['image', 'mask']);
+    expect(issues).toEqual([expect.objectContaining({ code: 'mixed-kinds', step: 1, brick: 'INVERSE' })]);
+    expect(issues[0]!.message).toBe(
+      'step 1 (INVERSE): give masks (mask1, mask2) or images (image1, image2), one kind per step; this step gives masks (mask2) and images (image1).',
+    );
+    expect(issuesOf(wf([step(1, 'COMPOSE', { mask1: 'init[mask]', image2: 'init[image]' })]), ['image', 'mask']).map((i) => i.code)).toEqual(['mixed-kinds']);
+    expect(issuesOf(wf([step(1, 'RESIZE', { mask: 'init[mask]', image: 'init[image]', ratio: 0.5 })]), ['image', 'mask']).map((i) => i.code)).toEqual(['mixed-kinds']);
+    expect(issuesOf(wf([step(1, 'CMI-PRED', { image: 'init[image]', ratio: 2, left_ratio: 1.5 })])).map((i) => i.code)).toEqual(['mixed-kinds']);
+  });
+
+  it('asks for the ports a kind needs, and for a kind when a brick gets none', () => {
+    expect(issuesOf(wf([step(1, 'INVERSE', { mask1: 'init[mask]' })], '[step1[mask]]'), ['image', 'mask'])).toEqual([
+      expect.objectContaining({ code: 'missing-input', field: 'mask2', message: 'step 1 (INVERSE) input "mask2": required Mask input is missing (given masks, INVERSE needs mask2).' }),
+    ]);
+    expect(issuesOf(wf([step(1, 'COMPOSE', { mask1: 'init[mask]' })], '[step1[mask]]'), ['image', 'mask']).map((i) => i.field)).toEqual(['mask2']);
+    expect(issuesOf(wf([step(1, 'RESIZE', { ratio: 0.5 })])).map((i) => i.message)).toEqual(['step 1 (RESIZE): needs a mask (mask) or an image (image).']);
+    // CMI-PRED: all four side ratios or none.
+    expect(issuesOf(wf([step(1, 'CMI-PRED', { image: 'init[image]', left_ratio: 1.5 })])).map((i) => i.field)).toEqual(['right_ratio', 'top_ratio', 'bottom_ratio']);
+  });
+
+  it('takes CMI-PRED without ratios as caption only, and a ratio below 1 (a side cannot shrink) as a bad literal', () => {
+    expect(issuesOf(wf([step(1, 'CMI-PRED', { image: 'init[image]' })], '[step1[caption]]'))).toEqual([]);
+    expect(issuesOf(wf([step(1, 'CMI-PRED', { image: 'init[image]', ratio: 0.5 })])).map((i) => i.code)).toEqual(['bad-literal']);
+  });
+
   it('reports a step number used twice', () => {
     expect(issuesOf(wf([step(1, 'GRAYSCALE', { image: 'init[image]' }), step(1, 'GRAYSCALE', { image: 'init[image]' })])).map((i) => i.code)).toEqual(['duplicate-step']);
   });
