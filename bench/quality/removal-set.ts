@@ -86,19 +86,21 @@ export const REMOVAL_BACKGROUNDS = ['two-sheep.jpg', 'rally-car.jpg', 'white-suv
 export const REMOVAL_FRACTIONS = [0.03, 0.1];
 
 /**
- * Every background × every hole size, each with a cut-out drawn from `entries`
- * at a place drawn from a fixed seed, all at `W`×`H`.
+ * Every background (those `keep` accepts) × every hole size, each with a cut-out drawn
+ * from `entries` at a place drawn from a fixed seed, all at `W`×`H`.
  */
-export async function removalCases(entries: readonly SegmentationEntry[], W = 1024, H = 768, backgrounds = REMOVAL_BACKGROUNDS): Promise<RemovalCase[]> {
+export async function removalCases(entries: readonly SegmentationEntry[], W = 1024, H = 768, keep: (background: string) => boolean = () => true): Promise<RemovalCase[]> {
   const rand = prng(15);
   const cuts: CutOut[] = [];
   for (const e of entries) cuts.push(await cutOut(e));
   const out: RemovalCase[] = [];
-  for (const name of backgrounds) {
+  for (const name of REMOVAL_BACKGROUNDS) {
     const bg = await rawFromSharp(sharpFromImage(await decodeImage(readFileSync(join(photosDir, name)))).removeAlpha().resize(W, H, { fit: 'fill' }));
     for (const f of REMOVAL_FRACTIONS) {
       const c = cuts[Math.floor(rand() * cuts.length)]!;
       const p = await paste(bg, c, f, rand);
+      // Skipped cases still draw their numbers, so a subset holds the very cases of the full run.
+      if (!keep(name)) continue;
       out.push({ label: `${name.replace('.jpg', '')} − ${c.id.replace(/^(coco|davis)-0*/, '')} ${Math.round(p.fraction * 100)}%`, image: p.image, hole: p.hole, truth: bg, fraction: p.fraction });
     }
   }
