@@ -11,6 +11,7 @@ import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
 import { bytesOf, disc, withMats } from '../lib/cv-mats.ts';
 import { cropBinary, cropRgb, growBox } from '../lib/inpaint.ts';
+import { requireImageSize } from '../lib/input-checks.ts';
 import { fitMask, maskBounds, type Box } from '../lib/pixels.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
 import { loadModel, modelBackendKey, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
@@ -177,6 +178,7 @@ export function maskSegBrick(env: BrickEnvironment): AnyBrick {
     backendKey: () => modelBackendKey('segment', env),
     backends: () => [modelStatus('segment', env), openCvStatus('GrabCut initialised from the rough mask')],
     async run({ image, mask }, ctx) {
+      requireImageSize('MASK-SEG', image);
       const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal, env);
       ctx.logger.debug({ backend }, 'MASK-SEG');
       // The edit will cover everything the user drew, not just the object: they should know why.

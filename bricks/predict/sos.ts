@@ -2,6 +2,7 @@ import { defineBrick, port } from '../../src/engine/brick.ts';
 import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
+import { requireImageSize } from '../lib/input-checks.ts';
 import type { Box } from '../lib/pixels.ts';
 import type { Detection } from '../models/human.ts';
 import { detectObjects, humanStatus } from '../models/human.ts';
@@ -111,6 +112,7 @@ export const SOS = defineBrick({
   version: '1',
   backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement'), { name: 'saliency', available: true, detail: 'border-contrast saliency when nothing is detected' }],
   async run({ image }, ctx) {
+    requireImageSize('SOS', image);
     ctx.progress({ fraction: 0.1, message: 'detecting objects' });
     // Low-confidence detections count too (a cat scored 0.21 is still the cat); prominence weighs their score.
     const dets = await detectObjects(image, { minScore: 0.2 });
