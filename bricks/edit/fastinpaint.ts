@@ -5,6 +5,7 @@
  */
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { diffusionFill } from '../lib/inpaint.ts';
+import { requireFillableMask, requireImageSize } from '../lib/input-checks.ts';
 import { openCvStatus } from '../models/opencv.ts';
 
 export const FASTINPAINT = defineBrick({
@@ -22,6 +23,8 @@ export const FASTINPAINT = defineBrick({
   version: '1',
   backends: () => [openCvStatus('Telea inpainting on a crop around the mask')],
   async run({ image, mask }, ctx) {
+    requireImageSize('FASTINPAINT', image);
+    requireFillableMask('FASTINPAINT', mask);
     const { image: out, score } = await diffusionFill(image, mask, { signal: ctx.signal });
     return { image: out, score };
   },

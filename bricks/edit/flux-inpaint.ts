@@ -7,6 +7,7 @@
 import { type AnyBrick, defineBrick, port } from '../../src/engine/brick.ts';
 import { GPU_HOST_MISSING } from '../lib/backends.ts';
 import { exemplarRefine, modelFill } from '../lib/inpaint.ts';
+import { requireFillableMask, requireImageSize } from '../lib/input-checks.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
 import { loadModel, modelBackendKey, modelStatus } from '../models/onnx-models.ts';
 import { openCvStatus } from '../models/opencv.ts';
@@ -36,6 +37,8 @@ export function fluxInpaintBrick(env: BrickEnvironment): AnyBrick {
       { ...GPU_HOST_MISSING, detail: `generative inpainting: ${GPU_HOST_MISSING.detail}` },
     ],
     async run({ image, mask, preimage, score }, ctx) {
+      requireImageSize('FLUX-INPAINT', image);
+      requireFillableMask('FLUX-INPAINT', mask);
       const model = await loadModel('inpaint', env);
       if (model) {
         ctx.logger.debug({ model: model.path, provider: model.provider }, 'FLUX-INPAINT with user model');

@@ -31,6 +31,9 @@ const METALS: Readonly<Record<string, { ramp: readonly Stop[]; contrast: number 
   mirror: { ramp: [[0, [8, 10, 14]], [0.35, [90, 96, 106]], [0.65, [200, 206, 214]], [1, [255, 255, 255]]], contrast: 2.2 },
 };
 
+/** Where on a metal's ramp its body colour sits: the saturated middle, between shadow and glint. */
+const METAL_BODY = 0.55;
+
 /** Materials and patterns a colour transform cannot fake. */
 const GENERATIVE_ONLY = [
   'wood', 'wooden', 'glass', 'glassy', 'transparent', 'translucent', 'crystal', 'marble', 'stone', 'rock', 'brick', 'concrete', 'leather', 'fabric', 'cloth',
@@ -138,11 +141,12 @@ export async function recolour(image: ImageData, mask: MaskData, target: Recolou
       const l = L[y * box.width + x]!;
       let rgb: [number, number, number];
       if (target.kind === 'metal') {
-        // Contrast-stretched lightness through an S-curve: metals show hard highlights and deep shadows.
-        const t = (l - lo) / (hi - lo);
-        const s = 1 / (1 + Math.exp(-target.contrast * 4 * (t - 0.5)));
-        const s0 = 1 / (1 + Math.exp(target.contrast * 2));
-        rgb = rampColour(target.ramp, (s - s0) / (1 - 2 * s0));
+        // The paint's own lightness becomes the metal's body colour (the saturated middle of the ramp), and each
+        // pixel's offset from it, stretched to the object's own range, runs up to the highlight or down to the
+        // shadow end through a contrast curve: a white car turns rich gold with bright glints, not pale yellow.
+        const u = l >= ref ? (l - ref) / Math.max(8, hi - ref) : (l - ref) / Math.max(8, ref - lo);
+        const v = Math.tanh(target.contrast * u) / Math.tanh(target.contrast);
+        rgb = rampColour(target.ramp, METAL_BODY + v * (v >= 0 ? 1 - METAL_BODY : METAL_BODY));
       } else {
         // Offsets from the paint's lightness are compressed softly into 0..100 so highlights and shadows keep their order instead of clipping.
         const delta = (l - ref) * target.contrast;

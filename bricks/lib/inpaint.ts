@@ -197,6 +197,9 @@ function fillScore(
 /** Hole pixels the exemplar search handles at full resolution; beyond this it works on a downscaled crop. */
 export const MAX_PATCH_TARGETS = 30_000;
 
+/** Hole pixels at the coarsest pyramid level of the exemplar fill. */
+const COARSEST_TARGETS = 1_500;
+
 export interface RefineOptions {
   readonly signal?: AbortSignal;
   /** FASTINPAINT's score: a good pre-fill keeps more weight in the blend. */
@@ -242,43 +245,84 @@ export async function exemplarRefine(image: ImageData, mask: MaskData, preimage:
   const scale = Math.min(1, Math.sqrt(MAX_PATCH_TARGETS / Math.max(1, count)));
   const ww = Math.max(8, Math.round(box.width * scale));
   const wh = Math.max(8, Math.round(box.height * scale));
+  // Pyramid levels, coarse to fine: halve until the hole is small enough that a patch sees across it.
+  const levels: { w: number; h: number }[] = [{ w: ww, h: wh }];
+  let holeAtLevel = count * scale * scale;
+  while (holeAtLevel > COARSEST_TARGETS && levels[0]!.w >= 32 && levels[0]!.h >= 32) {
+    levels.unshift({ w: Math.round(levels[0]!.w / 2), h: Math.round(levels[0]!.h / 2) });
+    holeAtLevel /= 4;
+  }
   const refined = withMats(cv, (s) => {
-    let src = s.fromBytes(orig, box.height, box.width, 3);
-    let gss = s.fromBytes(guess, box.height, box.width, 3);
-    let hol = s.fromBytes(holeFull, box.height, box.width, 1);
-    if (scale < 1) {
-      const size = new cv.Size(ww, wh);
+    const src = s.fromBytes(orig, box.height, box.width, 3);
+    const hol = s.fromBytes(holeFull, box.height, box.width, 1);
+    // The diffusion pre-fill starts the coarsest level; each level's fill, enlarged, guides the next (Wexler et al. 2007).
+    let est = s.fromBytes(guess, box.height, box.width, 3);
+    let filled: Uint8Array = new Uint8Array(0);
+    let field = new Int32Array(0);
+    for (let l = 0; l < levels.length; l++) {
+      const { w, h } = levels[l]!;
+      const size = new cv.Size(w, h);
       const [a, b, c] = [s.mat(), s.mat(), s.mat()];
       cv.resize(src, a, size, 0, 0, cv.INTER_AREA);
-      cv.resize(gss, b, size, 0, 0, cv.INTER_AREA);
+      cv.resize(est, b, size, 0, 0, l === 0 ? cv.INTER_AREA : cv.INTER_LINEAR);
       cv.resize(hol, c, size, 0, 0, cv.INTER_AREA);
       cv.threshold(c, c, 0, 255, cv.THRESH_BINARY);
-      [src, gss, hol] = [a, b, c];
+      const finest = l === levels.length - 1;
+      if (finest) field = new Int32Array(w * h).fill(-1);
+      filled = patchFill(bytesOf(a), bytesOf(b), bytesOf(c), w, h, {
+        field: finest ? field : undefined,
+        signal: opts.signal,
+        // Coarse levels settle the layout and are cheap; the finest only sharpens it.
+        emIterations: finest ? 2 : 4,
+        searchIterations: finest ? 2 : 3,
+        // At the coarsest level the pre-fill is only a colour hint; above it, the enlarged fill is a good guide.
+        guideWeight: l === 0 ? 0.35 : 1,
+        sharp: finest,
+      });
+      est = s.fromBytes(filled, h, w, 3);
     }
-    // Coarse to fine: at half size the search sees enough context to continue large structures (a road's edge), and its result guides the full-size pass.
-    const hw = Math.max(8, ww >> 1);
-    const hh = Math.max(8, wh >> 1);
-    const [a, b, c] = [s.mat(), s.mat(), s.mat()];
-    cv.resize(src, a, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
-    cv.resize(gss, b, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
-    cv.resize(hol, c, new cv.Size(hw, hh), 0, 0, cv.INTER_AREA);
-    cv.threshold(c, c, 0, 255, cv.THRESH_BINARY);
-    const coarse = patchFill(bytesOf(a), bytesOf(b), bytesOf(c), hw, hh, { signal: opts.signal, emIterations: 3, searchIterations: 3, guideWeight: 1 });
-    const up = s.mat();
-    cv.resize(s.fromBytes(coarse, hh, hw, 3), up, new cv.Size(ww, wh), 0, 0, cv.INTER_LINEAR);
-    const filled = patchFill(bytesOf(src), bytesOf(up), bytesOf(hol), ww, wh, { signal: opts.signal, emIterations: 2, searchIterations: 2, sharp: true });
     if (scale === 1) return filled;
     const out = s.mat();
-    cv.resize(s.fromBytes(filled, wh, ww, 3), out, new cv.Size(box.width, box.height), 0, 0, cv.INTER_CUBIC);
-    return bytesOf(out);
+    cv.resize(est, out, new cv.Size(box.width, box.height), 0, 0, cv.INTER_CUBIC);
+    return copyAlongField(orig, bytesOf(out), holeFull, box.width, box.height, field, ww, wh);
   });
 
-  // Trust the exemplar fill more the worse the diffusion fill was.
-  const weight = 1 - 0.5 * Math.max(0, Math.min(1, score));
-  const mixed = new Uint8Array(refined.length);
-  for (let i = 0; i < mixed.length; i++) mixed[i] = Math.round(refined[i]! * weight + guess[i]! * (1 - weight));
+  // The exemplar fill replaces the diffusion fill outright: blending the two would average the texture away.
+  const mixed = refined;
   const { image: out, filled } = pasteHole(image, box, mixed, holeFull, featherFull, Math.min(3, grow));
   return { image: out, score, filled, box };
+}
+
+/**
+ * A fill found at reduced resolution, brought back to full resolution with full-resolution
+ * detail: each hole pixel copies the known pixel its coarse match points at (the match's
+ * displacement scaled up), so texture is copied, not enlarged and blurred. Pixels whose
+ * displaced source is unknown or off the crop keep the enlarged fill.
+ */
+function copyAlongField(orig: Uint8Array, enlarged: Uint8Array, hole: Uint8Array, w: number, h: number, field: Int32Array, cw: number, ch: number): Uint8Array {
+  const out = new Uint8Array(enlarged);
+  const kx = cw / w;
+  const ky = ch / h;
+  for (let y = 0; y < h; y++) {
+    const yc = Math.min(ch - 1, Math.floor(y * ky));
+    for (let x = 0; x < w; x++) {
+      const q = y * w + x;
+      if (!hole[q]) continue;
+      const xc = Math.min(cw - 1, Math.floor(x * kx));
+      const m = field[yc * cw + xc]!;
+      if (m < 0) continue;
+      const mx = m % cw;
+      const my = (m - mx) / cw;
+      const sx = x + Math.round((mx - xc) / kx);
+      const sy = y + Math.round((my - yc) / ky);
+      if (sx < 0 || sy < 0 || sx >= w || sy >= h || hole[sy * w + sx]) continue;
+      const r = (sy * w + sx) * 3;
+      out[q * 3] = orig[r]!;
+      out[q * 3 + 1] = orig[r + 1]!;
+      out[q * 3 + 2] = orig[r + 2]!;
+    }
+  }
+  return out;
 }
 
 /** The mask binarised and dilated by `grow` inside `box`, with each hole pixel's distance to the hole's edge. */

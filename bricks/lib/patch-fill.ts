@@ -17,6 +17,8 @@ export interface PatchFillOptions {
   readonly guideWeight?: number;
   /** Output each hole pixel from its single best patch (crisp texture) rather than the vote (smooth). */
   readonly sharp?: boolean;
+  /** Receives each hole pixel's match (the index of its source patch centre), -1 elsewhere, for copying detail at a finer scale. */
+  readonly field?: Int32Array;
 }
 
 /** Small deterministic PRNG so that a fill is reproducible (and cacheable). */
@@ -176,6 +178,7 @@ export function patchFill(rgb: Uint8Array, guess: Uint8Array, hole: Uint8Array, 
       est[t * 3 + 2] = acc[t * 3 + 2]! / ws;
     }
   }
+  opts.field?.set(nnf);
   const out = new Uint8Array(rgb);
   if (opts.sharp) {
     // Voting averages several matches and blurs texture; the best match's own pixel keeps it crisp.

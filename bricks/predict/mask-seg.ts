@@ -3,6 +3,8 @@
  * the mask itself — probable foreground inside, probable background in a ring
  * just outside, certain background beyond — so the colour models learn the
  * object from what the user circled and the background from its surroundings.
+ * A dragged box goes through the detector-box refinement (segment.ts) instead,
+ * which measured better on box-shaped rough masks.
  * A user-supplied salient-segmentation model (isnet.onnx, u2net.onnx, …) runs
  * on the same crop instead when installed.
  */
@@ -11,12 +13,13 @@ import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
 import { bytesOf, disc, withMats } from '../lib/cv-mats.ts';
 import { cropBinary, cropRgb, growBox } from '../lib/inpaint.ts';
+import { requireImageSize } from '../lib/input-checks.ts';
 import { fitMask, maskBounds, type Box } from '../lib/pixels.ts';
 import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
 import { loadModel, modelBackendKey, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
 import { runSegmentModel } from '../models/onnx-run.ts';
 import { loadOpenCv, openCvStatus } from '../models/opencv.ts';
-import { checkerboardView, keepComponentsNear } from './segment.ts';
+import { checkerboardView, keepComponentsNear, refineBox } from './segment.ts';
 
 /** GrabCut works at most at this longest side; the result is scaled back. */
 const WORK_SIDE = 320;
@@ -142,6 +145,29 @@ function coverage(m: MaskData): number {
   return on;
 }
 
+/** A rough mask that fills its bounding box: a box the user dragged, not an outline they traced. */
+function isBoxLike(rough: MaskData, roughArea: number): boolean {
+  const b = maskBounds(rough, 127);
+  return b !== undefined && roughArea >= 0.9 * b.width * b.height;
+}
+
+/**
+ * A dragged box is what a detector gives, only looser: the same box refinement (a certain
+ * core, GrabCut, components, holes, edge snapping), kept within the box and its slack.
+ */
+async function refineLooseBox(image: ImageData, rough: MaskData, signal?: AbortSignal): Promise<MaskData> {
+  const box = maskBounds(rough, 127)!;
+  const m = await refineBox(image, box, signal ? { signal } : {});
+  const slack = slackWidth(box);
+  const { width: W } = image;
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < W; x++) {
+      if (x < box.x - slack || x >= box.x + box.width + slack || y < box.y - slack || y >= box.y + box.height + slack) m.data[y * W + x] = 0;
+    }
+  }
+  return m;
+}
+
 /** The object inside the rough mask, by the best backend present. */
 export async function segmentInsideMask(image: ImageData, roughIn: MaskData, signal?: AbortSignal, env: BrickEnvironment = NO_USER_MODELS): Promise<SegmentResult> {
   const rough = await fitMask(roughIn, image.width, image.height);
@@ -152,7 +178,9 @@ export async function segmentInsideMask(image: ImageData, roughIn: MaskData, sig
     const m = await modelSegment(model, image, rough);
     if (coverage(m) >= 0.02 * roughArea) return { mask: m, backend: 'onnx' };
   }
-  const m = await grabCutFromMask(image, rough, signal);
+  let m = isBoxLike(rough, roughArea) ? await refineLooseBox(image, rough, signal) : undefined;
+  // The box refinement says "not found" when GrabCut floods the box or collapses; the mask-seeded cut still has a say.
+  if (!m || coverage(m) === 0) m = await grabCutFromMask(image, rough, signal);
   // GrabCut can collapse when object and background share colours; the user's own outline is then the honest answer.
   if (coverage(m) < 0.02 * roughArea) return { mask: rough, backend: 'rough-mask' };
   return { mask: m, backend: 'grabcut' };
@@ -177,6 +205,7 @@ export function maskSegBrick(env: BrickEnvironment): AnyBrick {
     backendKey: () => modelBackendKey('segment', env),
     backends: () => [modelStatus('segment', env), openCvStatus('GrabCut initialised from the rough mask')],
     async run({ image, mask }, ctx) {
+      requireImageSize('MASK-SEG', image);
       const { mask: m, backend } = await segmentInsideMask(image, mask, ctx.signal, env);
       ctx.logger.debug({ backend }, 'MASK-SEG');
       // The edit will cover everything the user drew, not just the object: they should know why.

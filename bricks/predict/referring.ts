@@ -7,6 +7,8 @@ import type { ImageData } from '../../src/engine/values.ts';
 import type { CocoLabel, Detection } from '../models/human.ts';
 import { COCO_LABELS } from '../models/human.ts';
 
+const ANIMALS: readonly CocoLabel[] = ['dog', 'cat', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'bird'];
+
 /** Words for COCO classes, singular and plural; longer phrases are matched first. */
 const SYNONYMS: Record<string, readonly CocoLabel[]> = {
   automobile: ['car'], automobiles: ['car'], vehicle: ['car', 'truck', 'bus', 'motorcycle'], vehicles: ['car', 'truck', 'bus', 'motorcycle'],
@@ -28,8 +30,12 @@ const SYNONYMS: Record<string, readonly CocoLabel[]> = {
   pony: ['horse'], foal: ['horse'], horses: ['horse'], cattle: ['cow'], cows: ['cow'], bull: ['cow'], calf: ['cow'], ox: ['cow'],
   birds: ['bird'], pigeon: ['bird'], duck: ['bird'], seagull: ['bird'], gull: ['bird'], parrot: ['bird'], chicken: ['bird'], hen: ['bird'], swan: ['bird'],
   elephants: ['elephant'], bears: ['bear'], zebras: ['zebra'], giraffes: ['giraffe'],
-  animal: ['dog', 'cat', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'bird'],
-  animals: ['dog', 'cat', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'bird'],
+  animal: ANIMALS, animals: ANIMALS,
+  // Animals the detector has no class for: it reports them as whichever animal they resemble, so the look-alike comes first and any animal will do.
+  camel: ['horse', ...ANIMALS], camels: ['horse', ...ANIMALS], donkey: ['horse', ...ANIMALS], mule: ['horse', ...ANIMALS], zebu: ['cow', ...ANIMALS],
+  deer: ['horse', ...ANIMALS], llama: ['sheep', ...ANIMALS], alpaca: ['sheep', ...ANIMALS], goat: ['sheep', ...ANIMALS], goats: ['sheep', ...ANIMALS],
+  pig: ['sheep', ...ANIMALS], pigs: ['sheep', ...ANIMALS], fox: ['dog', ...ANIMALS], wolf: ['dog', ...ANIMALS], rabbit: ['cat', ...ANIMALS],
+  tiger: ['cat', ...ANIMALS], lion: ['cat', ...ANIMALS], leopard: ['cat', ...ANIMALS], monkey: ['bear', ...ANIMALS], panda: ['bear', ...ANIMALS],
   bag: ['handbag', 'backpack', 'suitcase'], purse: ['handbag'], rucksack: ['backpack'], luggage: ['suitcase'],
   ball: ['sports ball'], football: ['sports ball'], soccer: ['sports ball'], basketball: ['sports ball'],
   sofa: ['couch'], settee: ['couch'], table: ['dining table'], desk: ['dining table'], armchair: ['chair'], chairs: ['chair'], seat: ['chair', 'bench'],
@@ -171,6 +177,16 @@ export function dominantColour(img: ImageData, d: Box4): ColourName {
   return best;
 }
 
+/** How prominent a detection is: big, confident and near the centre. */
+export function prominence(d: Detection, w: number, h: number): number {
+  const area = (d.width * d.height) / (w * h);
+  const dx = (d.x + d.width / 2) / w - 0.5;
+  const dy = (d.y + d.height / 2) / h - 0.5;
+  const centrality = 1 - Math.min(1, Math.hypot(dx, dy) / Math.SQRT1_2) * 0.6;
+  // Square root of the area: a large background object should not beat a confident central one by area alone.
+  return Math.sqrt(area) * d.score * centrality;
+}
+
 interface Box4 {
   readonly x: number;
   readonly y: number;
@@ -228,8 +244,9 @@ export function chooseDetections(ref: Reference, dets: readonly Detection[], img
   else if (locs.includes('front')) order = (d) => -(d.y + d.height) - Math.sqrt(area(d));
   else if (locs.includes('back')) order = (d) => d.y + d.height + Math.sqrt(area(d));
   if (!order) {
-    const byScore = [...pool].sort((a, b) => b.score - a.score);
-    return ref.ordinal ? [] : byScore.slice(0, 1);
+    // "the person" among several means the one the photo is about: large, central and confident, not merely the most confident.
+    const byProminence = [...pool].sort((a, b) => prominence(b, img.width, img.height) - prominence(a, img.width, img.height));
+    return ref.ordinal ? [] : byProminence.slice(0, 1);
   }
   const sorted = [...pool].sort((a, b) => order(a) - order(b));
   const pick = sorted[(ref.ordinal ?? 1) - 1];

@@ -1,6 +1,7 @@
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import type { MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
+import { requireImageSize } from '../lib/input-checks.ts';
 import { detectObjects, humanStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
 import { chooseDetections, parseReference } from './referring.ts';
@@ -21,6 +22,7 @@ export const RES = defineBrick({
   version: '1',
   backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement inside the box')],
   async run({ image, prompt }, ctx) {
+    requireImageSize('RES', image);
     const ref = parseReference(prompt);
     const empty = (): { mask: MaskData; image: typeof image } => {
       const mask = makeMask(image.width, image.height);

@@ -6,7 +6,9 @@ import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
 import { type Box, labelComponents } from '../lib/pixels.ts';
-import { loadOpenCv } from '../models/opencv.ts';
+import { bytesOf, withMats } from '../lib/cv-mats.ts';
+import { fillHoles, guidedFilter } from '../lib/mask-ops.ts';
+import { type CV, loadOpenCv } from '../models/opencv.ts';
 
 /** GrabCut's cost grows with pixels; objects are refined at this longest side and the mask scaled back. */
 const WORK_SIDE = 320;
@@ -42,12 +44,46 @@ export interface RefineOptions {
   /** Half-axes of the certain-foreground core, as fractions of the box (0 disables it). */
   readonly coreX?: number;
   readonly coreY?: number;
+  /** Snap the edge to the photo's edges with a guided filter at full resolution (default on). */
+  readonly edgeRefine?: boolean;
+}
+
+/** GrabCut's labels for a box inside its context region, at work resolution. */
+function boxSeeds(cv: CV, w: number, h: number, rx: number, ry: number, rw: number, rh: number, opts: RefineOptions, local?: MaskData): Uint8Array {
+  const g = new Uint8Array(w * h);
+  // A detector's box is centred on its object: a small core is marked certain foreground, which keeps
+  // GrabCut from dropping half of an object whose colours resemble the background (a grey jacket on a grey street).
+  const ccx = rx + rw / 2;
+  const ccy = ry + rh / 2;
+  const ax = Math.max(1, rw * (opts.coreX ?? 0.1));
+  const ay = Math.max(1, rh * (opts.coreY ?? 0.25));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const inside = x >= rx && x < rx + rw && y >= ry && y < ry + rh;
+      if (!inside) {
+        g[i] = cv.GC_BGD;
+        continue;
+      }
+      if (local) {
+        g[i] = local.data[i]! >= 128 ? cv.GC_PR_FGD : cv.GC_PR_BGD;
+        continue;
+      }
+      const dx = (x - ccx) / ax;
+      const dy = (y - ccy) / ay;
+      g[i] = dx * dx + dy * dy <= 1 ? cv.GC_FGD : cv.GC_PR_FGD;
+    }
+  }
+  return g;
 }
 
 /**
- * Object mask for a box: GrabCut initialised with the box inside a context margin,
- * keeping the component that overlaps the box centre. Falls back to an ellipse
- * inscribed in the box when GrabCut collapses (under 12% of the box) or floods it.
+ * Object mask for a box: GrabCut on the box inside a context margin, seeded with a
+ * certain-foreground core and certain background outside, five iterations;
+ * then the components that belong to the object, small holes filled, and the edge
+ * snapped to the photo's edges at full resolution. Returns an empty mask ("not found")
+ * when GrabCut collapses (under 12 % of the box) or floods the box: a box-shaped
+ * mask would edit the background around the object.
  */
 export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = {}): Promise<MaskData> {
   const cv = await loadOpenCv();
@@ -66,58 +102,60 @@ export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = 
   const ry = Math.max(0, Math.round((b.y - region.y) * kh));
   const rw = Math.max(1, Math.min(crop.width - rx, Math.round(b.width * k)));
   const rh = Math.max(1, Math.min(crop.height - ry, Math.round(b.height * kh)));
+  const canRun = rw >= 3 && rh >= 3 && (rw < crop.width - 1 || rh < crop.height - 1 || opts.prior !== undefined);
+  if (!canRun) return makeMask(img.width, img.height);
+  const local = opts.prior ? await cropMask(await resizeMask(opts.prior, img.width, img.height), region, crop.width, crop.height) : undefined;
+  const seeds = boxSeeds(cv, crop.width, crop.height, rx, ry, rw, rh, opts, local);
+  const labels = withMats(cv, (s) => {
+    const src = s.fromBytes(crop.data, crop.height, crop.width, 3);
+    const gc = s.fromBytes(seeds, crop.height, crop.width, 1);
+    cv.grabCut(src, gc, new cv.Rect(rx, ry, rw, rh), s.mat(), s.mat(), opts.iterations ?? 5, cv.GC_INIT_WITH_MASK);
+    return bytesOf(gc);
+  });
+  opts.signal?.throwIfAborted();
+  const bin = makeMask(crop.width, crop.height);
+  for (let i = 0; i < bin.data.length; i++) bin.data[i] = labels[i] === cv.GC_FGD || labels[i] === cv.GC_PR_FGD ? 255 : 0;
+  const kept = fillHoles(keepComponentsNear(bin, rx + rw / 2, ry + rh / 2), crop.width, crop.height);
+  let area = 0;
+  for (let i = 0; i < kept.length; i++) if (kept[i]) area++;
+  if (area <= 0.12 * rw * rh || area >= 0.98 * rw * rh) return makeMask(img.width, img.height);
+  bin.data.set(kept);
+  return opts.edgeRefine === false ? placeMask(bin, region, img.width, img.height) : placeRefined(img, bin, region);
+}
 
-  const src = new cv.Mat(crop.height, crop.width, cv.CV_8UC3);
-  src.data.set(crop.data);
-  const gcMask = new cv.Mat(crop.height, crop.width, cv.CV_8UC1, new cv.Scalar(cv.GC_BGD));
-  const bgd = new cv.Mat();
-  const fgd = new cv.Mat();
-  const out = makeMask(crop.width, crop.height);
-  let ok = false;
-  try {
-    const local = opts.prior ? await cropMask(await resizeMask(opts.prior, img.width, img.height), region, crop.width, crop.height) : undefined;
-    // A detector's box is centred on its object: a small core is marked certain foreground, which keeps
-    // GrabCut from dropping half of an object whose colours resemble the background (a grey jacket on a grey street).
-    const ccx = rx + rw / 2;
-    const ccy = ry + rh / 2;
-    const ax = Math.max(1, rw * (opts.coreX ?? 0.1));
-    const ay = Math.max(1, rh * (opts.coreY ?? 0.25));
-    for (let y = 0; y < crop.height; y++) {
-      for (let x = 0; x < crop.width; x++) {
-        const i = y * crop.width + x;
-        const inside = x >= rx && x < rx + rw && y >= ry && y < ry + rh;
-        const dx = (x - ccx) / ax;
-        const dy = (y - ccy) / ay;
-        let v: number = inside ? cv.GC_PR_FGD : cv.GC_BGD;
-        if (inside && local) v = local.data[i]! >= 128 ? cv.GC_PR_FGD : cv.GC_PR_BGD;
-        if (inside && !local && dx * dx + dy * dy <= 1) v = cv.GC_FGD;
-        gcMask.data[i] = v;
-      }
+/**
+ * Puts a work-resolution region mask back at full resolution with its edge snapped
+ * to the photo's: a guided filter (grey guide) over the bilinearly enlarged mask,
+ * with a window about twice the enlargement factor so that it can move the edge
+ * by the error the coarse work resolution left.
+ */
+async function placeRefined(img: ImageData, local: MaskData, region: Box): Promise<MaskData> {
+  const { width: W, height: H } = img;
+  const scaled = await resizeMask(local, region.width, region.height);
+  const n = region.width * region.height;
+  const guide = new Float32Array(n);
+  const p = new Float32Array(n);
+  const c = img.channels;
+  for (let y = 0; y < region.height; y++) {
+    for (let x = 0; x < region.width; x++) {
+      const q = y * region.width + x;
+      const i = ((region.y + y) * W + region.x + x) * c;
+      guide[q] = (0.299 * img.data[i]! + 0.587 * img.data[i + 1]! + 0.114 * img.data[i + 2]!) / 255;
+      p[q] = scaled.data[q]! / 255;
     }
-    const mode = cv.GC_INIT_WITH_MASK;
-    const rect = new cv.Rect(rx, ry, rw, rh);
-    const canRun = rw >= 3 && rh >= 3 && (rw < crop.width - 1 || rh < crop.height - 1 || local !== undefined);
-    if (canRun) {
-      cv.grabCut(src, gcMask, rect, bgd, fgd, opts.iterations ?? 4, mode);
-      opts.signal?.throwIfAborted();
-      for (let i = 0; i < out.data.length; i++) {
-        const v = gcMask.data[i];
-        out.data[i] = v === cv.GC_FGD || v === cv.GC_PR_FGD ? 255 : 0;
-      }
-      const kept = keepComponentsNear(out, rx + rw / 2, ry + rh / 2);
-      const area = kept.reduce((n, v) => n + (v ? 1 : 0), 0);
-      const boxArea = rw * rh;
-      ok = area > 0.12 * boxArea && area < 0.98 * boxArea;
-      if (ok) out.data.set(kept);
-    }
-  } finally {
-    src.delete();
-    gcMask.delete();
-    bgd.delete();
-    fgd.delete();
   }
-  if (!ok) ellipseInto(out, rx, ry, rw, rh);
-  return placeMask(out, region, img.width, img.height);
+  const up = region.width / local.width;
+  const r = Math.max(2, Math.round(2 * up));
+  const alpha = guidedFilter(guide, p, region.width, region.height, r, 1e-3);
+  const full = makeMask(W, H);
+  for (let y = 0; y < region.height; y++) {
+    for (let x = 0; x < region.width; x++) {
+      const a = alpha[y * region.width + x]!;
+      // A steep ramp around one half: firm where the photo's edge is sharp, soft over hair and fur.
+      full.data[(region.y + y) * W + region.x + x] = a <= 0.3 ? 0 : a >= 0.7 ? 255 : Math.round(((a - 0.3) / 0.4) * 255);
+    }
+  }
+  return full;
 }
 
 /**
@@ -140,19 +178,6 @@ async function cropMask(m: MaskData, region: Box, w: number, h: number): Promise
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 1) throw new Error('mask crop lost its single channel');
   return makeMask(w, h, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-}
-
-function ellipseInto(m: MaskData, x: number, y: number, w: number, h: number): void {
-  m.data.fill(0);
-  const cx = x + w / 2;
-  const cy = y + h / 2;
-  for (let yy = y; yy < y + h; yy++) {
-    for (let xx = x; xx < x + w; xx++) {
-      const dx = (xx + 0.5 - cx) / (w / 2);
-      const dy = (yy + 0.5 - cy) / (h / 2);
-      if (dx * dx + dy * dy <= 1) m.data[yy * m.width + xx] = 255;
-    }
-  }
 }
 
 /**

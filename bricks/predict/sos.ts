@@ -2,28 +2,20 @@ import { defineBrick, port } from '../../src/engine/brick.ts';
 import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
+import { requireImageSize } from '../lib/input-checks.ts';
 import type { Box } from '../lib/pixels.ts';
 import type { Detection } from '../models/human.ts';
 import { detectObjects, humanStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
+import { prominence } from './referring.ts';
 import { checkerboardView, keepComponentsNear, refineBox, resizeMask } from './segment.ts';
 
-/** How prominent a detection is: big, confident and near the centre. */
-export function prominence(d: Detection, w: number, h: number): number {
-  const area = (d.width * d.height) / (w * h);
-  const dx = (d.x + d.width / 2) / w - 0.5;
-  const dy = (d.y + d.height / 2) / h - 0.5;
-  const centrality = 1 - Math.min(1, Math.hypot(dx, dy) / Math.SQRT1_2) * 0.6;
-  // Square root of the area: a large background object should not beat a confident central one by area alone.
-  return Math.sqrt(area) * d.score * centrality;
-}
-
 /** The detection SOS would choose, if any is confident enough. */
-export function mostProminent(dets: readonly Detection[], w: number, h: number): Detection | undefined {
+export function mostProminent(dets: readonly Detection[], w: number, h: number, minScore = 0.3): Detection | undefined {
   let best: Detection | undefined;
   let score = 0;
   for (const d of dets) {
-    if (d.score < 0.3) continue;
+    if (d.score < minScore) continue;
     const p = prominence(d, w, h);
     if (p > score) {
       best = d;
@@ -120,10 +112,12 @@ export const SOS = defineBrick({
   version: '1',
   backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement'), { name: 'saliency', available: true, detail: 'border-contrast saliency when nothing is detected' }],
   async run({ image }, ctx) {
+    requireImageSize('SOS', image);
     ctx.progress({ fraction: 0.1, message: 'detecting objects' });
-    const dets = await detectObjects(image, { minScore: 0.3 });
+    // Low-confidence detections count too (a cat scored 0.21 is still the cat); prominence weighs their score.
+    const dets = await detectObjects(image, { minScore: 0.2 });
     ctx.signal.throwIfAborted();
-    const best = mostProminent(dets, image.width, image.height);
+    const best = mostProminent(dets, image.width, image.height, 0.2);
     let mask: MaskData;
     if (best) {
       ctx.logger.debug({ best }, 'SOS: detection');

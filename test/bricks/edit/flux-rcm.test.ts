@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FLUX_RCM, parseRecolourPrompt } from '../../../bricks/edit/flux-rcm.ts';
 import { NeedsGpuHostError } from '../../../src/engine/errors.ts';
-import type { ImageData } from '../../../src/engine/values.ts';
+import type { ImageData, MaskData } from '../../../src/engine/values.ts';
+import { makeMask } from '../../../src/engine/values.ts';
 import { describeWithPhotos } from '../../support/shared.ts';
 import { call, ellipseMask, hueAt, meanLuma, photo, pixels, rgbAt, sameAt } from './support.ts';
 
@@ -109,3 +110,43 @@ describe('FLUX-RCM prompts', () => {
     await expect(call(FLUX_RCM, { image: img, mask, prompt: 'wooden' })).rejects.toBeInstanceOf(NeedsGpuHostError);
   });
 });
+
+describeWithPhotos('FLUX-RCM metals on white-suv.jpg', () => {
+  // The SUV's doors and wings (the car spans x 35..400, y 130..270 of the 430×297 photo), with a feathered
+  // edge as a segmentation mask has: pixels at 0 must come out unchanged, however close to the object.
+  const bodyMask = (): MaskData => {
+    const m = makeMask(430, 297);
+    for (let y = 0; y < 297; y++) {
+      for (let x = 0; x < 430; x++) {
+        const r = Math.hypot((x - 230) / 150, (y - 212) / 40);
+        m.data[y * 430 + x] = r <= 0.95 ? 255 : r >= 1.05 ? 0 : Math.round(((1.05 - r) / 0.1) * 255);
+      }
+    }
+    return m;
+  };
+  const lumas = (img: ImageData, ps: readonly number[]): number[] => ps.map((p) => { const [r, g, b] = rgbAt(img, p); return 0.299 * r + 0.587 * g + 0.114 * b; }).sort((a, b) => a - b);
+  const spread = (xs: readonly number[]): number => {
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
+  };
+  const medianSaturation = (img: ImageData, ps: readonly number[]): number => ps.map((p) => hueAt(img, p).s).sort((a, b) => a - b)[ps.length >> 1]!;
+
+  for (const [metal, coloured] of [['gold', true], ['bronze', true], ['silver', false], ['chrome', false]] as const) {
+    it(`"${metal}" keeps the body's contrast and highlights, ${coloured ? 'turns it a rich metal colour' : 'stays neutral'}, and changes no pixel outside the mask`, async () => {
+      const img = await photo('white-suv.jpg');
+      const mask = bodyMask();
+      const out = (await call(FLUX_RCM, { image: img, mask, prompt: metal })).image as ImageData;
+      const inside = pixels(mask, true);
+      const before = lumas(img, inside);
+      const after = lumas(out, inside);
+      // Contrast: the lightness spread survives (a flat fill would shrink it), and glints stay bright.
+      expect(spread(after)).toBeGreaterThan(0.85 * spread(before));
+      expect(after[Math.floor(after.length * 0.95)]!).toBeGreaterThan(195);
+      // A white car gilded should be gold, not pale yellow; silver and chrome carry no tint.
+      if (coloured) expect(medianSaturation(out, inside)).toBeGreaterThan(0.5);
+      else expect(medianSaturation(out, inside)).toBeLessThan(0.15);
+      expect(sameAt(img, out, pixels(mask, false))).toBe(true);
+    });
+  }
+});
+
