@@ -118,6 +118,12 @@ export interface BrickContext {
    * Absent when a brick is called directly, hence `ctx.warn?.(…)`.
    */
   readonly warn?: (message: string) => void;
+  /**
+   * The user asked for another sample of the same edit ("try again"): a brick
+   * with randomness (a diffusion seed) draws fresh instead of reproducing its
+   * last result. Absent or false: same inputs, same result.
+   */
+  readonly resample?: boolean;
 }
 
 /** Where a brick's work can happen and whether that is possible right now. */
@@ -157,6 +163,11 @@ export interface BrickDefinition<
    * process's lifetime, which the version covers.
    */
   readonly backendKey?: () => string;
+  /**
+   * Longest one run may take, when the brick knows better than the executor's
+   * default step timeout (a manifest's `timeoutMs` for a slow GPU workflow).
+   */
+  readonly timeoutMs?: number;
   /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
   readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
   readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;

@@ -25,6 +25,42 @@ export function offersGpuHost(b: AnyBrick): boolean {
   return (s as readonly BackendStatus[]).some(isGpuHostLine);
 }
 
+/**
+ * `local`, with the requests it refuses for want of a GPU sent to `generative`:
+ * a manifest brick of the same name (ComfyUI, ONNX, a declared worker). The
+ * CPU variant keeps what it can do ("sepia" stays local even when ComfyUI is
+ * down); the catalogue keeps the built-in's declaration.
+ */
+export function withGenerativeBackend(local: AnyBrick, generative: AnyBrick): AnyBrick {
+  return {
+    ...local,
+    ...(generative.timeoutMs !== undefined ? { timeoutMs: generative.timeoutMs } : {}),
+    backendKey: () => `${local.backendKey?.() ?? 'local'}+${generative.name}@${generative.version}`,
+    async backends(): Promise<BackendStatus[]> {
+      const [mine, theirs] = await Promise.all([local.backends?.() ?? [], generative.backends?.() ?? [{ name: 'declared', available: true }]]);
+      return mine.flatMap((s) => (isGpuHostLine(s) ? theirs.map((t) => gpuHostAs(s, t)) : [s]));
+    },
+    async run(inputs, ctx) {
+      try {
+        return await local.run(inputs, ctx);
+      } catch (err) {
+        if (!(err instanceof NeedsGpuHostError)) throw err;
+        ctx.logger.debug({ brick: local.name, reason: err.reason }, 'local variant cannot do this; running the declared generative brick');
+      }
+      // Only the ports the declaration has: the built-in may take more (FLUX-FILL's optional pre-fill).
+      const given = Object.fromEntries(Object.keys(generative.inputs).map((k) => [k, (inputs as Record<string, unknown>)[k] ?? null]));
+      return generative.run(given as never, ctx);
+    },
+  };
+}
+
+/** Whether a manifest brick can stand in for `local`'s GPU requests: every port it needs, the built-in has, with the same type. */
+export function fitsBuiltin(local: AnyBrick, declared: AnyBrick): boolean {
+  const inputsFit = Object.entries(declared.inputs).every(([k, p]) => local.inputs[k]?.type === p.type || (p.optional === true && !local.inputs[k]));
+  const outputsFit = Object.entries(local.outputs).every(([k, p]) => p.optional === true || declared.outputs[k]?.type === p.type);
+  return inputsFit && outputsFit;
+}
+
 /** `local`, with the requests it refuses for want of a GPU sent through `transport`. */
 export function withGpuHost(local: AnyBrick, transport: BrickTransport): AnyBrick {
   const remote = remoteBrick(local, transport);

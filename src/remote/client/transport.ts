@@ -9,6 +9,7 @@ import type { AnyBrick, BackendStatus, BrickKind, BrickProgress, PortSpec } from
 import { port } from '../../engine/brick.ts';
 import type { Value, ValueType } from '../../engine/values.ts';
 import { errorMessage } from '../../engine/errors.ts';
+import { fitToInputs } from './full-size.ts';
 
 /** Interactive turns go before batch work (evaluations, benchmarks) on a shared queue. */
 export type CallPriority = 'interactive' | 'batch';
@@ -164,12 +165,16 @@ export function remoteBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, transport
           : { name: backendName, available: false, detail: `no worker at ${transport.target} serves ${shape.name} now` },
       ];
     },
-    run: (inputs, ctx) =>
-      transport.call(shape.name, inputs as Record<string, Value | null>, {
+    run: async (inputs, ctx) => {
+      const given = inputs as Record<string, Value | null>;
+      const out = await transport.call(shape.name, given, {
         signal: ctx.signal,
         onProgress: ctx.progress,
         ...(ctx.warn ? { onWarning: ctx.warn } : {}),
         priority: currentCallPriority(),
-      }) as ReturnType<AnyBrick['run']>,
+      });
+      // Whatever size the host's model worked at, the user gets their picture's size back, untouched outside the mask.
+      return (await fitToInputs(shape, given, out)) as Awaited<ReturnType<AnyBrick['run']>>;
+    },
   };
 }

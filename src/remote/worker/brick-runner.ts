@@ -56,11 +56,13 @@ export interface ServedResult {
 /** Runs a served brick; never waits past its deadline or a cancellation, even for a brick that ignores its signal. */
 export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Value | null>, opts: ServeOptions): Promise<ServedResult> {
   const args = checkInputs(brick, inputs);
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  // A brick that declares its own limit (a manifest's timeoutMs for a slow GPU workflow) gets it.
+  const limitMs = brick.timeoutMs ?? opts.timeoutMs;
+  const timeout = AbortSignal.timeout(limitMs);
   const signal = AbortSignal.any([opts.signal, timeout]);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, opts.timeoutMs) : new CancelledError());
+    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, limitMs) : new CancelledError());
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
