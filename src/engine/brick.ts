@@ -10,6 +10,9 @@ import type { ImageData, MaskData, ValueType } from './values.ts';
 
 export type BrickKind = 'predict' | 'edit' | 'function';
 
+/** Where a brick with a CPU variant and a GPU backend sends its requests (see `BrickDefinition.gpuRoute`). */
+export type GpuRoute = 'gpu' | 'cpu-first' | 'cpu';
+
 export interface PortSpec<T extends ValueType = ValueType> {
   readonly type: T;
   readonly description?: string;
@@ -168,6 +171,14 @@ export interface BrickDefinition<
    * default step timeout (a manifest's `timeoutMs` for a slow GPU workflow).
    */
   readonly timeoutMs?: number;
+  /**
+   * For a brick with both a CPU variant and a GPU-host line: where its requests
+   * go once a GPU backend is configured. "cpu-first" (the default): the CPU
+   * variant does what it can and the GPU backend the rest; "gpu": every
+   * request goes to the GPU backend (the CPU variant is a stand-in, as
+   * FLUX-INPAINT's exemplar fill is for diffusion). LEGO_EDIT_GPU_ROUTES overrides it.
+   */
+  readonly gpuRoute?: GpuRoute;
   /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
   readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
   readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;

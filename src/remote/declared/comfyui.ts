@@ -27,6 +27,21 @@ export interface ComfyUIBackend {
   readonly template: Record<string, unknown>;
   readonly outputs: Readonly<Record<string, ComfyUIOutput>>;
   readonly timeoutMs: number;
+  /** Placeholders computed from Float inputs: offset + scale × input, clamped. */
+  readonly derived?: Readonly<Record<string, DerivedValue>>;
+}
+
+export interface DerivedValue {
+  readonly from: string;
+  readonly scale: number;
+  readonly offset: number;
+  readonly min?: number | undefined;
+  readonly max?: number | undefined;
+}
+
+function derive(d: DerivedValue, x: number): number {
+  const v = d.offset + d.scale * x;
+  return Math.min(d.max ?? Infinity, Math.max(d.min ?? -Infinity, Math.round(v * 1e6) / 1e6));
 }
 
 /** ComfyUI reported an error while executing the workflow. */
@@ -215,9 +230,12 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
     });
 
     const inputs = withAbsentInputs(brick, given);
+    const used = templatePlaceholders(backend.template);
     const values: Record<string, string | number> = {};
     for (const [name, v] of Object.entries(inputs)) {
       if (v === null || v === undefined) continue;
+      // An input the workflow does not name (a mask used only to composite the result) is not uploaded.
+      if (typeof v === 'object' && !used.has(name)) continue;
       if (typeof v === 'string' || typeof v === 'number') {
         values[name] = v;
         continue;
@@ -229,6 +247,10 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
       form.append('overwrite', 'true');
       const up = (await jsonOrThrow(await req('/upload/image', { method: 'POST', body: form }), 'upload')) as { name: string; subfolder?: string };
       values[name] = up.subfolder ? `${up.subfolder}/${up.name}` : up.name;
+    }
+    for (const [name, d] of Object.entries(backend.derived ?? {})) {
+      const x = values[d.from];
+      if (typeof x === 'number') values[name] = derive(d, x);
     }
     // Same inputs, same seed: a rerun reproduces the result, as the executor's cache assumes. "Try again" asks for a new sample.
     values.seed ??= ctx.resample

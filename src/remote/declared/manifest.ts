@@ -45,6 +45,10 @@ const backendSchema = z.discriminatedUnion('type', [
       /** Path of an API-format workflow JSON (relative to the manifest), or the workflow inline. */
       workflow: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
       outputs: z.record(portName, z.object({ node: z.union([z.string(), z.number()]).transform(String), index: z.number().int().min(0).optional() }).strict()),
+      /** Placeholders computed from a Float input: offset + scale × input, clamped to [min, max] (FASTINPAINT's quality score → a denoise). */
+      derived: z
+        .record(portName, z.object({ from: portName, scale: z.number().default(1), offset: z.number().default(0), min: z.number().optional(), max: z.number().optional() }).strict())
+        .optional(),
       timeoutMs: z.number().int().min(1).default(10 * 60_000),
     })
     .strict(),
@@ -116,7 +120,16 @@ function crossCheck(m: Manifest, file: string): string[] {
       } catch (err) {
         problems.push(`${at}.backend.workflow: ${errorMessage(err)}`);
       }
-      if (template !== undefined) problems.push(...placeholderProblems(b, templatePlaceholders(template), `${at}.backend.workflow`));
+      const derived = be.derived ?? {};
+      for (const [name, d] of Object.entries(derived)) {
+        const from = (b.inputs as Record<string, PortSpecData>)[d.from];
+        if (!from || from.type !== 'Float') problems.push(`${at}.backend.derived.${name}: "${d.from}" is not a Float input`);
+        if (name in b.inputs) problems.push(`${at}.backend.derived.${name}: an input has that name already`);
+      }
+      if (template !== undefined) {
+        const used = new Set([...templatePlaceholders(template)].filter((n) => !(n in derived)));
+        problems.push(...placeholderProblems(b, used, `${at}.backend.workflow`));
+      }
     }
     if (be.type === 'onnx') {
       for (const [port, spec] of Object.entries(be.inputs)) {

@@ -14,7 +14,7 @@ import { BrickUnavailableError } from '../../engine/errors.ts';
 import type { BrickRegistry } from '../../engine/registry.ts';
 import type { Config } from '../../config.ts';
 import { comfyuiBrick } from './comfyui.ts';
-import { fitsBuiltin, offersGpuHost, withGenerativeBackend, withGpuHost } from '../client/gpu-host.ts';
+import { fitsBuiltin, offersGpuHost, parseGpuRoutes, routeOf, withGenerativeBackend, withGpuHost } from '../client/gpu-host.ts';
 import { HttpTransport } from '../client/http-client.ts';
 import { type BrickDeclaration, ManifestError, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
 import { onnxBrick } from './onnx-brick.ts';
@@ -29,6 +29,7 @@ export type RemoteConfig = Pick<
   | 'redisUrl'
   | 'comfyuiUrl'
   | 'bricksManifest'
+  | 'gpuRoutes'
   | 'remoteTransport'
   | 'queuePrefix'
   | 'queueAttempts'
@@ -139,7 +140,7 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
       const template = typeof be.workflow === 'string' ? loadTemplate(file, be.workflow) : be.workflow;
       // The template's content is part of what the brick computes: a changed file must not reuse cached results.
       const version = `${shape.version}.${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8)}`;
-      return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs });
+      return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs, ...(be.derived ? { derived: be.derived } : {}) });
     }
     case 'onnx': {
       const modelPath = isAbsolute(be.model) ? be.model : join(modelsDirOf(cfg), be.model);
@@ -218,6 +219,7 @@ export function declaredFromSetting(setting: string, cfg: RemoteConfig, opts: De
  */
 export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, logger: Logger): RemoteWiring {
   const transport = transportFrom(cfg, logger);
+  const routes = parseGpuRoutes(cfg.gpuRoutes);
   const builtins = new Map(registry.list().map((b) => [b.name.toUpperCase(), b]));
   const declared: string[] = [];
   const servedByManifest = new Set<string>();
@@ -225,7 +227,7 @@ export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, log
     for (const b of declaredFromSetting(cfg.bricksManifest, cfg, { role: 'bot', transport, logger })) {
       const base = builtins.get(b.name.toUpperCase());
       if (base && offersGpuHost(base) && fitsBuiltin(base, b)) {
-        registry.register(withGenerativeBackend(base, b));
+        registry.register(withGenerativeBackend(base, b, routeOf(base, routes)));
         servedByManifest.add(b.name.toUpperCase());
       } else {
         if (base) logger.warn({ brick: b.name }, 'the manifest brick replaces the built-in of the same name (its ports differ, or the built-in has no GPU-host line)');
@@ -238,7 +240,7 @@ export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, log
   if (transport) {
     for (const b of builtins.values()) {
       if (servedByManifest.has(b.name.toUpperCase()) || !offersGpuHost(b) || registry.get(b.name) !== b) continue;
-      registry.register(withGpuHost(b, transport));
+      registry.register(withGpuHost(b, transport, routeOf(b, routes)));
       remote.push(b.name);
     }
   }

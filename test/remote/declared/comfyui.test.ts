@@ -72,27 +72,27 @@ describe('ComfyUI-backed bricks (against a fake ComfyUI)', () => {
     for (const c of others) await c.close();
   });
 
-  it('runs the shipped FLUX-Fill example: uploads inputs, fills placeholders, maps progress, fetches the output', async () => {
+  it('runs the pack’s FLUX-FILL: uploads inputs, fills placeholders, maps progress, fetches the output', async () => {
     const config = loadConfig({ LEGO_EDIT_DATA_DIR: '/nonexistent', COMFYUI_URL: comfy.url });
-    const [brick] = declaredBricks(join(repoRoot, 'examples/bricks/flux-fill.comfyui.yaml'), config, { role: 'worker', logger: testLogger });
-    expect(brick!.name).toBe('FLUX-FILL');
-    expect((await brick!.backends!())[0]).toMatchObject({ name: 'comfyui', available: true });
+    const bricks = declaredBricks(join(repoRoot, 'examples/comfyui-pack/current/bricks.yaml'), config, { role: 'worker', logger: testLogger });
+    const brick = bricks.find((b) => b.name === 'FLUX-FILL')!;
+    expect((await brick.backends!())[0]).toMatchObject({ name: 'comfyui', available: true });
     const { progress, ctx: c } = ctx();
-    const out = (await brick!.run({ image, mask, prompt: 'a red balloon' } as never, c)) as unknown as { image: ImageData };
+    const out = (await brick.run({ image, mask, prompt: 'a red balloon' } as never, c)) as unknown as { image: ImageData };
     expect([out.image.width, out.image.height]).toEqual([20, 10]);
     expect(at(out.image, 0, 0)).toEqual([245, 235, 225]);
     const prompt = comfy.prompts.at(-1)!;
-    expect(prompt['6']!.inputs.text).toBe('a red balloon');
-    expect(String(prompt['4']!.inputs.image)).toMatch(/^lego-edit-image-[0-9a-f]+\.png$/);
-    expect(prompt['4']!.inputs.image).not.toBe(prompt['5']!.inputs.image);
-    expect(typeof prompt['11']!.inputs.seed).toBe('number');
-    expect(comfy.uploads.has(String(prompt['5']!.inputs.image))).toBe(true);
+    expect(prompt['20']!.inputs.text).toBe('a red balloon');
+    expect(String(prompt['10']!.inputs.image)).toMatch(/^lego-edit-image-[0-9a-f]+\.png$/);
+    expect(String(prompt['11']!.inputs.image)).toMatch(/^lego-edit-mask-[0-9a-f]+\.png$/);
+    expect(typeof prompt['30']!.inputs.seed).toBe('number');
+    expect(comfy.uploads.has(String(prompt['11']!.inputs.image))).toBe(true);
     const fractions = progress.map((p) => p.fraction);
     expect(fractions).toContain(0.5);
     expect(fractions.at(-1)).toBe(1);
     // Same inputs, same seed: reruns reproduce the picture.
-    await brick!.run({ image, mask, prompt: 'a red balloon' } as never, ctx().ctx);
-    expect(comfy.prompts.at(-1)!['11']!.inputs.seed).toBe(prompt['11']!.inputs.seed);
+    await brick.run({ image, mask, prompt: 'a red balloon' } as never, ctx().ctx);
+    expect(comfy.prompts.at(-1)!['30']!.inputs.seed).toBe(prompt['30']!.inputs.seed);
   });
 
   it('reads the history only once ComfyUI says `executing` with node null, which comes after the history is written', async () => {

@@ -22,7 +22,17 @@ function problems(text: string, file = 'bricks.yaml'): string[] {
 
 describe('bricks manifest', () => {
   it('accepts the shipped examples', () => {
-    expect(loadManifest(join(repoRoot, 'examples/bricks/flux-fill.comfyui.yaml')).bricks.map((b) => b.name)).toEqual(['FLUX-FILL']);
+    for (const recipe of ['current', 'lego-edit']) {
+      expect(loadManifest(join(repoRoot, `examples/comfyui-pack/${recipe}/bricks.yaml`)).bricks.map((b) => b.name)).toEqual([
+        'FLUX-FILL',
+        'FLUX-INPAINT',
+        'FLUX-RCM',
+        'FLUX-STYLE',
+        'FLUX-ENV',
+        'FLUX-POSE',
+        'FLUX-CBG',
+      ]);
+    }
     expect(loadManifest(join(repoRoot, 'examples/bricks/lama.onnx.yaml')).bricks.map((b) => b.name)).toEqual(['INPAINT']);
   });
 

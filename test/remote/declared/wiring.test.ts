@@ -7,8 +7,10 @@ import { loadConfig } from '../../../src/config.ts';
 import type { BrickProgress } from '../../../src/engine/brick.ts';
 import { BrickRegistry } from '../../../src/engine/registry.ts';
 import type { ImageData } from '../../../src/engine/values.ts';
+import { makeMask } from '../../../src/engine/values.ts';
 import { manifestFiles, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
 import { type FakeComfyUI, startFakeComfyUI } from '../../fakes/comfyui-server.ts';
+import { repoRoot } from '../../support/shared.ts';
 import { solidImage } from '../../support/test-bricks.ts';
 import { testLogger } from '../support.ts';
 
@@ -78,6 +80,45 @@ describe('wiring manifest bricks next to the built-ins', () => {
     const lines = await brick.backends!();
     expect(lines.map((l) => l.name)).toEqual(['cpu-filters', 'comfyui']);
     expect(lines[1]).toMatchObject({ available: false, detail: expect.stringMatching(/^generative styles: http:\/\/127\.0\.0\.1:9 cannot be reached/) });
+  });
+});
+
+describe('routing FLUX-INPAINT, whose CPU variant only stands in for diffusion', () => {
+  let comfy: FakeComfyUI;
+  beforeAll(async () => {
+    comfy = await startFakeComfyUI();
+  });
+  afterAll(() => comfy.close());
+
+  const square = makeMask(24, 16);
+  for (let y = 4; y < 12; y++) for (let x = 6; x < 18; x++) square.data[y * 24 + x] = 255;
+  const inputs = { image, mask: square, preimage: image, score: 0.9 };
+  function wired(url: string, routes?: string) {
+    const registry = new BrickRegistry(builtinBricks());
+    const env = { LEGO_EDIT_DATA_DIR: mkdtempSync(join(tmpdir(), 'lego-route-')), LEGO_EDIT_BRICKS: join(repoRoot, 'examples/comfyui-pack/current'), COMFYUI_URL: url };
+    wireRemoteBricks(registry, loadConfig(routes ? { ...env, LEGO_EDIT_GPU_ROUTES: routes } : env), testLogger);
+    return registry.get('FLUX-INPAINT')!;
+  }
+
+  it('sends every request to a configured GPU backend, although the CPU variant never refuses one', async () => {
+    const before = comfy.prompts.length;
+    await wired(comfy.url).run(inputs as never, ctx());
+    expect(comfy.prompts.length).toBe(before + 1);
+    expect((await wired(comfy.url).backends!())[0]).toMatchObject({ name: 'comfyui', available: true });
+  });
+
+  it('keeps it on the CPU when the configuration says FLUX-INPAINT=cpu', async () => {
+    const before = comfy.prompts.length;
+    const out = (await wired(comfy.url, 'FLUX-INPAINT=cpu').run(inputs as never, ctx())) as unknown as { image: ImageData };
+    expect(comfy.prompts.length).toBe(before);
+    expect(out.image.width).toBe(24);
+  });
+
+  it('falls back to the CPU variant, with a warning, while ComfyUI cannot be reached', async () => {
+    const warnings: string[] = [];
+    const out = (await wired('http://127.0.0.1:9').run(inputs as never, { ...ctx(), warn: (m: string) => warnings.push(m) })) as unknown as { image: ImageData };
+    expect(out.image.width).toBe(24);
+    expect(warnings).toEqual(['FLUX-INPAINT: the GPU host could not be reached, so the CPU variant did this step.']);
   });
 });
 
