@@ -13,6 +13,7 @@ import { decodeImage, encodeImage, hashValue, imageToMask } from '../../engine/i
 import type { MaskData, Value } from '../../engine/values.ts';
 import { makeImage, makeMask } from '../../engine/values.ts';
 import { fitToInputs, referenceImage } from '../client/full-size.ts';
+import { type ObjectInfo, missingFromServer, serverSchema } from './comfyui-schema.ts';
 
 export interface ComfyUIOutput {
   /** Id of the node whose saved images hold this output (a SaveImage node). */
@@ -345,13 +346,16 @@ export function comfyuiBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend:
     ...shape,
     // The manifest's limit, not the executor's default: a GPU workflow may queue behind others.
     timeoutMs: backend.timeoutMs,
+    // Ready only when the server's own schema says it can run the workflow: its nodes, its inputs, its model files.
     async backends(): Promise<BackendStatus[]> {
+      let info: ObjectInfo;
       try {
-        const res = await fetch(`${backend.url.replace(/\/+$/, '')}/system_stats`, { signal: AbortSignal.timeout(2_000) });
-        return [{ name: 'comfyui', available: res.ok, detail: res.ok ? backend.url : `${backend.url} answered ${res.status}` }];
+        info = await serverSchema(backend.url);
       } catch (err) {
         return [{ name: 'comfyui', available: false, detail: `${backend.url} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err)})` }];
       }
+      const missing = missingFromServer(backend.template, info);
+      return [missing.length ? { name: 'comfyui', available: false, detail: `${backend.url}: ${missing.join('; ')}` } : { name: 'comfyui', available: true, detail: `${backend.url} (ready)` }];
     },
     run: (inputs, ctx) => runOnComfy(shape as AnyBrick, backend, inputs as Record<string, Value | null>, ctx) as ReturnType<AnyBrick['run']>,
   };

@@ -110,6 +110,34 @@ describeWithObjectInfo('the ComfyUI brick pack against ComfyUI’s node schema',
   });
 });
 
+describeWithObjectInfo('readiness from the live server’s /object_info', () => {
+  it('is ready when every node, input and model file is there, and says exactly which file is missing otherwise', async () => {
+    const full = await startFakeComfyUI({ objectInfo: objectInfo(), models: MODELS });
+    const lacking = await startFakeComfyUI({
+      objectInfo: objectInfo(),
+      models: { ...MODELS, diffusion_models: ['flux1-fill-dev.safetensors', 'flux1-canny-dev.safetensors'], loras: [] },
+    });
+    try {
+      for (const recipe of RECIPES) {
+        const config = loadConfig({ LEGO_EDIT_DATA_DIR: '/nonexistent', COMFYUI_URL: full.url });
+        for (const b of declaredBricks(join(PACK, recipe, 'bricks.yaml'), config, { role: 'worker', logger: testLogger })) {
+          expect([b.name, (await b.backends!())[0]!.available]).toEqual([b.name, true]);
+        }
+      }
+      const config = loadConfig({ LEGO_EDIT_DATA_DIR: '/nonexistent', COMFYUI_URL: lacking.url });
+      const current = declaredBricks(join(PACK, 'current', 'bricks.yaml'), config, { role: 'worker', logger: testLogger });
+      const rcm = (await current.find((b) => b.name === 'FLUX-RCM')!.backends!())[0]!;
+      expect(rcm).toMatchObject({ available: false, detail: `${lacking.url}: flux1-dev-kontext_fp8_scaled.safetensors is not in ComfyUI's diffusion_models` });
+      expect((await current.find((b) => b.name === 'FLUX-FILL')!.backends!())[0]!.available).toBe(true);
+      const lego = declaredBricks(join(PACK, 'lego-edit', 'bricks.yaml'), config, { role: 'worker', logger: testLogger });
+      expect((await lego.find((b) => b.name === 'FLUX-ENV')!.backends!())[0]!.detail).toBe(`${lacking.url}: env768.safetensors is not in ComfyUI's loras`);
+    } finally {
+      await full.close();
+      await lacking.close();
+    }
+  });
+});
+
 describe('the fake’s validate_prompt', () => {
   const info = {
     Load: { input: { required: { name: [['a.safetensors']] } }, output: ['MODEL'] },
@@ -168,6 +196,28 @@ describeWithObjectInfo('each generative brick end to end from `lego-edit edit` t
     'FLUX-POSE': [step(1, 'FLUX-POSE', { image: 'init[image]', prompt: 'raising both arms' })],
     'FLUX-CBG': [step(1, 'FLUX-CBG', { image: 'init[image]', mask: 'init[mask]', prompt: 'a beach at sunset' })],
   };
+
+  it('`lego-edit bricks` says "ready" or what is missing, and the Builder is offered only ready bricks', async () => {
+    const lacking = await startFakeComfyUI({ objectInfo: objectInfo(), models: { ...MODELS, diffusion_models: ['flux1-dev-kontext_fp8_scaled.safetensors', 'flux1-canny-dev.safetensors'] } });
+    try {
+      const env = { LEGO_EDIT_DATA_DIR: dir, COMFYUI_URL: lacking.url, LEGO_EDIT_BRICKS: join(PACK, 'current') };
+      const listed = await lego(['bricks'], env);
+      const block = (name: string) => listed.stdout.split('\n\n').find((b) => b.startsWith(`${name} (`)) ?? '';
+      expect(block('FLUX-FILL')).toContain("Status: not ready — ");
+      expect(block('FLUX-FILL')).toContain("flux1-fill-dev.safetensors is not in ComfyUI's diffusion_models");
+      expect(block('FLUX-POSE')).toContain('Status: ready');
+      llm.script({ reply: JSON.stringify({ pipeline: [step(1, 'FLUX-POSE', { image: 'init[image]', prompt: 'waving' }), { result: '[step1[image]]' }] }) });
+      const asked = llm.requests.length;
+      const r = await lego(['edit', photo, 'make her wave', '-o', join(dir, 'wave.png')], { ...env, OPENAI_BASE_URL: llm.baseURL, OPENAI_API_KEY: 'test', BUILDER_MODEL: 'fake' });
+      expect(r.code, r.stderr).toBe(0);
+      const system = String(llm.requests[asked]!.body.messages[0]!.content);
+      const runnable = /Bricks that can run right now: ([^\n]*)\./.exec(system)![1]!.split(', ');
+      expect(runnable).toContain('FLUX-POSE');
+      expect(runnable).not.toContain('FLUX-FILL');
+    } finally {
+      await lacking.close();
+    }
+  }, 60_000);
 
   for (const [brick, pipeline] of Object.entries(PLANS)) {
     it(`${brick}: planned, sent to ComfyUI, written at the photo’s size`, async () => {
