@@ -77,6 +77,8 @@ export interface FakeComfyUI {
   readonly interrupts: unknown[];
   /** Bodies of POST /queue. */
   readonly queueRequests: unknown[];
+  /** Milliseconds each prompt spent executing on the "GPU" (from dequeue to executing(null)), in order. */
+  readonly executeMs: number[];
   close(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
   const outcomes = new Map<string, string>();
   const interrupts: unknown[] = [];
   const queueRequests: unknown[] = [];
+  const executeMs: number[] = [];
   const clients = new Map<string, WebSocket>();
   const pending: { id: string; number: number; clientId: string; prompt: Record<string, Node> }[] = [];
   let running: { id: string; interrupted: boolean; prompt: Record<string, Node>; number: number } | undefined;
@@ -170,6 +173,7 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
   const execute = async (id: string, clientId: string, prompt: Record<string, Node>, number: number): Promise<void> => {
     running = { id, interrupted: false, prompt, number };
     const me = running;
+    const started = performance.now();
     send(clientId, 'execution_start', { prompt_id: id, timestamp: Date.now() });
     // Binary preview frames are part of the real protocol; the client must ignore them.
     clients.get(clientId)?.send(Buffer.from([0, 0, 0, 1, 1, 2, 3]));
@@ -222,6 +226,7 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
       });
       send(clientId, 'executing', { node: null, prompt_id: id });
     } finally {
+      executeMs.push(performance.now() - started);
       if (running === me) running = undefined;
     }
   };
@@ -335,6 +340,7 @@ export async function startFakeComfyUI(options: FakeComfyUIOptions = {}): Promis
     uploads,
     interrupts,
     queueRequests,
+    executeMs,
     async close() {
       for (const ws of wss.clients) ws.terminate();
       wss.close();
