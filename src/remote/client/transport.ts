@@ -20,6 +20,8 @@ export interface CallOptions {
   /** Called with each warning the brick gave on the worker, once its outputs arrive. */
   readonly onWarning?: (message: string) => void;
   readonly priority?: CallPriority;
+  /** The user asked for another sample ("try again"): the worker's brick draws a fresh seed. */
+  readonly resample?: boolean;
 }
 
 /** What a worker says it serves. */
@@ -172,6 +174,7 @@ export function remoteBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, transport
         onProgress: ctx.progress,
         ...(ctx.warn ? { onWarning: ctx.warn } : {}),
         priority: currentCallPriority(),
+        ...(ctx.resample ? { resample: true } : {}),
       });
       // Whatever size the host's model worked at, the user gets their picture's size back, untouched outside the mask.
       return (await fitToInputs(shape, given, out)) as Awaited<ReturnType<AnyBrick['run']>>;

@@ -45,6 +45,8 @@ export interface ServeOptions {
   readonly onProgress: (p: BrickProgress) => void;
   readonly logger: Logger;
   readonly timeoutMs: number;
+  /** The caller asked for a fresh sample ("try again"). */
+  readonly resample?: boolean;
 }
 
 /** What a served brick returned, and what it warned about on the way (sent back with the outputs). */
@@ -69,7 +71,7 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
   try {
     const warnings: string[] = [];
     const warn = (message: string): void => void warnings.push(message);
-    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn }), aborted])) as Record<string, Value>;
+    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) }), aborted])) as Record<string, Value>;
     const result: Record<string, Value> = {};
     for (const [name, spec] of Object.entries(brick.outputs)) {
       const v = out?.[name];
