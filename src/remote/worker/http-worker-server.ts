@@ -95,7 +95,7 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
     }
     let inputs;
     let encoding = opts.encoding;
-    let resample = false;
+    let resample: boolean;
     try {
       const { json, blobs } = unpackFrame(body);
       // Answer in the caller's encoding: it knows whether its link favours size (png) or speed (raw).
