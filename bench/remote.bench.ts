@@ -7,7 +7,11 @@
  * on 127.0.0.1:6379. "onnx": one declared ONNX brick (a generated stack of
  * convolutions at 512×512) timed with whichever execution provider loads, and
  * on a host where that is CUDA, again pinned to CPU for the comparison.
- * LEGO_BENCH_REMOTE=onnx (or transport) runs one part only.
+ * "comfyui": the overhead of one ComfyUI call through the fake ComfyUI at
+ * 1024×1024 with a mask (upload of image and mask, prompt, websocket,
+ * history, view, resize and composite), as the call's p50 minus the time the
+ * fake spends executing (its stand-in for generation).
+ * LEGO_BENCH_REMOTE=onnx (or transport, comfyui) runs one part only.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +20,13 @@ import { Socket } from 'node:net';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { port } from '../src/engine/brick.ts';
-import { makeImage } from '../src/engine/values.ts';
+import { makeImage, makeMask } from '../src/engine/values.ts';
 import type { ImageData } from '../src/engine/values.ts';
 import { HttpTransport } from '../src/remote/client/http-client.ts';
 import { DEFAULT_PROVIDERS, type OnnxProvider } from '../bricks/models/onnx-session.ts';
 import { onnxBrick } from '../src/remote/declared/onnx-brick.ts';
+import { comfyuiBrick } from '../src/remote/declared/comfyui.ts';
+import { startFakeComfyUI } from '../test/fakes/comfyui-server.ts';
 import { QueueTransport } from '../src/remote/client/queue-client.ts';
 import type { BrickTransport } from '../src/remote/client/transport.ts';
 import type { PixelEncoding } from '../src/remote/protocol/wire.ts';
@@ -123,7 +129,7 @@ async function onnxFigures(): Promise<void> {
 /** Which parts to run: LEGO_BENCH_REMOTE=onnx,transport (default both). */
 function parts(): Set<string> {
   const asked = (process.env.LEGO_BENCH_REMOTE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const known = ['transport', 'onnx'];
+  const known = ['transport', 'onnx', 'comfyui'];
   const unknown = asked.filter((p) => !known.includes(p));
   if (unknown.length) throw new Error(`LEGO_BENCH_REMOTE: unknown part ${unknown.join(', ')} (known: ${known.join(', ')})`);
   return new Set(asked.length ? asked : known);
@@ -133,6 +139,39 @@ export async function run(): Promise<void> {
   const selected = parts();
   if (selected.has('transport')) await transportFigures();
   if (selected.has('onnx')) await onnxFigures();
+  if (selected.has('comfyui')) await comfyuiFigures();
+}
+
+async function comfyuiFigures(): Promise<void> {
+  const comfy = await startFakeComfyUI({ stepMs: 0, historyDelayMs: 0 });
+  try {
+    const template = JSON.parse(readFileSync(new URL('../examples/comfyui-pack/current/flux-fill.api.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const brick = comfyuiBrick(
+      { name: 'FLUX-FILL', kind: 'edit', description: 'bench', version: '1', inputs: { image: port.image(), mask: port.mask(), prompt: port.str() }, outputs: { image: port.image() } },
+      { url: comfy.url, template, outputs: { image: { node: '50' } }, timeoutMs: 60_000 },
+    );
+    const image = await photo(1024);
+    const mask = makeMask(1024, 1024);
+    for (let y = 256; y < 768; y++) mask.data.fill(255, y * 1024 + 256, y * 1024 + 768);
+    const calls = 15;
+    const ctx = { signal: AbortSignal.timeout(120_000), progress: () => {}, logger };
+    await brick.run({ image, mask, prompt: 'warm-up' } as never, ctx);
+    const totals: number[] = [];
+    const overheads: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      await brick.run({ image, mask, prompt: `call ${i}` } as never, ctx);
+      const total = performance.now() - t0;
+      totals.push(total);
+      overheads.push(total - comfy.executeMs.at(-1)!);
+    }
+    const o = p50(overheads);
+    console.log(`ComfyUI call through the fake, 1024×1024 photo + mask (p50 of ${calls} sequential calls):`);
+    console.log(`  whole call ${p50(totals).toFixed(1)} ms; the fake's execution (its stand-in for generation) ${p50(comfy.executeMs.slice(1)).toFixed(1)} ms`);
+    console.log(`  client overhead (upload, prompt, websocket, history, view, resize, composite): ${o.toFixed(1)} ms (target ≤ 40 ms: ${o <= 40 ? 'met' : 'NOT met'})`);
+  } finally {
+    await comfy.close();
+  }
 }
 
 async function transportFigures(): Promise<void> {

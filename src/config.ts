@@ -68,7 +68,19 @@ export const CONFIG_FIELDS = {
   workerToken: { env: 'LEGO_EDIT_WORKER_TOKEN', schema: z.string().min(1).optional(), doc: 'Bearer token shared with the worker (never logged)' },
   redisUrl: { env: 'REDIS_URL', schema: redisUrl.optional(), doc: 'Redis for BullMQ brick queues (redis://[:password@]host:port)' },
   comfyuiUrl: { env: 'COMFYUI_URL', schema: httpUrl.optional(), doc: 'ComfyUI server for ComfyUI-backed bricks' },
-  bricksManifest: { env: 'LEGO_EDIT_BRICKS', schema: z.string().min(1).optional(), doc: 'Manifest of config-declared bricks (YAML/JSON)' },
+  bricksManifest: {
+    env: 'LEGO_EDIT_BRICKS',
+    schema: z.string().min(1).optional(),
+    doc: 'Manifests of config-declared bricks (YAML/JSON): a file, a comma-separated list, or a directory (examples/comfyui-pack/current)',
+  },
+  gpuRoutes: {
+    env: 'LEGO_EDIT_GPU_ROUTES',
+    schema: z
+      .string()
+      .regex(/^\s*[A-Za-z][A-Za-z0-9-]*\s*=\s*(gpu|cpu-first|cpu)\s*(,\s*[A-Za-z][A-Za-z0-9-]*\s*=\s*(gpu|cpu-first|cpu)\s*)*$/, 'BRICK=gpu|cpu-first|cpu, comma-separated')
+      .optional(),
+    doc: 'Which backend runs a brick that has both: BRICK=gpu (every request on the GPU host), cpu-first (the CPU variant where it can), cpu (never the GPU host); e.g. FLUX-INPAINT=gpu,FLUX-STYLE=cpu-first',
+  },
   remoteTransport: { env: 'LEGO_EDIT_REMOTE_TRANSPORT', schema: z.enum(['http', 'queue']).optional(), doc: 'http or queue; default http when a worker URL is set, else queue when REDIS_URL is' },
   queuePrefix: { env: 'LEGO_EDIT_QUEUE_PREFIX', schema: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('lego-edit'), doc: 'Redis key prefix of the brick queues' },
   queueAttempts: { env: 'LEGO_EDIT_QUEUE_ATTEMPTS', schema: int(1).default(3), doc: 'Tries per queued brick job (retries back off exponentially)' },

@@ -30,6 +30,8 @@ export function fluxInpaintBrick(env: BrickEnvironment): AnyBrick {
       'from around the hole (grass stays grass, walls stay walls) but cannot continue structures such as a road edge across a wide hole, nor invent ' +
       'what is hidden. Pixels outside the slightly dilated mask are untouched.',
     version: '1',
+    // The CPU variants stand in for diffusion; a configured GPU backend does every request.
+    gpuRoute: 'gpu',
     backendKey: () => modelBackendKey('inpaint', env),
     backends: () => [
       modelStatus('inpaint', env),

@@ -10,6 +10,9 @@ import type { ImageData, MaskData, ValueType } from './values.ts';
 
 export type BrickKind = 'predict' | 'edit' | 'function';
 
+/** Where a brick with a CPU variant and a GPU backend sends its requests (see `BrickDefinition.gpuRoute`). */
+export type GpuRoute = 'gpu' | 'cpu-first' | 'cpu';
+
 export interface PortSpec<T extends ValueType = ValueType> {
   readonly type: T;
   readonly description?: string;
@@ -118,6 +121,12 @@ export interface BrickContext {
    * Absent when a brick is called directly, hence `ctx.warn?.(…)`.
    */
   readonly warn?: (message: string) => void;
+  /**
+   * The user asked for another sample of the same edit ("try again"): a brick
+   * with randomness (a diffusion seed) draws fresh instead of reproducing its
+   * last result. Absent or false: same inputs, same result.
+   */
+  readonly resample?: boolean;
 }
 
 /** Where a brick's work can happen and whether that is possible right now. */
@@ -157,6 +166,19 @@ export interface BrickDefinition<
    * process's lifetime, which the version covers.
    */
   readonly backendKey?: () => string;
+  /**
+   * Longest one run may take, when the brick knows better than the executor's
+   * default step timeout (a manifest's `timeoutMs` for a slow GPU workflow).
+   */
+  readonly timeoutMs?: number;
+  /**
+   * For a brick with both a CPU variant and a GPU-host line: where its requests
+   * go once a GPU backend is configured. "cpu-first" (the default): the CPU
+   * variant does what it can and the GPU backend the rest; "gpu": every
+   * request goes to the GPU backend (the CPU variant is a stand-in, as
+   * FLUX-INPAINT's exemplar fill is for diffusion). LEGO_EDIT_GPU_ROUTES overrides it.
+   */
+  readonly gpuRoute?: GpuRoute;
   /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
   readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
   readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;

@@ -184,7 +184,7 @@ export class Executor {
       const t0 = performance.now();
       const cached = options.reuseCache === false ? undefined : this.cache.get(key);
       t.cache = cached ? 'hit' : 'miss';
-      const ran = cached ?? (await this.#invoke(brick, node, args, runAbort.signal, emit));
+      const ran = cached ?? (await this.#invoke(brick, node, args, runAbort.signal, emit, options.reuseCache === false));
       // Checked on a cache hit too: the run that cached these outputs may have read different ones.
       const read = readers.get(node.step) ?? new Map<string, Reader[]>();
       for (const [output, by] of read) {
@@ -270,12 +270,15 @@ export class Executor {
     args: Record<string, Value | null>,
     runSignal: AbortSignal,
     emit: (e: ExecutorEvent) => void,
+    resample: boolean,
   ): Promise<CachedStep> {
-    const timeout = AbortSignal.timeout(this.#stepTimeoutMs);
+    // A brick that declares its own limit (a slow GPU workflow) gets it; the others the executor's.
+    const limitMs = brick.timeoutMs ?? this.#stepTimeoutMs;
+    const timeout = AbortSignal.timeout(limitMs);
     const signal = AbortSignal.any([runSignal, timeout]);
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = (): void =>
-        reject(timeout.aborted && !runSignal.aborted ? new StepTimeoutError(node.step, brick.name, this.#stepTimeoutMs) : new CancelledError());
+        reject(timeout.aborted && !runSignal.aborted ? new StepTimeoutError(node.step, brick.name, limitMs) : new CancelledError());
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -285,6 +288,7 @@ export class Executor {
       logger: this.#logger.child({ step: node.step, brick: brick.name }),
       progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
       warn: (message: string) => warnings.push(message),
+      ...(resample ? { resample: true } : {}),
     };
     const out = (await Promise.race([brick.run(args as never, ctx), aborted])) as Record<string, Value>;
     for (const [name, spec] of Object.entries(brick.outputs)) {

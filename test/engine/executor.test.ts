@@ -220,6 +220,46 @@ describe('Executor', () => {
     expect(outcome.error.message).toMatch(/Step 1 \(STUBBORN\).*50 ms/);
   });
 
+  it('gives a brick that declares its own time limit that limit instead of the default step timeout', async () => {
+    const slow = defineBrick({
+      name: 'SLOW-GPU',
+      kind: 'edit',
+      description: 'takes 150 ms',
+      inputs: { image: port.image() },
+      outputs: { image: port.image() },
+      version: '1',
+      timeoutMs: 5_000,
+      run: async ({ image: img }) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return { image: img };
+      },
+    });
+    const executor = new Executor(new BrickRegistry([slow]), { stepTimeoutMs: 50 });
+    const outcome = await executor.run(workflow([['SLOW-GPU', { image: 'init[image]' }]], ['step1[image]']), { image });
+    expect(outcome.status).toBe('ok');
+  });
+
+  it('tells bricks to draw a new sample when the run does not reuse the cache ("try again"), and only then', async () => {
+    const seen: (boolean | undefined)[] = [];
+    const sampler = defineBrick({
+      name: 'SAMPLER',
+      kind: 'edit',
+      description: 'records ctx.resample',
+      inputs: { image: port.image() },
+      outputs: { image: port.image() },
+      version: '1',
+      run: async ({ image: img }, ctx) => {
+        seen.push(ctx.resample);
+        return { image: img };
+      },
+    });
+    const executor = new Executor(new BrickRegistry([sampler]));
+    const wf = workflow([['SAMPLER', { image: 'init[image]' }]], ['step1[image]']);
+    await executor.run(wf, { image });
+    await executor.run(wf, { image }, { reuseCache: false });
+    expect(seen).toEqual([undefined, true]);
+  });
+
   it('names the failed step, brick, inputs and cause, and cancels the other branches', async () => {
     const { executor, log } = setup();
     const { events, onEvent } = record();

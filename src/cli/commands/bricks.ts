@@ -17,6 +17,7 @@ export function registerBricks(program: Command): void {
         const missing = s.backends.filter((b) => !b.available);
         console.log(renderBrick(s.brick));
         console.log(`Backend: ${s.active ? `${s.active.name}${s.active.detail ? ` (${s.active.detail})` : ''}` : 'none available here'}`);
+        console.log(s.active ? 'Status: ready' : `Status: not ready${missing.length ? ` — ${missing.map((b) => b.detail ?? b.name).join('; ')}` : ''}`);
         if (missing.length) console.log(`Missing: ${missing.map((b) => `${b.name}${b.detail ? ` — ${b.detail}` : ''}`).join('; ')}`);
         console.log('');
       }

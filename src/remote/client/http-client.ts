@@ -66,7 +66,7 @@ export class HttpTransport implements BrickTransport {
   async call(brick: string, inputs: Record<string, Value | null>, options: CallOptions): Promise<Record<string, Value>> {
     const limits = { maxBytes: this.#opts.maxPayloadBytes, ...(this.#opts.maxPixels !== undefined ? { maxPixels: this.#opts.maxPixels } : {}) };
     const { header, blobs } = await encodeValues(inputs, this.#opts.encoding, limits);
-    const body = packFrame({ inputs: header, encoding: this.#opts.encoding }, blobs);
+    const body = packFrame({ inputs: header, encoding: this.#opts.encoding, ...(options.resample ? { resample: true } : {}) }, blobs);
     const retries = this.#opts.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       try {

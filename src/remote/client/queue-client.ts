@@ -219,7 +219,7 @@ export class QueueTransport implements BrickTransport {
       await this.#events(c, brick);
       await queue.add(
         brick,
-        { v: QUEUE_PROTOCOL, brick, inputs: encoded.header, encoding: this.#opts.encoding },
+        { v: QUEUE_PROTOCOL, brick, inputs: encoded.header, encoding: this.#opts.encoding, ...(options.resample ? { resample: true } : {}) },
         {
           jobId,
           attempts: this.#opts.attempts,

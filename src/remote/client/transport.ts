@@ -9,6 +9,7 @@ import type { AnyBrick, BackendStatus, BrickKind, BrickProgress, PortSpec } from
 import { port } from '../../engine/brick.ts';
 import type { Value, ValueType } from '../../engine/values.ts';
 import { errorMessage } from '../../engine/errors.ts';
+import { fitToInputs } from './full-size.ts';
 
 /** Interactive turns go before batch work (evaluations, benchmarks) on a shared queue. */
 export type CallPriority = 'interactive' | 'batch';
@@ -19,6 +20,8 @@ export interface CallOptions {
   /** Called with each warning the brick gave on the worker, once its outputs arrive. */
   readonly onWarning?: (message: string) => void;
   readonly priority?: CallPriority;
+  /** The user asked for another sample ("try again"): the worker's brick draws a fresh seed. */
+  readonly resample?: boolean;
 }
 
 /** What a worker says it serves. */
@@ -164,12 +167,17 @@ export function remoteBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, transport
           : { name: backendName, available: false, detail: `no worker at ${transport.target} serves ${shape.name} now` },
       ];
     },
-    run: (inputs, ctx) =>
-      transport.call(shape.name, inputs as Record<string, Value | null>, {
+    run: async (inputs, ctx) => {
+      const given = inputs as Record<string, Value | null>;
+      const out = await transport.call(shape.name, given, {
         signal: ctx.signal,
         onProgress: ctx.progress,
         ...(ctx.warn ? { onWarning: ctx.warn } : {}),
         priority: currentCallPriority(),
-      }) as ReturnType<AnyBrick['run']>,
+        ...(ctx.resample ? { resample: true } : {}),
+      });
+      // Whatever size the host's model worked at, the user gets their picture's size back, untouched outside the mask.
+      return (await fitToInputs(shape, given, out)) as Awaited<ReturnType<AnyBrick['run']>>;
+    },
   };
 }

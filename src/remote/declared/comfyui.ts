@@ -5,12 +5,15 @@
  * progress and errors, then downloads the output images. Cancellation
  * interrupts the prompt on the server, so the GPU is freed at once.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { AnyBrick, BackendStatus, BrickContext } from '../../engine/brick.ts';
 import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
-import { decodeImage, encodeImage, hashValue, imageToMask } from '../../engine/image-io.ts';
-import type { Value } from '../../engine/values.ts';
+import { decodeImage, hashValue, imageToMask, sharpFromImage } from '../../engine/image-io.ts';
+import type { ImageData, MaskData, Value } from '../../engine/values.ts';
+import { makeImage, makeMask } from '../../engine/values.ts';
+import { fitToInputs, referenceImage } from '../client/full-size.ts';
+import { type ObjectInfo, missingFromServer, serverSchema } from './comfyui-schema.ts';
 
 export interface ComfyUIOutput {
   /** Id of the node whose saved images hold this output (a SaveImage node). */
@@ -25,6 +28,21 @@ export interface ComfyUIBackend {
   readonly template: Record<string, unknown>;
   readonly outputs: Readonly<Record<string, ComfyUIOutput>>;
   readonly timeoutMs: number;
+  /** Placeholders computed from Float inputs: offset + scale × input, clamped. */
+  readonly derived?: Readonly<Record<string, DerivedValue>>;
+}
+
+export interface DerivedValue {
+  readonly from: string;
+  readonly scale: number;
+  readonly offset: number;
+  readonly min?: number | undefined;
+  readonly max?: number | undefined;
+}
+
+function derive(d: DerivedValue, x: number): number {
+  const v = d.offset + d.scale * x;
+  return Math.min(d.max ?? Infinity, Math.max(d.min ?? -Infinity, Math.round(v * 1e6) / 1e6));
 }
 
 /** ComfyUI reported an error while executing the workflow. */
@@ -75,15 +93,106 @@ interface WsMessage {
   readonly data?: Record<string, unknown>;
 }
 
+/** One problem ComfyUI's validation found: which node, which input, what. */
+export interface ComfyUINodeProblem {
+  readonly node: string;
+  readonly classType: string;
+  readonly input?: string;
+  readonly type: string;
+  readonly message: string;
+}
+
+/** ComfyUI refused the graph (POST /prompt answered 400): `problems` name each node and input, for the operator. */
+export class ComfyUIRejectedError extends LegoEditError {
+  constructor(
+    readonly brick: string,
+    readonly summary: string,
+    readonly problems: readonly ComfyUINodeProblem[],
+  ) {
+    const where = problems.map((p) => `node ${p.node} (${p.classType})${p.input ? ` input "${p.input}"` : ''}: ${p.message}`).join('; ');
+    super('comfyui-rejected', `${brick}: ComfyUI rejected the workflow (${summary})${where ? `: ${where}` : ''}.`);
+  }
+
+  /** One line for the chat: the operator's log has the node and input. */
+  override get userMessage(): string {
+    const missing = this.problems.some((p) => p.type === 'value_not_in_list');
+    return missing
+      ? `${this.brick} is not set up on the GPU host yet (a model file it needs is missing there); the operator has been told which.`
+      : `${this.brick} cannot run on the GPU host: it refused the workflow. The operator has been told why.`;
+  }
+}
+
+/** ComfyUI's node_errors, flattened: `{ "5": { class_type, errors: [{ type, message, details, extra_info: { input_name } }] } }`. */
+export function nodeProblems(nodeErrors: unknown): ComfyUINodeProblem[] {
+  if (!nodeErrors || typeof nodeErrors !== 'object') return [];
+  const out: ComfyUINodeProblem[] = [];
+  for (const [node, v] of Object.entries(nodeErrors as Record<string, unknown>)) {
+    const entry = (v ?? {}) as { class_type?: unknown; errors?: unknown };
+    const errors = Array.isArray(entry.errors) ? (entry.errors as { type?: unknown; message?: unknown; details?: unknown; extra_info?: { input_name?: unknown } }[]) : [];
+    for (const e of errors) {
+      const input = typeof e.extra_info?.input_name === 'string' ? e.extra_info.input_name : undefined;
+      out.push({
+        node,
+        classType: String(entry.class_type ?? '?'),
+        ...(input ? { input } : {}),
+        type: String(e.type ?? 'error'),
+        message: [e.message, e.details].filter((x) => typeof x === 'string' && x !== '').join(': ') || 'invalid',
+      });
+    }
+  }
+  return out;
+}
+
 async function jsonOrThrow(res: Response, what: string): Promise<unknown> {
   const text = await res.text();
   if (!res.ok) throw new ComfyUIUnavailableError(`ComfyUI ${what} answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as unknown;
 }
 
-async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, inputs: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
+/**
+ * Values for optional Image and Mask inputs left out, so no "{{mask}}" reaches
+ * ComfyUI: an absent mask means the whole image (as for the built-in bricks),
+ * an absent extra image (a pre-fill) the main image.
+ */
+function withAbsentInputs(brick: AnyBrick, inputs: Record<string, Value | null>): Record<string, Value | null> {
+  const out = { ...inputs };
+  const ref = referenceImage(brick, inputs);
+  for (const [name, spec] of Object.entries(brick.inputs)) {
+    if (out[name] !== null && out[name] !== undefined) continue;
+    if (spec.type === 'Mask' && ref) out[name] = makeMask(ref.width, ref.height, new Uint8Array(ref.width * ref.height).fill(255));
+    else if (spec.type === 'Image' && ref) out[name] = ref;
+  }
+  return out;
+}
+
+/**
+ * A mask as ComfyUI reads it whichever way a workflow loads it: the mask in
+ * the colour channels (LoadImageMask "red"/"green"/"blue") and, inverted as
+ * ComfyUI's mask editor stores it, in alpha (LoadImageMask "alpha" and
+ * LoadImage's MASK output compute 1 − alpha).
+ */
+export async function maskUploadPng(mask: MaskData): Promise<Buffer> {
+  const rgba = new Uint8Array(mask.width * mask.height * 4);
+  // One 32-bit write a pixel (R, G, B = v, A = 255 − v), in the platform's byte order.
+  const px = new Uint32Array(rgba.buffer);
+  const little = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  for (let p = 0; p < mask.data.length; p++) {
+    const v = mask.data[p]!;
+    px[p] = little ? (v | (v << 8) | (v << 16) | ((255 - v) << 24)) >>> 0 : ((v << 24) | (v << 16) | (v << 8) | (255 - v)) >>> 0;
+  }
+  return uploadPng(makeImage(mask.width, mask.height, 4, rgba));
+}
+
+/** PNG for the upload: fast compression, since it crosses a LAN once and ComfyUI decodes it at once (level 1 is ~4× faster to write than the default 6). */
+function uploadPng(v: ImageData): Promise<Buffer> {
+  return sharpFromImage(v).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
+}
+
+async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
   const base = backend.url.replace(/\/+$/, '');
   const clientId = randomUUID();
+  // Chosen here, not by the server: a cancel or deadline that strikes while POST /prompt is in flight can still name it.
+  const promptId = randomUUID();
   const deadline = AbortSignal.timeout(backend.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, deadline]);
   const req = async (path: string, init: RequestInit = {}): Promise<Response> => {
@@ -120,7 +229,7 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, inputs: Reco
   });
   const onAbort = (): void => wake?.();
   signal.addEventListener('abort', onAbort);
-  let promptId: string | undefined;
+  let submitting = false;
   try {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -128,34 +237,61 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, inputs: Reco
       signal.addEventListener('abort', () => reject(ctx.signal.aborted ? new CancelledError() : new ComfyUIUnavailableError('ComfyUI did not accept a connection in time.')), { once: true });
     });
 
+    const inputs = withAbsentInputs(brick, given);
+    const used = templatePlaceholders(backend.template);
     const values: Record<string, string | number> = {};
+    const uploads: Promise<void>[] = [];
     for (const [name, v] of Object.entries(inputs)) {
       if (v === null || v === undefined) continue;
       if (typeof v === 'string' || typeof v === 'number') {
         values[name] = v;
         continue;
       }
-      const png = await encodeImage(v, 'png');
-      const form = new FormData();
-      form.append('image', new Blob([new Uint8Array(png)], { type: 'image/png' }), `lego-edit-${hashValue(v).slice(0, 24)}.png`);
-      form.append('type', 'input');
-      form.append('overwrite', 'true');
-      const up = (await jsonOrThrow(await req('/upload/image', { method: 'POST', body: form }), 'upload')) as { name: string; subfolder?: string };
-      values[name] = up.subfolder ? `${up.subfolder}/${up.name}` : up.name;
+      // An input the workflow does not name (a mask used only to composite the result) is not uploaded.
+      if (!used.has(name)) continue;
+      uploads.push(
+        (async () => {
+          const png = v.kind === 'mask' ? await maskUploadPng(v) : await uploadPng(v);
+          const form = new FormData();
+          form.append('image', new Blob([new Uint8Array(png)], { type: 'image/png' }), `lego-edit-${v.kind}-${hashValue(v).slice(0, 24)}.png`);
+          form.append('type', 'input');
+          form.append('overwrite', 'true');
+          const up = (await jsonOrThrow(await req('/upload/image', { method: 'POST', body: form }), 'upload')) as { name: string; subfolder?: string };
+          values[name] = up.subfolder ? `${up.subfolder}/${up.name}` : up.name;
+        })(),
+      );
     }
-    // Same inputs, same seed: a rerun reproduces the result, as the executor's cache assumes.
-    values.seed ??= parseInt(createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 12), 16) % 2 ** 32;
+    // Image and mask encode and travel at once; the first failure is the one reported.
+    const settled = await Promise.allSettled(uploads);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const [name, d] of Object.entries(backend.derived ?? {})) {
+      const x = values[d.from];
+      if (typeof x === 'number') values[name] = derive(d, x);
+    }
+    // Same inputs, same seed: a rerun reproduces the result, as the executor's cache assumes. "Try again" asks for a new sample.
+    values.seed ??= ctx.resample
+      ? randomInt(2 ** 32)
+      : parseInt(createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 12), 16) % 2 ** 32;
     const prompt = fillTemplate(backend.template, values);
+    const left = [...templatePlaceholders(prompt)];
+    if (left.length) throw new LegoEditError('comfyui-rejected', `${brick.name}: no value for ${left.map((n) => `{{${n}}}`).join(', ')} in its ComfyUI workflow.`);
 
-    const submitted = await req('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, client_id: clientId }) });
-    const submitBody = (await submitted.json().catch(() => ({}))) as { prompt_id?: string; error?: { message?: string; details?: string }; node_errors?: unknown };
-    if (!submitted.ok || !submitBody.prompt_id) {
-      const detail = [submitBody.error?.message, submitBody.error?.details].filter(Boolean).join(': ') || `HTTP ${submitted.status}`;
-      throw new LegoEditError('comfyui-rejected', `${brick.name}: ComfyUI rejected the workflow (${detail}).`);
+    submitting = true;
+    const submitted = await req('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, client_id: clientId, prompt_id: promptId }) });
+    const submitBody = (await submitted.json().catch(() => ({}))) as { prompt_id?: string; error?: { message?: string; details?: string } | string; node_errors?: unknown };
+    if (!submitted.ok) {
+      submitting = false;
+      const e = submitBody.error;
+      const summary = (typeof e === 'string' ? e : [e?.message, e?.details].filter(Boolean).join(': ')) || `HTTP ${submitted.status}`;
+      const problems = nodeProblems(submitBody.node_errors);
+      for (const p of problems) ctx.logger.error({ brick: brick.name, node: p.node, classType: p.classType, input: p.input, type: p.type }, `ComfyUI rejected the workflow: ${p.message}`);
+      if (!problems.length) ctx.logger.error({ brick: brick.name }, `ComfyUI rejected the workflow: ${summary}`);
+      throw new ComfyUIRejectedError(brick.name, summary, problems);
     }
-    promptId = submitBody.prompt_id;
     ctx.progress({ fraction: 0, message: 'queued on ComfyUI' });
 
+    // ComfyUI writes the history after execution_success and only then says `executing` with node null: wait for that.
     for (;;) {
       const m = messages.shift();
       if (!m) {
@@ -170,10 +306,9 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, inputs: Reco
       if (m.type === 'progress' && typeof d.value === 'number' && typeof d.max === 'number' && d.max > 0) {
         ctx.progress({ fraction: Math.min(1, d.value / d.max), message: `ComfyUI node ${String(d.node ?? '')}`.trim() });
       } else if (m.type === 'executing' && d.prompt_id === promptId && d.node === null) {
-        break; // older servers end with executing(null) instead of execution_success
-      } else if (m.type === 'execution_success') {
         break;
       } else if (m.type === 'execution_error') {
+        ctx.logger.error({ brick: brick.name, node: d.node_id, classType: d.node_type }, `ComfyUI failed: ${String(d.exception_message ?? '').trim()}`);
         throw new ComfyUIExecutionError(brick.name, String(d.node_type ?? 'a node'), String(d.exception_message ?? 'unknown error').trim());
       } else if (m.type === 'execution_interrupted') {
         throw new CancelledError('ComfyUI interrupted the run.');
@@ -196,10 +331,12 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, inputs: Reco
       const decoded = await decodeImage(new Uint8Array(await res.arrayBuffer()));
       out[port] = brick.outputs[port]?.type === 'Mask' ? imageToMask(decoded) : decoded;
     }
+    const fitted = await fitToInputs(brick, given, out);
     ctx.progress({ fraction: 1 });
-    return out;
+    return fitted;
   } catch (err) {
-    if (promptId && signal.aborted) await interrupt(base, promptId, ctx);
+    // Submitted or maybe submitted (the POST was in flight): stop it there, or it keeps the GPU busy for nobody.
+    if (signal.aborted && submitting) await interrupt(base, promptId, ctx);
     if (signal.aborted && ctx.signal.aborted && !(err instanceof CancelledError)) throw new CancelledError();
     throw err;
   } finally {
@@ -223,13 +360,18 @@ async function interrupt(base: string, promptId: string, ctx: BrickContext): Pro
 export function comfyuiBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, backend: ComfyUIBackend): AnyBrick {
   return {
     ...shape,
+    // The manifest's limit, not the executor's default: a GPU workflow may queue behind others.
+    timeoutMs: backend.timeoutMs,
+    // Ready only when the server's own schema says it can run the workflow: its nodes, its inputs, its model files.
     async backends(): Promise<BackendStatus[]> {
+      let info: ObjectInfo;
       try {
-        const res = await fetch(`${backend.url.replace(/\/+$/, '')}/system_stats`, { signal: AbortSignal.timeout(2_000) });
-        return [{ name: 'comfyui', available: res.ok, detail: res.ok ? backend.url : `${backend.url} answered ${res.status}` }];
+        info = await serverSchema(backend.url);
       } catch (err) {
         return [{ name: 'comfyui', available: false, detail: `${backend.url} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err)})` }];
       }
+      const missing = missingFromServer(backend.template, info);
+      return [missing.length ? { name: 'comfyui', available: false, detail: `${backend.url}: ${missing.join('; ')}` } : { name: 'comfyui', available: true, detail: `${backend.url} (ready)` }];
     },
     run: (inputs, ctx) => runOnComfy(shape as AnyBrick, backend, inputs as Record<string, Value | null>, ctx) as ReturnType<AnyBrick['run']>,
   };

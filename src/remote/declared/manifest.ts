@@ -45,6 +45,10 @@ const backendSchema = z.discriminatedUnion('type', [
       /** Path of an API-format workflow JSON (relative to the manifest), or the workflow inline. */
       workflow: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
       outputs: z.record(portName, z.object({ node: z.union([z.string(), z.number()]).transform(String), index: z.number().int().min(0).optional() }).strict()),
+      /** Placeholders computed from a Float input: offset + scale × input, clamped to [min, max] (FASTINPAINT's quality score → a denoise). */
+      derived: z
+        .record(portName, z.object({ from: portName, scale: z.number().default(1), offset: z.number().default(0), min: z.number().optional(), max: z.number().optional() }).strict())
+        .optional(),
       timeoutMs: z.number().int().min(1).default(10 * 60_000),
     })
     .strict(),
@@ -110,15 +114,21 @@ function crossCheck(m: Manifest, file: string): string[] {
         else if (t !== 'Image' && t !== 'Mask') problems.push(`${at}.backend.outputs.${port}: ComfyUI outputs must be Image or Mask, not ${t}`);
       }
       for (const port of Object.keys(b.outputs)) if (!(port in be.outputs)) problems.push(`${at}.backend.outputs: output "${port}" has no ComfyUI node`);
-      if (typeof be.workflow === 'object') {
-        for (const name of templatePlaceholders(be.workflow)) if (name !== 'seed' && !(name in b.inputs)) problems.push(`${at}.backend.workflow: placeholder {{${name}}} is not an input`);
-      } else {
-        try {
-          const template = loadTemplate(file, be.workflow);
-          for (const name of templatePlaceholders(template)) if (name !== 'seed' && !(name in b.inputs)) problems.push(`${at}.backend.workflow: placeholder {{${name}}} is not an input`);
-        } catch (err) {
-          problems.push(`${at}.backend.workflow: ${errorMessage(err)}`);
-        }
+      let template: unknown;
+      try {
+        template = typeof be.workflow === 'object' ? be.workflow : loadTemplate(file, be.workflow);
+      } catch (err) {
+        problems.push(`${at}.backend.workflow: ${errorMessage(err)}`);
+      }
+      const derived = be.derived ?? {};
+      for (const [name, d] of Object.entries(derived)) {
+        const from = (b.inputs as Record<string, PortSpecData>)[d.from];
+        if (!from || from.type !== 'Float') problems.push(`${at}.backend.derived.${name}: "${d.from}" is not a Float input`);
+        if (name in b.inputs) problems.push(`${at}.backend.derived.${name}: an input has that name already`);
+      }
+      if (template !== undefined) {
+        const used = new Set([...templatePlaceholders(template)].filter((n) => !(n in derived)));
+        problems.push(...placeholderProblems(b, used, `${at}.backend.workflow`));
       }
     }
     if (be.type === 'onnx') {
@@ -139,6 +149,27 @@ function crossCheck(m: Manifest, file: string): string[] {
       if (be.compositeInside && b.inputs[be.compositeInside]?.type !== 'Mask') problems.push(`${at}.backend.compositeInside: "${be.compositeInside}" is not a Mask input`);
     }
   });
+  return problems;
+}
+
+/**
+ * Every placeholder must get a value on every run: an input of the brick (or
+ * {{seed}}); an optional Str or Float input needs a default; an optional Image
+ * or Mask input needs a required Image input to stand in from (an absent mask
+ * is the whole image, an absent extra image the main one).
+ */
+function placeholderProblems(b: BrickDeclaration, names: ReadonlySet<string>, at: string): string[] {
+  const problems: string[] = [];
+  const ports = b.inputs as Record<string, PortSpecData>;
+  const hasRequiredImage = Object.values(ports).some((p) => p.type === 'Image' && p.optional !== true);
+  for (const name of names) {
+    if (name === 'seed') continue;
+    const p = ports[name];
+    if (!p) problems.push(`${at}: placeholder {{${name}}} is not an input`);
+    else if (p.optional !== true) continue;
+    else if ((p.type === 'Str' || p.type === 'Float') && p.default === undefined) problems.push(`${at}: placeholder {{${name}}} is an optional input without a default, so a run without it would leave {{${name}}} in the workflow`);
+    else if ((p.type === 'Image' || p.type === 'Mask') && !hasRequiredImage) problems.push(`${at}: placeholder {{${name}}} is an optional ${p.type} input, and no required Image input can stand in when it is absent`);
+  }
   return problems;
 }
 

@@ -5,6 +5,7 @@
  * declares.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { modelsDirOf } from '../../../bricks/environment.ts';
@@ -13,9 +14,9 @@ import { BrickUnavailableError } from '../../engine/errors.ts';
 import type { BrickRegistry } from '../../engine/registry.ts';
 import type { Config } from '../../config.ts';
 import { comfyuiBrick } from './comfyui.ts';
-import { offersGpuHost, withGpuHost } from '../client/gpu-host.ts';
+import { fitsBuiltin, offersGpuHost, parseGpuRoutes, routeOf, withGenerativeBackend, withGpuHost } from '../client/gpu-host.ts';
 import { HttpTransport } from '../client/http-client.ts';
-import { type BrickDeclaration, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
+import { type BrickDeclaration, ManifestError, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
 import { onnxBrick } from './onnx-brick.ts';
 import { QueueTransport } from '../client/queue-client.ts';
 import { type BrickTransport, remoteBrick } from '../client/transport.ts';
@@ -28,6 +29,7 @@ export type RemoteConfig = Pick<
   | 'redisUrl'
   | 'comfyuiUrl'
   | 'bricksManifest'
+  | 'gpuRoutes'
   | 'remoteTransport'
   | 'queuePrefix'
   | 'queueAttempts'
@@ -138,7 +140,7 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
       const template = typeof be.workflow === 'string' ? loadTemplate(file, be.workflow) : be.workflow;
       // The template's content is part of what the brick computes: a changed file must not reuse cached results.
       const version = `${shape.version}.${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8)}`;
-      return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs });
+      return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs, ...(be.derived ? { derived: be.derived } : {}) });
     }
     case 'onnx': {
       const modelPath = isAbsolute(be.model) ? be.model : join(modelsDirOf(cfg), be.model);
@@ -158,26 +160,88 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
 }
 
 /**
- * Registers what configuration asks for into `registry`: when a transport is
- * configured, each built-in with a GPU-host backend in a version that forwards
- * what it cannot do locally; then the manifest's bricks (which replace
- * built-ins of the same name).
+ * The manifest files LEGO_EDIT_BRICKS names: one file, a comma-separated list,
+ * or a directory (its *.yaml, *.yml and *.json files that declare `bricks`, so
+ * the workflows beside them are not read as manifests).
+ */
+export function manifestFiles(setting: string): string[] {
+  const files: string[] = [];
+  for (const entry of setting.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let isDir = false;
+    try {
+      isDir = statSync(entry).isDirectory();
+    } catch {
+      // A missing path is reported by loadManifest, with its name.
+    }
+    if (!isDir) {
+      files.push(entry);
+      continue;
+    }
+    for (const name of readdirSync(entry).sort()) {
+      const path = join(entry, name);
+      if (/\.ya?ml$/i.test(name)) files.push(path);
+      else if (/\.json$/i.test(name) && declaresBricks(path)) files.push(path);
+    }
+  }
+  return files;
+}
+
+function declaresBricks(path: string): boolean {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && Array.isArray((v as { bricks?: unknown }).bricks);
+  } catch {
+    return false;
+  }
+}
+
+/** Bricks from every manifest LEGO_EDIT_BRICKS names; a name declared twice across them is an error naming both files. */
+export function declaredFromSetting(setting: string, cfg: RemoteConfig, opts: DeclaredOptions): AnyBrick[] {
+  const seen = new Map<string, string>();
+  const out: AnyBrick[] = [];
+  for (const file of manifestFiles(setting)) {
+    for (const b of declaredBricks(file, cfg, opts)) {
+      const before = seen.get(b.name);
+      if (before) throw new ManifestError(file, [`${b.name} is also declared in ${before}`]);
+      seen.set(b.name, file);
+      out.push(b);
+    }
+  }
+  return out;
+}
+
+/**
+ * Registers what configuration asks for into `registry`. A manifest brick
+ * named like a built-in with a CPU variant serves what that variant cannot do
+ * (the CPU keeps "sepia"; ComfyUI gets "Ghibli"); other manifest bricks are
+ * registered as they are. Built-ins with a GPU-host line that no manifest
+ * serves send what they cannot do to the transport, when one is configured.
  */
 export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, logger: Logger): RemoteWiring {
   const transport = transportFrom(cfg, logger);
-  const remote: string[] = [];
-  if (transport) {
-    for (const b of registry.list()) {
-      if (!offersGpuHost(b)) continue;
-      registry.register(withGpuHost(b, transport));
-      remote.push(b.name);
+  const routes = parseGpuRoutes(cfg.gpuRoutes);
+  const builtins = new Map(registry.list().map((b) => [b.name.toUpperCase(), b]));
+  const declared: string[] = [];
+  const servedByManifest = new Set<string>();
+  if (cfg.bricksManifest) {
+    for (const b of declaredFromSetting(cfg.bricksManifest, cfg, { role: 'bot', transport, logger })) {
+      const base = builtins.get(b.name.toUpperCase());
+      if (base && offersGpuHost(base) && fitsBuiltin(base, b)) {
+        registry.register(withGenerativeBackend(base, b, routeOf(base, routes)));
+        servedByManifest.add(b.name.toUpperCase());
+      } else {
+        if (base) logger.warn({ brick: b.name }, 'the manifest brick replaces the built-in of the same name (its ports differ, or the built-in has no GPU-host line)');
+        registry.register(b);
+      }
+      declared.push(b.name);
     }
   }
-  const declared: string[] = [];
-  if (cfg.bricksManifest) {
-    for (const b of declaredBricks(cfg.bricksManifest, cfg, { role: 'bot', transport, logger })) {
-      registry.register(b);
-      declared.push(b.name);
+  const remote: string[] = [];
+  if (transport) {
+    for (const b of builtins.values()) {
+      if (servedByManifest.has(b.name.toUpperCase()) || !offersGpuHost(b) || registry.get(b.name) !== b) continue;
+      registry.register(withGpuHost(b, transport, routeOf(b, routes)));
+      remote.push(b.name);
     }
   }
   return {

@@ -25,6 +25,8 @@ export interface BrickJobData {
   readonly inputs: WireValues;
   /** How the caller wants results encoded. */
   readonly encoding?: 'png' | 'raw';
+  /** A new sample was asked for ("try again"): the brick draws a fresh seed. */
+  readonly resample?: boolean;
 }
 
 export interface BrickJobResult {

@@ -45,6 +45,8 @@ export interface ServeOptions {
   readonly onProgress: (p: BrickProgress) => void;
   readonly logger: Logger;
   readonly timeoutMs: number;
+  /** The caller asked for a fresh sample ("try again"). */
+  readonly resample?: boolean;
 }
 
 /** What a served brick returned, and what it warned about on the way (sent back with the outputs). */
@@ -56,18 +58,20 @@ export interface ServedResult {
 /** Runs a served brick; never waits past its deadline or a cancellation, even for a brick that ignores its signal. */
 export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Value | null>, opts: ServeOptions): Promise<ServedResult> {
   const args = checkInputs(brick, inputs);
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  // A brick that declares its own limit (a manifest's timeoutMs for a slow GPU workflow) gets it.
+  const limitMs = brick.timeoutMs ?? opts.timeoutMs;
+  const timeout = AbortSignal.timeout(limitMs);
   const signal = AbortSignal.any([opts.signal, timeout]);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, opts.timeoutMs) : new CancelledError());
+    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, limitMs) : new CancelledError());
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     const warnings: string[] = [];
     const warn = (message: string): void => void warnings.push(message);
-    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn }), aborted])) as Record<string, Value>;
+    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) }), aborted])) as Record<string, Value>;
     const result: Record<string, Value> = {};
     for (const [name, spec] of Object.entries(brick.outputs)) {
       const v = out?.[name];

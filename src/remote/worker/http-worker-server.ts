@@ -95,10 +95,12 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
     }
     let inputs;
     let encoding = opts.encoding;
+    let resample: boolean;
     try {
       const { json, blobs } = unpackFrame(body);
       // Answer in the caller's encoding: it knows whether its link favours size (png) or speed (raw).
       if (json.encoding === 'png' || json.encoding === 'raw') encoding = json.encoding;
+      resample = json.resample === true;
       inputs = await decodeValues(json.inputs, blobs, limits);
     } catch (err) {
       const wire = toWireError(err instanceof Error && !(err as { code?: unknown }).code ? new WireFormatError(errorMessage(err)) : err);
@@ -116,7 +118,7 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
       if (!res.writableEnded) res.write(packRecord('P', Buffer.from(JSON.stringify(p))));
     };
     try {
-      const { outputs, warnings } = await runServedBrick(brick, inputs, { signal: controller.signal, onProgress, logger: log.child({ brick: brick.name }), timeoutMs: opts.jobTimeoutMs });
+      const { outputs, warnings } = await runServedBrick(brick, inputs, { signal: controller.signal, onProgress, logger: log.child({ brick: brick.name }), timeoutMs: opts.jobTimeoutMs, ...(resample ? { resample: true } : {}) });
       const { header, blobs } = await encodeValues(outputs, encoding, limits);
       // Warnings ride in the result frame's JSON, which callers that predate them read past.
       res.end(packRecord('R', packFrame({ outputs: header, ...(warnings.length ? { warnings } : {}) }, blobs)));

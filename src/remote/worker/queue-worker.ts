@@ -99,6 +99,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
             signal: signal ?? new AbortController().signal,
             logger: jobLog,
             timeoutMs: opts.jobTimeoutMs,
+            ...(job.data.resample === true ? { resample: true } : {}),
             onProgress: (p) => {
               // Progress goes through Redis streams; a brick reporting per pixel row must not flood them.
               const now = performance.now();

@@ -19,7 +19,7 @@ import { isWarmable } from '../declared/onnx-brick.ts';
 import { type QueueWorkerHandle, startQueueWorker } from './queue-worker.ts';
 import { redactRedisUrl } from '../protocol/queue-common.ts';
 import type { ServedBrick } from '../client/transport.ts';
-import { declaredBricks } from '../declared/wiring.ts';
+import { declaredFromSetting } from '../declared/wiring.ts';
 
 export interface WorkerHostOptions {
   readonly config: Config;
@@ -53,7 +53,7 @@ async function moduleBricks(path: string): Promise<AnyBrick[]> {
 
 export async function gatherBricks(opts: WorkerHostOptions): Promise<AnyBrick[]> {
   const extra = new BrickRegistry();
-  if (opts.config.bricksManifest) for (const b of declaredBricks(opts.config.bricksManifest, opts.config, { role: 'worker', logger: opts.logger })) extra.register(b);
+  if (opts.config.bricksManifest) for (const b of declaredFromSetting(opts.config.bricksManifest, opts.config, { role: 'worker', logger: opts.logger })) extra.register(b);
   for (const m of opts.modules ?? []) for (const b of await moduleBricks(m)) extra.register(b);
   const builtins = new BrickRegistry(builtinBricks(brickEnvironment(opts.config, opts.logger)));
   // Built-ins serve only where they can run here; the GPU stubs would only refuse. Checking is not free, so only what is asked for.

@@ -22,7 +22,17 @@ function problems(text: string, file = 'bricks.yaml'): string[] {
 
 describe('bricks manifest', () => {
   it('accepts the shipped examples', () => {
-    expect(loadManifest(join(repoRoot, 'examples/bricks/flux-fill.comfyui.yaml')).bricks.map((b) => b.name)).toEqual(['FLUX-FILL']);
+    for (const recipe of ['current', 'lego-edit']) {
+      expect(loadManifest(join(repoRoot, `examples/comfyui-pack/${recipe}/bricks.yaml`)).bricks.map((b) => b.name)).toEqual([
+        'FLUX-FILL',
+        'FLUX-INPAINT',
+        'FLUX-RCM',
+        'FLUX-STYLE',
+        'FLUX-ENV',
+        'FLUX-POSE',
+        'FLUX-CBG',
+      ]);
+    }
     expect(loadManifest(join(repoRoot, 'examples/bricks/lama.onnx.yaml')).bricks.map((b) => b.name)).toEqual(['INPAINT']);
   });
 
@@ -67,6 +77,22 @@ describe('bricks manifest', () => {
         'bricks[2].name: A is declared twice',
       ]),
     );
+  });
+
+  it('refuses a workflow placeholder that an absent optional input would leave unfilled', () => {
+    const found = problems(
+      [
+        'bricks:',
+        '  - { name: A, kind: edit, description: a, inputs: { image: Image, strength: { type: Float, optional: true }, note: { type: Str, optional: true, default: "" }, mask: { type: Mask, optional: true } }, outputs: { image: Image },',
+        '      backend: { type: comfyui, workflow: { "1": { class_type: X, inputs: { s: "{{strength}}", n: "{{note}}", m: "{{mask}}", i: "{{image}}" } } }, outputs: { image: { node: 1 } } } }',
+        '  - { name: B, kind: edit, description: b, inputs: { mask: { type: Mask, optional: true } }, outputs: { image: Image },',
+        '      backend: { type: comfyui, workflow: { "1": { class_type: X, inputs: { m: "{{mask}}" } } }, outputs: { image: { node: 1 } } } }',
+      ].join('\n'),
+    );
+    expect(found).toEqual([
+      'bricks[0].backend.workflow: placeholder {{strength}} is an optional input without a default, so a run without it would leave {{strength}} in the workflow',
+      'bricks[1].backend.workflow: placeholder {{mask}} is an optional Mask input, and no required Image input can stand in when it is absent',
+    ]);
   });
 
   it('names the file and the syntax problem for unreadable YAML or JSON', () => {

@@ -4,7 +4,8 @@ import { HttpTransport } from '../../../src/remote/client/http-client.ts';
 import { type HttpWorkerServer, createHttpWorkerServer } from '../../../src/remote/worker/http-worker-server.ts';
 import { PayloadTooLargeError, RemoteBrickError, UnknownRemoteBrickError, WorkerAuthError, WorkerUnavailableError } from '../../../src/remote/protocol/errors.ts';
 import { encodeValues, packFrame } from '../../../src/remote/protocol/wire.ts';
-import { type MaskData, makeMask } from '../../../src/engine/values.ts';
+import { type ImageData, type MaskData, makeImage, makeMask } from '../../../src/engine/values.ts';
+import { defineBrick, port } from '../../../src/engine/brick.ts';
 import { solidImage } from '../../support/test-bricks.ts';
 import { Executor } from '../../../src/engine/executor.ts';
 import { BrickRegistry } from '../../../src/engine/registry.ts';
@@ -14,6 +15,17 @@ import { INVERT_MASK, REFUSE, SLEEP, SLOW_INVERT, WARN_INVERT } from '../fixture
 import { testLogger } from '../support.ts';
 
 const TOKEN = 'test-secret-token-1234';
+
+/** Paints its output white when the caller asked for a fresh sample, black otherwise. */
+const SAMPLER = defineBrick({
+  name: 'SAMPLER',
+  kind: 'edit',
+  description: 'shows ctx.resample',
+  inputs: { image: port.image() },
+  outputs: { image: port.image() },
+  version: '1',
+  run: async ({ image: img }, ctx) => ({ image: makeImage(img.width, img.height, 3, new Uint8Array(img.width * img.height * 3).fill(ctx.resample ? 255 : 0)) }),
+});
 const image = solidImage(16, 12, [10, 200, 30]);
 
 describe('HTTP worker API', () => {
@@ -23,7 +35,7 @@ describe('HTTP worker API', () => {
     new HttpTransport({ url, token, maxPayloadBytes, encoding: 'png', logger: testLogger, retries: 0, connectTimeoutMs: 5_000 });
 
   beforeAll(async () => {
-    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE, INVERT_MASK, WARN_INVERT], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
+    server = createHttpWorkerServer({ bricks: [SLOW_INVERT, SLEEP, REFUSE, INVERT_MASK, WARN_INVERT, SAMPLER], token: TOKEN, maxPayloadBytes: 64 * 1024, jobTimeoutMs: 5_000, encoding: 'png', logger: testLogger });
     url = await server.listen(0);
   });
   afterAll(() => server.close());
@@ -35,6 +47,14 @@ describe('HTTP worker API', () => {
     expect([img.width, img.height, img.channels]).toEqual([16, 12, 3]);
     expect([...img.data.slice(0, 3)]).toEqual([245, 55, 225]);
     expect(progress).toEqual([0.25, 0.5, 0.75, 1]);
+  });
+
+  it('tells the worker’s brick when the user asked for a fresh sample ("try again")', async () => {
+    const brick = remoteBrick(SAMPLER, transport());
+    const ctx = { signal: AbortSignal.timeout(5_000), logger: testLogger, progress: () => {} };
+    const again = (await brick.run({ image } as never, { ...ctx, resample: true })) as unknown as { image: ImageData };
+    const same = (await brick.run({ image } as never, ctx)) as unknown as { image: ImageData };
+    expect([again.image.data[0], same.image.data[0]]).toEqual([255, 0]);
   });
 
   it.each(['png', 'raw'] as const)('carries masks both ways losslessly as %s', async (encoding) => {
@@ -57,7 +77,7 @@ describe('HTTP worker API', () => {
 
   it('lists the bricks it serves, to authenticated callers only', async () => {
     const served = await transport().served();
-    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE', 'INVERT-MASK', 'WARN-INVERT']);
+    expect(served.map((s) => s.name)).toEqual(['SLOW-INVERT', 'SLEEP', 'REFUSE', 'INVERT-MASK', 'WARN-INVERT', 'SAMPLER']);
     await expect(transport('wrong').served()).rejects.toBeInstanceOf(WorkerAuthError);
   });
 

@@ -1,0 +1,137 @@
+/**
+ * What a GPU host returns, brought back to the user's picture: diffusion
+ * models work at their own sizes (a VAE crops to multiples of 8, Kontext snaps
+ * to preset resolutions, the diptych recipe works at 768 px wide), so every
+ * remote result is resized to the size of the input image, and an edit given a
+ * mask keeps the original pixels outside it, bit for bit, with the generated
+ * pixels feathered in over the inner edge of the mask so no seam shows.
+ */
+import { blurPlane } from '../../../bricks/lib/filters.ts';
+import { type Box, fitImage, fitMask } from '../../../bricks/lib/pixels.ts';
+import type { AnyBrick } from '../../engine/brick.ts';
+import type { ImageData, MaskData, Value } from '../../engine/values.ts';
+import { makeImage } from '../../engine/values.ts';
+
+/** The input a result is measured against: the `image` input, else the first Image input given. */
+export function referenceImage(brick: Pick<AnyBrick, 'inputs'>, inputs: Readonly<Record<string, Value | null>>): ImageData | undefined {
+  const isImage = (v: Value | null | undefined): v is ImageData => typeof v === 'object' && v !== null && v.kind === 'image';
+  if (isImage(inputs.image)) return inputs.image;
+  for (const [name, spec] of Object.entries(brick.inputs)) if (spec.type === 'Image' && isImage(inputs[name])) return inputs[name];
+  return undefined;
+}
+
+/** The Mask input an edit acts inside (`mask`), when one was given. */
+function editMask(brick: Pick<AnyBrick, 'kind' | 'inputs'>, inputs: Readonly<Record<string, Value | null>>): MaskData | undefined {
+  if (brick.kind !== 'edit' || brick.inputs.mask?.type !== 'Mask') return undefined;
+  const m = inputs.mask;
+  return typeof m === 'object' && m !== null && m.kind === 'mask' ? m : undefined;
+}
+
+/** The feather's σ: about 1/200 of the short side, 2 px on a 400 px photo, 5 on a 1024 px one, enough to hide a seam, not to wash out a small object. */
+function featherSigma(mask: MaskData): number {
+  return Math.max(1, Math.min(6, Math.min(mask.width, mask.height) / 200));
+}
+
+/**
+ * Blend weights from a mask, over `box` (the mask's bounds): the mask itself,
+ * softened only on its inside. A Gaussian of the mask, capped by the mask, is
+ * 0 wherever the mask is 0, so nothing outside changes, and ramps up over
+ * about 2σ inside the edge.
+ */
+export async function innerFeather(mask: MaskData, box: Box = { x: 0, y: 0, width: mask.width, height: mask.height }): Promise<Uint8Array> {
+  const plane = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) plane.set(mask.data.subarray((box.y + y) * mask.width + box.x, (box.y + y) * mask.width + box.x + box.width), y * box.width);
+  const blurred = await blurPlane(plane, box.width, box.height, featherSigma(mask));
+  for (let i = 0; i < plane.length; i++) if (blurred[i]! < plane[i]!) plane[i] = blurred[i]!;
+  return plane;
+}
+
+/** The bounds of a mask's non-zero pixels, four at a time (a 1024² mask in about 1 ms instead of 12). */
+function nonZeroBounds(mask: MaskData): Box | undefined {
+  const d = mask.data;
+  const w = mask.width;
+  let minX = w;
+  let minY = mask.height;
+  let maxX = -1;
+  let maxY = -1;
+  const mark = (p: number): void => {
+    const y = (p / w) | 0;
+    const x = p - y * w;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  };
+  const head = (4 - (d.byteOffset % 4)) % 4;
+  for (let p = 0; p < Math.min(head, d.length); p++) if (d[p]) mark(p);
+  const words = new Uint32Array(d.buffer, d.byteOffset + head, Math.floor((d.length - head) / 4));
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === 0) continue;
+    const p = head + i * 4;
+    for (let k = 0; k < 4; k++) if (d[p + k]) mark(p + k);
+  }
+  for (let p = head + words.length * 4; p < d.length; p++) if (d[p]) mark(p);
+  return maxX < 0 ? undefined : { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+/** `generated` inside the feathered mask, `original` elsewhere; both at the original's size. */
+export async function compositeInside(original: ImageData, generated: ImageData, mask: MaskData): Promise<ImageData> {
+  const g = await fitImage(generated, original.width, original.height, original.channels);
+  const m = await fitMask(mask, original.width, original.height);
+  const c = original.channels;
+  const out = makeImage(original.width, original.height, c, new Uint8Array(original.data));
+  const bounds = nonZeroBounds(m);
+  if (!bounds) return out;
+  // Outside the mask's bounds nothing changes, so only they are blurred and blended. A margin of 3σ
+  // keeps the blur's view of the edge the same as on the whole plane (the mask is 0 beyond its bounds).
+  const margin = Math.ceil(3 * featherSigma(m));
+  const x0 = Math.max(0, bounds.x - margin);
+  const y0 = Math.max(0, bounds.y - margin);
+  const box = { x: x0, y: y0, width: Math.min(m.width, bounds.x + bounds.width + margin) - x0, height: Math.min(m.height, bounds.y + bounds.height + margin) - y0 };
+  const alpha = await innerFeather(m, box);
+  // The alpha channel of a transparent original stays the original's: the model knows nothing of it.
+  const colour = c === 4 ? 3 : c;
+  const od = original.data;
+  const gd = g.data;
+  const dd = out.data;
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) {
+      const a = alpha[y * box.width + x]!;
+      if (a === 0) continue;
+      const i = ((box.y + y) * original.width + box.x + x) * c;
+      if (a === 255) {
+        for (let k = 0; k < colour; k++) dd[i + k] = gd[i + k]!;
+        continue;
+      }
+      for (let k = 0; k < colour; k++) dd[i + k] = ((gd[i + k]! * a + od[i + k]! * (255 - a) + 127) / 255) | 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * A remote brick's outputs at the input's size, composited inside the edit's
+ * mask when one was given. Outputs of a brick without an Image input are
+ * returned as they are.
+ */
+export async function fitToInputs(
+  brick: Pick<AnyBrick, 'kind' | 'inputs' | 'outputs'>,
+  inputs: Readonly<Record<string, Value | null>>,
+  outputs: Record<string, Value>,
+): Promise<Record<string, Value>> {
+  const ref = referenceImage(brick, inputs);
+  if (!ref) return outputs;
+  const mask = editMask(brick, inputs);
+  const out: Record<string, Value> = { ...outputs };
+  for (const [name, v] of Object.entries(outputs)) {
+    if (typeof v !== 'object' || v === null) continue;
+    if (v.kind === 'mask') {
+      out[name] = await fitMask(v, ref.width, ref.height);
+    } else if (mask) {
+      out[name] = await compositeInside(ref, v, mask);
+    } else {
+      out[name] = await fitImage(v, ref.width, ref.height, v.channels);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrickProgress } from '../../../src/engine/brick.ts';
+import type { ImageData, MaskData, Value } from '../../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../../src/engine/values.ts';
+import { compositeInside, fitToInputs } from '../../../src/remote/client/full-size.ts';
+import { type BrickTransport, remoteBrick } from '../../../src/remote/client/transport.ts';
+import { comfyuiBrick } from '../../../src/remote/declared/comfyui.ts';
+import { type FakeComfyUI, startFakeComfyUI } from '../../fakes/comfyui-server.ts';
+import { testLogger } from '../support.ts';
+
+/** A 427×288 picture with structure (a diagonal gradient), so resampling and drift show. */
+function photo(width = 427, height = 288): ImageData {
+  const img = makeImage(width, height, 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      img.data[i] = (x * 255) / width;
+      img.data[i + 1] = (y * 255) / height;
+      img.data[i + 2] = ((x + y) * 97) % 256;
+    }
+  }
+  return img;
+}
+
+/** A disc in the middle. */
+function disc(width: number, height: number): MaskData {
+  const m = makeMask(width, height);
+  const r = Math.min(width, height) / 4;
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if ((x - width / 2) ** 2 + (y - height / 2) ** 2 < r * r) m.data[y * width + x] = 255;
+  return m;
+}
+
+/** Mean absolute difference and the share of pixels off by more than 6 levels, over the pixels where `where` holds. */
+function drift(a: ImageData, b: ImageData, where: (p: number) => boolean): { mean: number; over6: number } {
+  let sum = 0;
+  let over = 0;
+  let n = 0;
+  for (let p = 0; p < a.width * a.height; p++) {
+    if (!where(p)) continue;
+    let worst = 0;
+    for (let k = 0; k < 3; k++) {
+      const d = Math.abs(a.data[p * a.channels + k]! - b.data[p * b.channels + k]!);
+      sum += d;
+      worst = Math.max(worst, d);
+    }
+    if (worst > 6) over++;
+    n++;
+  }
+  return { mean: sum / (n * 3), over6: over / n };
+}
+
+const ctx = () => ({ signal: AbortSignal.timeout(10_000), logger: testLogger, progress: (_p: BrickProgress) => {} });
+
+const editShape = (name: string) => ({
+  name,
+  kind: 'edit' as const,
+  description: 'test',
+  version: '1',
+  inputs: { image: { type: 'Image' as const }, mask: { type: 'Mask' as const, optional: true }, prompt: { type: 'Str' as const } },
+  outputs: { image: { type: 'Image' as const } },
+});
+
+const template = {
+  '1': { class_type: 'LoadImage', inputs: { image: '{{image}}' } },
+  '2': { class_type: 'LoadImageMask', inputs: { image: '{{mask}}', channel: 'red' } },
+  '3': { class_type: 'KSampler', inputs: { seed: '{{seed}}', steps: 2 } },
+  '4': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'fit' } },
+};
+
+describe('remote results at full size', () => {
+  let comfy: FakeComfyUI;
+  beforeAll(async () => {
+    comfy = await startFakeComfyUI({ driftLevels: 6 });
+  });
+  afterAll(() => comfy.close());
+
+  it('gives a 427×288 photo back at 427×288 although ComfyUI’s VAE returns 424×288', async () => {
+    const brick = comfyuiBrick(editShape('FIT'), { url: comfy.url, template, outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
+    const out = (await brick.run({ image: photo(), mask: null, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
+    expect([out.image.width, out.image.height]).toEqual([427, 288]);
+  });
+
+  it('changes only the masked region: no pixel outside the mask drifts, inside is the generated picture, the edge is feathered', async () => {
+    const img = photo();
+    const m = disc(427, 288);
+    const brick = comfyuiBrick(editShape('MASKED'), { url: comfy.url, template, outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
+    const out = (await brick.run({ image: img, mask: m, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
+    const outside = drift(img, out.image, (p) => m.data[p] === 0);
+    expect(outside).toEqual({ mean: 0, over6: 0 });
+    // Deep inside the disc the picture is the fake's generation (the inverse, resampled from 424 px back to 427).
+    const centre = (144 * 427 + 213) * 3;
+    expect(Math.abs(out.image.data[centre]! - (255 - img.data[centre]!))).toBeLessThanOrEqual(3);
+    // On the disc's inner edge, a blend of both.
+    const edge = [...Array(427 * 288).keys()].filter((p) => m.data[p] === 255 && (m.data[p - 1] === 0 || m.data[p + 1] === 0));
+    const blended = edge.filter((p) => {
+      const o = img.data[p * 3]!;
+      const v = out.image.data[p * 3]!;
+      return Math.abs(v - o) > 2 && Math.abs(v - (255 - o)) > 2;
+    });
+    expect(blended.length / edge.length).toBeGreaterThan(0.5);
+  });
+
+  it('without compositing the same fake drifts outside the mask (the measurement can fail)', async () => {
+    const img = photo();
+    const m = disc(427, 288);
+    const raw = comfyuiBrick({ ...editShape('RAW'), kind: 'function' }, { url: comfy.url, template, outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
+    const out = (await raw.run({ image: img, mask: m, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
+    expect(drift(img, out.image, (p) => m.data[p] === 0).mean).toBeGreaterThan(3);
+  });
+
+  it('fits what an HTTP or queue worker returns the same way', async () => {
+    const img = photo(101, 67);
+    const m = disc(101, 67);
+    // A worker whose model works at 96×64 and repaints everything.
+    const transport: BrickTransport = {
+      kind: 'http',
+      target: 'test',
+      call: async () => ({ image: makeImage(96, 64, 3, new Uint8Array(96 * 64 * 3).fill(7)) as Value }),
+      served: async () => [],
+      close: async () => {},
+    };
+    const brick = remoteBrick(editShape('WORKER'), transport);
+    const out = (await brick.run({ image: img, mask: m, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
+    expect([out.image.width, out.image.height]).toEqual([101, 67]);
+    expect(drift(img, out.image, (p) => m.data[p] === 0).mean).toBe(0);
+    expect(out.image.data[(33 * 101 + 50) * 3]).toBe(7);
+    const unmasked = (await brick.run({ image: img, mask: null, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
+    expect([unmasked.image.width, unmasked.image.height, unmasked.image.data[0]]).toEqual([101, 67, 7]);
+  });
+
+  it('keeps a transparent original’s alpha and resizes mask outputs to the input', async () => {
+    const rgba = makeImage(10, 10, 4, new Uint8Array(400).fill(128));
+    const full = makeMask(10, 10, new Uint8Array(100).fill(255));
+    const blended = await compositeInside(rgba, makeImage(8, 8, 3, new Uint8Array(192).fill(0)), full);
+    expect(blended.channels).toBe(4);
+    expect(blended.data[3]).toBe(128);
+    const out = await fitToInputs(
+      { kind: 'predict', inputs: { image: { type: 'Image' } }, outputs: { mask: { type: 'Mask' } } },
+      { image: rgba },
+      { mask: makeMask(8, 8) },
+    );
+    expect([(out.mask as MaskData).width, (out.mask as MaskData).height]).toEqual([10, 10]);
+  });
+});
