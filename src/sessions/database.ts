@@ -3,7 +3,7 @@
  * PostgreSQL when a URL is given; the same schema and migrations either way,
  * applied before anything else touches the tables.
  */
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -11,6 +11,7 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
+import { lockDirectory } from './directory-lock.ts';
 
 export type SessionDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -41,8 +42,10 @@ export interface DatabaseOptions {
   readonly inMemory?: boolean;
   /** Largest number of pooled PostgreSQL connections. */
   readonly poolSize?: number;
-  /** Where a lost PostgreSQL turns lock is reported. */
-  readonly logger?: Logger;
+  /** Where a lost turns or directory lock, and a missing flock(1), are reported. */
+  readonly logger?: Logger | undefined;
+  /** The flock(1) program that locks a PGlite directory (see directory-lock.ts); tests name a missing one. */
+  readonly flock?: string | undefined;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -55,43 +58,6 @@ function redact(url: string): string {
   } catch {
     return 'postgres';
   }
-}
-
-/** Whether a process with this id is running (signal 0 checks without sending anything). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * PGlite has no lock of its own across processes, and two writers corrupt its files: a pid file
- * in the database directory keeps a second process out. A file left by a killed process is taken over.
- */
-async function lockDirectory(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'lego-edit.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (holder && isRunning(holder)) {
-        throw new LegoEditError(
-          'database-busy',
-          `The database in ${dir} is in use by another lego-edit process (pid ${holder}${holder === process.pid ? ', this one' : ''}). Stop it first; to run several processes, use PostgreSQL (DATABASE_URL).`,
-        );
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new LegoEditError('database-busy', `Could not lock the database in ${dir}; another process keeps taking it.`);
 }
 
 /** Opens and migrates. Drivers are imported lazily so commands that never open a database never load them. */
@@ -206,7 +172,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     if (!options.dataDir) throw new Error('openDatabase needs a dataDir or databaseUrl');
     dir = join(options.dataDir, 'db');
     await mkdir(dir, { recursive: true });
-    unlock = await lockDirectory(dir);
+    unlock = await lockDirectory(dir, { logger: options.logger, flock: options.flock });
   }
   let client;
   try {
