@@ -12,8 +12,7 @@
  * Where `flock` is not installed, a pid file stands in, with a warning: it cannot be as sure.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -209,22 +208,26 @@ async function inspect(path: string): Promise<{ ino: number; holder: number | un
 }
 
 /**
- * Moves the stale pid file aside under a name of its own. Of several processes that judged the same file stale
- * only one can move it; one that moved another file (a new holder's, written since) puts it back.
+ * Removes the stale pid file, so that the next exclusive create decides who holds the directory. Removing is not
+ * atomic with the judgement that the file is stale (another starter could judge the same file and remove a new
+ * holder's), so takeovers take turns through a directory created exclusively; one left by a starter killed
+ * mid-takeover is ignored after a few seconds.
  */
 async function takeOver(path: string, staleIno: number, dir: string): Promise<void> {
-  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  const turn = `${path}.takeover`;
   try {
-    await rename(path, aside);
+    await mkdir(turn);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if ((await stat(aside)).ino !== staleIno) {
-    // link, unlike rename, never replaces a file yet another process has created meanwhile.
-    await link(aside, path).catch(() => undefined);
-    await rm(aside, { force: true });
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const age = await stat(turn).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > 5_000) await rm(turn, { recursive: true, force: true });
     throw new DirectoryBusyError(dir, (await inspect(path))?.holder);
   }
-  await rm(aside, { force: true });
+  try {
+    // Judged again in turn: only a takeover removes a stale file, so the same file still here is still stale.
+    const now = await inspect(path);
+    if (now?.ino === staleIno && now.stale) await rm(path, { force: true });
+  } finally {
+    await rm(turn, { recursive: true, force: true });
+  }
 }

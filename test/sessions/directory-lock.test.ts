@@ -122,9 +122,9 @@ describe('the data directory lock', () => {
     expect(await readFile(join(dir, 'db', LOCK_FILE), 'utf8')).toBe('1');
   });
 
-  it('gives exactly one of 40 processes started at one instant over a stale lock the database, and each of the others one clear sentence', async () => {
+  it('gives exactly one of 40 processes started at one instant over a stale lock the lock, and each of the others one clear sentence', async () => {
     await leaveStaleLock(join(dir, 'db'), deadPid());
-    const children = Array.from({ length: 40 }, () => lockChild({ LOCK_WAIT_GO: '1' }));
+    const children = Array.from({ length: 40 }, () => lockChild({ LOCK_WAIT_GO: '1', LOCK_ONLY: '1' }));
     await Promise.all(children.map((c) => c.line(/^READY/)));
     for (const c of children) c.proc.stdin.write('go\n');
     const outcomes = await Promise.all(children.map((c) => c.line(/^(WON|REFUSED|FAILED)/)));
@@ -167,10 +167,10 @@ describe('the data directory lock without flock(1)', () => {
     expect(existsSync(join(dbDir, PID_FILE))).toBe(false);
   });
 
-  it('gives exactly one of 40 processes started at one instant over a stale pid file the database', async () => {
+  it('gives exactly one of 40 processes started at one instant over a stale pid file the lock', async () => {
     await mkdir(join(dir, 'db'));
     await writeFile(join(dir, 'db', PID_FILE), String(deadPid()));
-    const children = Array.from({ length: 40 }, () => lockChild({ LOCK_WAIT_GO: '1', LOCK_FLOCK: NO_FLOCK }));
+    const children = Array.from({ length: 40 }, () => lockChild({ LOCK_WAIT_GO: '1', LOCK_ONLY: '1', LOCK_FLOCK: NO_FLOCK }));
     await Promise.all(children.map((c) => c.line(/^READY/)));
     for (const c of children) c.proc.stdin.write('go\n');
     const outcomes = await Promise.all(children.map((c) => c.line(/^(WON|REFUSED|FAILED)/)));
