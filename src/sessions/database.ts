@@ -12,6 +12,9 @@ import type { Logger } from 'pino';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import { lockDirectory } from './directory-lock.ts';
+import { checkTables } from './integrity.ts';
+import { diagnoseUnopenable } from './pglite-diagnosis.ts';
+import { StorageError, driverMessage, isDamage, isDiskFull, storageFailure } from './storage-errors.ts';
 
 export type SessionDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -44,6 +47,8 @@ export interface DatabaseOptions {
   readonly poolSize?: number;
   /** Where a lost turns or directory lock, and a missing flock(1), are reported. */
   readonly logger?: Logger | undefined;
+  /** Whether opening a PGlite directory reads every table to find damage (see integrity.ts); on by default. */
+  readonly checkTables?: boolean;
   /** The flock(1) program that locks a PGlite directory (see directory-lock.ts); tests name a missing one. */
   readonly flock?: string | undefined;
 }
@@ -171,14 +176,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (!options.inMemory) {
     if (!options.dataDir) throw new Error('openDatabase needs a dataDir or databaseUrl');
     dir = join(options.dataDir, 'db');
-    await mkdir(dir, { recursive: true });
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw storageFailure(err) ?? err;
+    }
     unlock = await lockDirectory(dir, { logger: options.logger, flock: options.flock });
   }
-  let client;
+  let client: InstanceType<typeof PGlite> | undefined;
   try {
-    client = dir ? new PGlite(dir) : new PGlite();
+    try {
+      client = dir ? await PGlite.create(dir) : await PGlite.create();
+    } catch (err) {
+      throw await unopenable(err, dir);
+    }
     const db = drizzle({ client, schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    try {
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      if (dir && options.checkTables !== false) {
+        const problems = await checkTables(db as unknown as SessionDb);
+        if (problems.length) throw damaged(dir, problems.join('; '));
+      }
+    } catch (err) {
+      if (err instanceof LegoEditError) throw err;
+      throw (dir && (await damagedTable(client, err, dir))) ?? storageFailure(err, dir ? `the database in ${dir}` : undefined) ?? err;
+    }
     const opened = client;
     return {
       db: db as unknown as SessionDb,
@@ -191,8 +213,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       },
     };
   } catch (err) {
-    await client?.close();
+    await client?.close().catch(() => undefined);
     await unlock();
     throw err;
   }
+}
+
+function damaged(dir: string, what: string): StorageError {
+  return new StorageError(
+    'database-damaged',
+    `The database in ${dir} is damaged: ${what}. Stop lego-edit, then restore ${dir} from a backup, or move it aside to start with an empty history.`,
+  );
+}
+
+/** Why PGlite would not start on a directory: a full disk, or which of its files is damaged. */
+async function unopenable(err: unknown, dir: string | undefined): Promise<unknown> {
+  if (isDiskFull(err)) return storageFailure(err);
+  if (!dir) return err;
+  return damaged(dir, `${await diagnoseUnopenable(dir)}; PGlite said: ${errorMessage(err).split('\n')[0]!.replace(/\s*Build with -sASSERTIONS.*$/, '').replace(/\.$/, '')}`);
+}
+
+/** A damaged page (XX001) named by its table rather than its file number, when the catalogue can still say. */
+async function damagedTable(client: { query: (q: string, p: unknown[]) => Promise<{ rows: unknown[] }> }, err: unknown, dir: string): Promise<StorageError | undefined> {
+  if (!isDamage(err)) return undefined;
+  const message = driverMessage(err);
+  const file = /(?:relation|file) "(base\/\d+\/(\d+))"/.exec(message);
+  let table: string | undefined;
+  if (file) {
+    const found = await client.query('select relname from pg_class where relfilenode = $1', [Number(file[2])]).catch(() => undefined);
+    table = (found?.rows[0] as { relname?: string } | undefined)?.relname;
+  }
+  return damaged(dir, table ? `${message.replace(/(?:relation|file) "[^"]+"/, `the table ${table}`)} (file ${file![1]})` : message);
 }
