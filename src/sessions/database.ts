@@ -3,7 +3,8 @@
  * PostgreSQL when a URL is given; the same schema and migrations either way,
  * applied before anything else touches the tables.
  */
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -14,7 +15,7 @@ import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import { lockDirectory } from './directory-lock.ts';
 import { checkTables } from './integrity.ts';
 import { diagnoseUnopenable } from './pglite-diagnosis.ts';
-import { StorageError, driverMessage, isDamage, isDiskFull, storageFailure } from './storage-errors.ts';
+import { DISK_FULL_TEXT, StorageError, driverMessage, isDamage, isDiskFull, storageFailure } from './storage-errors.ts';
 
 export type SessionDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -33,8 +34,28 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** The advisory lock key of the right to run turns (any fixed bigint; this is "lego-edi" in ASCII). */
-const TURNS_LOCK = 0x6c65676f2d656469n;
+/** The advisory lock key of the right to run turns in the public schema (any fixed bigint; this is "lego-edi" in ASCII). */
+const PUBLIC_TURNS_LOCK = 0x6c65676f2d656469n;
+
+/** One key per schema: bots in two schemas of one database are two bots on two databases. */
+export function turnsLockKey(schema: string): bigint {
+  if (schema === 'public') return PUBLIC_TURNS_LOCK;
+  return BigInt.asUintN(63, BigInt(`0x${createHash('sha256').update(`lego-edit turns ${schema}`).digest('hex').slice(0, 16)}`));
+}
+
+/**
+ * The schema the tables go in: the first of the connection's search_path that exists (set one with
+ * `?options=-c search_path=NAME` on the URL). Refused in one line when none does, rather than left to fail as a migration.
+ */
+async function targetSchema(pool: { query: (q: string) => Promise<{ rows: Array<Record<string, unknown>> }> }, location: string): Promise<string> {
+  const { rows } = await pool.query('select current_schema() as schema, current_setting(\'search_path\') as path');
+  const schema = rows[0]?.schema;
+  if (typeof schema === 'string' && schema) return schema;
+  throw new LegoEditError(
+    'database-schema',
+    `No schema of the search_path (${String(rows[0]?.path)}) exists in the PostgreSQL database at ${location}: create it first (CREATE SCHEMA name), or change the URL's options=-c search_path=….`,
+  );
+}
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; embedded PGlite when unset. */
@@ -83,12 +104,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pool.end();
       throw new LegoEditError('database-unreachable', `Cannot connect to PostgreSQL at ${redact(options.databaseUrl)}: ${errorMessage(err)}`, { cause: err, retryable: true });
     }
+    let schemaName: string;
     try {
-      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      schemaName = await targetSchema(pool, redact(options.databaseUrl));
+      // The public schema keeps drizzle's own bookkeeping schema, as before; another schema keeps it beside the tables,
+      // so two bots in two schemas of one database never read each other's list of applied migrations.
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema: schemaName === 'public' ? 'drizzle' : schemaName });
     } catch (err) {
       await pool.end();
-      throw err;
+      throw storageFailure(err) ?? err;
     }
+    const TURNS_LOCK = turnsLockKey(schemaName);
     const location = redact(options.databaseUrl);
     // A session-level advisory lock lives as long as its connection, so the claim keeps one client checked out;
     // a killed process's connection closes and the server drops its lock with it.
@@ -219,6 +245,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
 }
 
+/** Less free space than PostgreSQL needs to start: a new WAL segment or a page of a catalogue. */
+async function nearlyFull(dir: string): Promise<boolean> {
+  const fs = await statfs(dir).catch(() => undefined);
+  return fs !== undefined && fs.bavail * fs.bsize < 16 * 1024 * 1024;
+}
+
 function damaged(dir: string, what: string): StorageError {
   return new StorageError(
     'database-damaged',
@@ -228,7 +260,8 @@ function damaged(dir: string, what: string): StorageError {
 
 /** Why PGlite would not start on a directory: a full disk, or which of its files is damaged. */
 async function unopenable(err: unknown, dir: string | undefined): Promise<unknown> {
-  if (isDiskFull(err)) return storageFailure(err);
+  // PGlite's file system reports a full disk as a crash of its own, so the disk is asked.
+  if (isDiskFull(err) || (dir && (await nearlyFull(dir)))) return storageFailure(err) ?? new StorageError('disk-full', DISK_FULL_TEXT, { cause: err });
   if (!dir) return err;
   return damaged(dir, `${await diagnoseUnopenable(dir)}; PGlite said: ${errorMessage(err).split('\n')[0]!.replace(/\s*Build with -sASSERTIONS.*$/, '').replace(/\.$/, '')}`);
 }

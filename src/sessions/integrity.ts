@@ -25,7 +25,7 @@ export async function checkTables(db: SessionDb): Promise<string[]> {
     sql`select c.relname as "table", a.attname as "column"
           from pg_index i join pg_class c on c.oid = i.indrelid
           join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
-         where i.indisprimary and c.relnamespace = current_schema()::regnamespace and c.relname not like '\\_\\_%'
+         where i.indisprimary and c.relnamespace = (select oid from pg_namespace where nspname = current_schema()) and c.relname not like '\\_\\_%'
          order by c.relname`,
   );
   for (const { table, column } of keys) {
@@ -47,7 +47,7 @@ export async function checkTables(db: SessionDb): Promise<string[]> {
           from pg_constraint con
           join pg_class ch on ch.oid = con.conrelid join pg_attribute ca on ca.attrelid = ch.oid and ca.attnum = con.conkey[1]
           join pg_class pa on pa.oid = con.confrelid join pg_attribute pk on pk.attrelid = pa.oid and pk.attnum = con.confkey[1]
-         where con.contype = 'f' and cardinality(con.conkey) = 1 and ch.relnamespace = current_schema()::regnamespace
+         where con.contype = 'f' and cardinality(con.conkey) = 1 and ch.relnamespace = (select oid from pg_namespace where nspname = current_schema())
          order by con.conname`,
   );
   for (const r of references) {

@@ -14,10 +14,12 @@ export class StorageError extends LegoEditError {}
 /** A stored image whose bytes no longer match the hash they are stored under. */
 export class DamagedImageError extends StorageError {
   constructor(readonly sha256: string, readonly path: string) {
-    super(
-      'image-damaged',
-      `A stored image is damaged (${path} no longer matches its hash), so I will not use it. Restore the data directory's blobs from a backup, or send the photo again.`,
-    );
+    super('image-damaged', `The stored image ${path} is damaged: its bytes no longer match the hash it is stored under.`);
+  }
+
+  /** The operator's message names the file; the user is told what they can do. */
+  override get userMessage(): string {
+    return 'That image is damaged in storage, so I will not use it. Send the photo again to go on; the damaged copy is replaced.';
   }
 }
 
