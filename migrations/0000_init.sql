@@ -77,12 +77,12 @@ CREATE TABLE "turns" (
 	"finished_at" timestamp with time zone
 );
 --> statement-breakpoint
-ALTER TABLE "message_links" ADD CONSTRAINT "message_links_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "message_links" ADD CONSTRAINT "message_links_turn_id_turns_id_fk" FOREIGN KEY ("turn_id") REFERENCES "public"."turns"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "rules" ADD CONSTRAINT "rules_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "turn_images" ADD CONSTRAINT "turn_images_turn_id_turns_id_fk" FOREIGN KEY ("turn_id") REFERENCES "public"."turns"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "turn_images" ADD CONSTRAINT "turn_images_image_sha_images_sha256_fk" FOREIGN KEY ("image_sha") REFERENCES "public"."images"("sha256") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "turns" ADD CONSTRAINT "turns_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "message_links" ADD CONSTRAINT "message_links_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "message_links" ADD CONSTRAINT "message_links_turn_id_turns_id_fk" FOREIGN KEY ("turn_id") REFERENCES "turns"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "rules" ADD CONSTRAINT "rules_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "turn_images" ADD CONSTRAINT "turn_images_turn_id_turns_id_fk" FOREIGN KEY ("turn_id") REFERENCES "turns"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "turn_images" ADD CONSTRAINT "turn_images_image_sha_images_sha256_fk" FOREIGN KEY ("image_sha") REFERENCES "images"("sha256") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "turns" ADD CONSTRAINT "turns_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "conversations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "conversations_key" ON "conversations" USING btree ("platform","chat_id","thread_id","user_id");--> statement-breakpoint
 CREATE INDEX "conversations_user" ON "conversations" USING btree ("platform","user_id");--> statement-breakpoint
 CREATE INDEX "rules_conversation" ON "rules" USING btree ("conversation_id");--> statement-breakpoint

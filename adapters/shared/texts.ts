@@ -1,7 +1,7 @@
 /** Words the adapters share: tool lists and rules, and how failures read in chat (help and history: commands.ts). */
-import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
 import { ruleLine } from '../../src/sessions/format.ts';
+import { storageFailure } from '../../src/sessions/storage-errors.ts';
 import type { RuleEntry } from '../../src/sessions/types.ts';
 
 export async function toolsText(registry: BrickRegistry): Promise<string> {
@@ -23,7 +23,8 @@ export function rulesText(rules: readonly RuleEntry[]): string {
  * of ours, a generic apology otherwise, never a stack trace or internal detail.
  */
 export function friendlyError(err: unknown): string {
-  if (err instanceof LegoEditError) return `⚠️ ${err.userMessage}`;
+  const known = storageFailure(err);
+  if (known) return `⚠️ ${known.userMessage}`;
   return '⚠️ Something went wrong on my side. Please try again in a moment.';
 }
 

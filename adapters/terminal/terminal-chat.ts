@@ -5,12 +5,14 @@
  * /plan, /quit); the status prints each line that changes, and results are written
  * as files and their paths printed.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
+import { writeFileAtomically } from '../../src/cli/atomic-write.ts';
+import { writeFailure } from '../../src/cli/outputs.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { formatPlan } from '../../src/sessions/format.ts';
 import type { ConversationKey, IncomingImage, SessionManager } from '../../src/sessions/types.ts';
@@ -163,7 +165,7 @@ export class TerminalChat {
   async #write(name: string, bytes: Uint8Array): Promise<string> {
     await mkdir(this.#o.resultsDir, { recursive: true });
     const path = join(this.#o.resultsDir, name);
-    await writeFile(path, bytes);
+    await writeFileAtomically(path, bytes);
     return path;
   }
 
@@ -180,7 +182,13 @@ export class TerminalChat {
       },
       send: async (content, files) => {
         const paths: string[] = [];
-        for (const file of files) paths.push(await this.#write(file.name, file.bytes));
+        try {
+          for (const file of files) paths.push(await this.#write(file.name, file.bytes));
+        } catch (err) {
+          this.#say(content);
+          this.#say(`  ⚠️ Could not save the result in ${this.#o.resultsDir}: ${writeFailure(err)}. The edit itself is kept in the conversation.`);
+          return [];
+        }
         this.#say(content);
         for (const path of paths) this.#say(`  wrote ${path}`);
         // Nothing to reply to in a terminal: no message ids.

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { PlanRefusedError } from '../builder/builder.ts';
 import { configHelp, defaultDataDir } from '../config.ts';
 import { LegoEditError } from '../engine/errors.ts';
+import { storageFailure } from '../sessions/storage-errors.ts';
 import { registerBricks } from './commands/bricks.ts';
 import { registerChat } from './commands/chat.ts';
 import { registerEdit } from './commands/edit.ts';
@@ -30,12 +31,14 @@ export function buildProgram(): Command {
 export async function main(argv = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CliError || err instanceof LegoEditError) {
+  } catch (raw) {
+    // A full disk or damaged database met anywhere is said in one sentence, not as a stack.
+    const err = raw instanceof CliError ? raw : storageFailure(raw);
+    if (err) {
       console.error(`error: ${err instanceof LegoEditError ? err.userMessage : err.message}`);
       process.exitCode = err instanceof PlanRefusedError ? 3 : 1;
       return;
     }
-    throw err;
+    throw raw;
   }
 }

@@ -45,6 +45,10 @@ export const ERROR_CODES = [
   'internal',
   'database-busy',
   'database-unreachable',
+  'database-damaged',
+  'database-schema',
+  'disk-full',
+  'image-damaged',
   // GPU hosts (src/remote)
   'remote-brick-failed',
   'remote-timeout',

@@ -127,7 +127,19 @@ export class StepTimeoutError extends LegoEditError {
   }
 }
 
+/**
+ * An error's message for people and logs. A query error from drizzle ("Failed query: <SQL> params: <values>")
+ * gives its driver's message instead: the parameters are the user's own text.
+ */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
+  if (err instanceof Error) {
+    if (isQueryError(err)) return err.cause ? errorMessage(err.cause) : 'a database query failed';
+    return err.message;
+  }
   return String(err);
+}
+
+/** drizzle's DrizzleQueryError, recognised by its message so that the engine need not load drizzle. */
+export function isQueryError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('Failed query:');
 }

@@ -5,11 +5,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DamagedImageError } from './storage-errors.ts';
 
 export interface BlobStore {
   /** Stores bytes under their SHA-256 (hex) and returns it; storing the same bytes twice is a no-op. */
   put(bytes: Uint8Array): Promise<string>;
-  /** The bytes, or undefined when nothing is stored under that hash. */
+  /** The bytes, or undefined when nothing is stored under that hash; throws DamagedImageError when the bytes no longer match it. */
   get(sha256: string): Promise<Buffer | undefined>;
   has(sha256: string): Promise<boolean>;
   /** Removes the bytes; removing what is not there is not an error. */
@@ -40,7 +41,11 @@ export class DiskBlobStore implements BlobStore {
   async put(bytes: Uint8Array): Promise<string> {
     const sha = sha256Hex(bytes);
     const path = this.#path(sha);
-    if (await this.has(sha)) return sha;
+    // Stored already, and whole: a damaged copy is replaced by these good bytes.
+    if (await this.has(sha)) {
+      const stored = await readFile(path).catch(() => undefined);
+      if (stored && sha256Hex(stored) === sha) return sha;
+    }
     await mkdir(join(this.root, sha.slice(0, 2)), { recursive: true });
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
@@ -53,13 +58,18 @@ export class DiskBlobStore implements BlobStore {
     return sha;
   }
 
+  /** Checked against the hash on every read: a garbled file is refused, never handed out as the image. */
   async get(sha256: string): Promise<Buffer | undefined> {
+    const path = this.#path(sha256);
+    let bytes: Buffer;
     try {
-      return await readFile(this.#path(sha256));
+      bytes = await readFile(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+    if (sha256Hex(bytes) !== sha256) throw new DamagedImageError(sha256, path);
+    return bytes;
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 /** The conversation commands: undo and redo, reset, rules and forgetting one, history and plan views. */
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import { quote } from './format.ts';
+import { DamagedImageError } from './storage-errors.ts';
 import type { SessionImages } from './session-images.ts';
 import type { ConversationStates } from './states.ts';
 import type { TurnStore } from './store/turn-store.ts';
@@ -26,13 +27,20 @@ export class ConversationCommands {
     const to = which === 'undo' ? [...conv.redo] : [...conv.undo];
     const next = from.pop();
     if (!next) return { ok: false, text: which === 'undo' ? 'Nothing to undo.' : 'Nothing to redo.' };
+    // Read (and checked against its hash) before anything moves: a damaged image is refused and the stacks stay as they were.
+    let image: Awaited<ReturnType<SessionImages['result']>>;
+    try {
+      image = await this.#images.result(next.image);
+    } catch (err) {
+      if (err instanceof DamagedImageError) return { ok: false, text: `Cannot ${which}: ${err.userMessage}` };
+      throw err;
+    }
     if (conv.current) to.push(conv.current);
     // Undoing a turn's result, or redoing it, is feedback on that turn (kept for the export); the photo an edit started from is not a result.
     const judged = which === 'undo' ? conv.current : next;
     const stacks = { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from };
     await this.#store.moveCurrent(convId, stacks, judged?.turnId != null ? { turnId: judged.turnId, image: judged.image, kind: which } : undefined);
     this.#states.apply(conv, stacks);
-    const image = await this.#images.result(next.image);
     const turn = next.turnId !== null ? await this.#store.turn(convId, next.turnId) : undefined;
     const what = turn?.text ? ` (${quote(turn.text)})` : '';
     const text = `${which === 'undo' ? 'Undone' : 'Redone'}: the current image is now the one from turn ${next.turnId ?? '?'}${what}.`;

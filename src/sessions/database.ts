@@ -3,7 +3,8 @@
  * PostgreSQL when a URL is given; the same schema and migrations either way,
  * applied before anything else touches the tables.
  */
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -11,6 +12,10 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
+import { lockDirectory } from './directory-lock.ts';
+import { checkTables } from './integrity.ts';
+import { diagnoseUnopenable } from './pglite-diagnosis.ts';
+import { DISK_FULL_TEXT, StorageError, driverMessage, isDamage, isDiskFull, storageFailure } from './storage-errors.ts';
 
 export type SessionDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -29,8 +34,28 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** The advisory lock key of the right to run turns (any fixed bigint; this is "lego-edi" in ASCII). */
-const TURNS_LOCK = 0x6c65676f2d656469n;
+/** The advisory lock key of the right to run turns in the public schema (any fixed bigint; this is "lego-edi" in ASCII). */
+const PUBLIC_TURNS_LOCK = 0x6c65676f2d656469n;
+
+/** One key per schema: bots in two schemas of one database are two bots on two databases. */
+export function turnsLockKey(schema: string): bigint {
+  if (schema === 'public') return PUBLIC_TURNS_LOCK;
+  return BigInt.asUintN(63, BigInt(`0x${createHash('sha256').update(`lego-edit turns ${schema}`).digest('hex').slice(0, 16)}`));
+}
+
+/**
+ * The schema the tables go in: the first of the connection's search_path that exists (set one with
+ * `?options=-c search_path=NAME` on the URL). Refused in one line when none does, rather than left to fail as a migration.
+ */
+async function targetSchema(pool: { query: (q: string) => Promise<{ rows: Array<Record<string, unknown>> }> }, location: string): Promise<string> {
+  const { rows } = await pool.query('select current_schema() as schema, current_setting(\'search_path\') as path');
+  const schema = rows[0]?.schema;
+  if (typeof schema === 'string' && schema) return schema;
+  throw new LegoEditError(
+    'database-schema',
+    `No schema of the search_path (${String(rows[0]?.path)}) exists in the PostgreSQL database at ${location}: create it first (CREATE SCHEMA name), or change the URL's options=-c search_path=….`,
+  );
+}
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; embedded PGlite when unset. */
@@ -41,8 +66,12 @@ export interface DatabaseOptions {
   readonly inMemory?: boolean;
   /** Largest number of pooled PostgreSQL connections. */
   readonly poolSize?: number;
-  /** Where a lost PostgreSQL turns lock is reported. */
-  readonly logger?: Logger;
+  /** Where a lost turns or directory lock, and a missing flock(1), are reported. */
+  readonly logger?: Logger | undefined;
+  /** Whether opening a PGlite directory reads every table to find damage (see integrity.ts); on by default. */
+  readonly checkTables?: boolean;
+  /** The flock(1) program that locks a PGlite directory (see directory-lock.ts); tests name a missing one. */
+  readonly flock?: string | undefined;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -55,43 +84,6 @@ function redact(url: string): string {
   } catch {
     return 'postgres';
   }
-}
-
-/** Whether a process with this id is running (signal 0 checks without sending anything). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * PGlite has no lock of its own across processes, and two writers corrupt its files: a pid file
- * in the database directory keeps a second process out. A file left by a killed process is taken over.
- */
-async function lockDirectory(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'lego-edit.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (holder && isRunning(holder)) {
-        throw new LegoEditError(
-          'database-busy',
-          `The database in ${dir} is in use by another lego-edit process (pid ${holder}${holder === process.pid ? ', this one' : ''}). Stop it first; to run several processes, use PostgreSQL (DATABASE_URL).`,
-        );
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new LegoEditError('database-busy', `Could not lock the database in ${dir}; another process keeps taking it.`);
 }
 
 /** Opens and migrates. Drivers are imported lazily so commands that never open a database never load them. */
@@ -112,12 +104,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pool.end();
       throw new LegoEditError('database-unreachable', `Cannot connect to PostgreSQL at ${redact(options.databaseUrl)}: ${errorMessage(err)}`, { cause: err, retryable: true });
     }
+    let schemaName: string;
     try {
-      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      schemaName = await targetSchema(pool, redact(options.databaseUrl));
+      // The public schema keeps drizzle's own bookkeeping schema, as before; another schema keeps it beside the tables,
+      // so two bots in two schemas of one database never read each other's list of applied migrations.
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema: schemaName === 'public' ? 'drizzle' : schemaName });
     } catch (err) {
       await pool.end();
-      throw err;
+      throw storageFailure(err) ?? err;
     }
+    const TURNS_LOCK = turnsLockKey(schemaName);
     const location = redact(options.databaseUrl);
     // A session-level advisory lock lives as long as its connection, so the claim keeps one client checked out;
     // a killed process's connection closes and the server drops its lock with it.
@@ -205,14 +202,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (!options.inMemory) {
     if (!options.dataDir) throw new Error('openDatabase needs a dataDir or databaseUrl');
     dir = join(options.dataDir, 'db');
-    await mkdir(dir, { recursive: true });
-    unlock = await lockDirectory(dir);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw storageFailure(err) ?? err;
+    }
+    unlock = await lockDirectory(dir, { logger: options.logger, flock: options.flock });
   }
-  let client;
+  let client: InstanceType<typeof PGlite> | undefined;
   try {
-    client = dir ? new PGlite(dir) : new PGlite();
+    try {
+      client = dir ? await PGlite.create(dir) : await PGlite.create();
+    } catch (err) {
+      throw await unopenable(err, dir);
+    }
     const db = drizzle({ client, schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    try {
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      if (dir && options.checkTables !== false) {
+        const problems = await checkTables(db as unknown as SessionDb);
+        if (problems.length) throw damaged(dir, problems.join('; '));
+      }
+    } catch (err) {
+      if (err instanceof LegoEditError) throw err;
+      throw (dir && (await damagedTable(client, err, dir))) ?? storageFailure(err, dir ? `the database in ${dir}` : undefined) ?? err;
+    }
     const opened = client;
     return {
       db: db as unknown as SessionDb,
@@ -225,8 +239,42 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       },
     };
   } catch (err) {
-    await client?.close();
+    await client?.close().catch(() => undefined);
     await unlock();
     throw err;
   }
+}
+
+/** Less free space than PostgreSQL needs to start: a new WAL segment or a page of a catalogue. */
+async function nearlyFull(dir: string): Promise<boolean> {
+  const fs = await statfs(dir).catch(() => undefined);
+  return fs !== undefined && fs.bavail * fs.bsize < 16 * 1024 * 1024;
+}
+
+function damaged(dir: string, what: string): StorageError {
+  return new StorageError(
+    'database-damaged',
+    `The database in ${dir} is damaged: ${what}. Stop lego-edit, then restore ${dir} from a backup, or move it aside to start with an empty history.`,
+  );
+}
+
+/** Why PGlite would not start on a directory: a full disk, or which of its files is damaged. */
+async function unopenable(err: unknown, dir: string | undefined): Promise<unknown> {
+  // PGlite's file system reports a full disk as a crash of its own, so the disk is asked.
+  if (isDiskFull(err) || (dir && (await nearlyFull(dir)))) return storageFailure(err) ?? new StorageError('disk-full', DISK_FULL_TEXT, { cause: err });
+  if (!dir) return err;
+  return damaged(dir, `${await diagnoseUnopenable(dir)}; PGlite said: ${errorMessage(err).split('\n')[0]!.replace(/\s*Build with -sASSERTIONS.*$/, '').replace(/\.$/, '')}`);
+}
+
+/** A damaged page (XX001) named by its table rather than its file number, when the catalogue can still say. */
+async function damagedTable(client: { query: (q: string, p: unknown[]) => Promise<{ rows: unknown[] }> }, err: unknown, dir: string): Promise<StorageError | undefined> {
+  if (!isDamage(err)) return undefined;
+  const message = driverMessage(err);
+  const file = /(?:relation|file) "(base\/\d+\/(\d+))"/.exec(message);
+  let table: string | undefined;
+  if (file) {
+    const found = await client.query('select relname from pg_class where relfilenode = $1', [Number(file[2])]).catch(() => undefined);
+    table = (found?.rows[0] as { relname?: string } | undefined)?.relname;
+  }
+  return damaged(dir, table ? `${message.replace(/(?:relation|file) "[^"]+"/, `the table ${table}`)} (file ${file![1]})` : message);
 }

@@ -24,6 +24,7 @@ import type { Retention } from './retention.ts';
 import type { SessionImages } from './session-images.ts';
 import { type ConversationState, type ConversationStates, toPriorTurn } from './states.ts';
 import type { FinishFields, ImageState, PlanFields, TurnRecord, TurnStore } from './store/turn-store.ts';
+import { storageFailure } from './storage-errors.ts';
 import type { ConversationKey, Intent, ResultImage, SessionEvent, TurnStatus } from './types.ts';
 
 /** A user's photo as stored on arrival, with the mask or reference photo sent beside it, if any. */
@@ -104,7 +105,9 @@ export class TurnRunner {
       await emit({ type: 'cancelled', turnId });
       return s;
     };
-    const fail = async (err: unknown, extra: FinishFields = {}): Promise<TurnStatus> => {
+    const fail = async (raw: unknown, extra: FinishFields = {}): Promise<TurnStatus> => {
+      // A full disk or a damaged database is said as such, never as the query that met it.
+      const err = storageFailure(raw) ?? raw;
       const known = err instanceof LegoEditError;
       if (!known) this.#o.logger.error({ err, turnId }, 'turn failed unexpectedly');
       const code = known ? err.code : 'internal';

@@ -61,7 +61,7 @@ describe('PGlite database lock', () => {
     }
   });
 
-  it('takes over a lock left by a process that no longer runs', async () => {
+  it('is not blocked by the pid file an earlier version left behind for a process that no longer runs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lego-db-'));
     try {
       const { spawnSync } = await import('node:child_process');
@@ -138,6 +138,59 @@ describePg('PostgreSQL database', () => {
     const err = (await openDatabase({ databaseUrl: 'postgres://u:secret@127.0.0.1:1/none' }).then(() => new Error('connected?'), (e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^Cannot connect to PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/);
     expect(err.message).not.toContain('secret');
+  });
+});
+
+describePg('PostgreSQL in a schema other than public', () => {
+  /** The URL with `?options=-c search_path=NAME`, as a user configures it. */
+  const inSchema = (url: string, schema: string): string => `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
+  it('migrates into the search_path’s schema, keeps its migration list there, and runs turns beside a bot in public', async () => {
+    const pg = await freshPostgres();
+    const schemaName = `lego_s_${process.pid}`;
+    const admin = await openDatabase({ databaseUrl: pg.url });
+    try {
+      await admin.db.execute(sql.raw(`create schema ${schemaName}`));
+      const own = await openDatabase({ databaseUrl: inSchema(pg.url, schemaName) });
+      try {
+        const listed = (await own.db.execute(
+          sql`select table_schema as s, table_name as t from information_schema.tables where table_schema = ${schemaName} order by table_name`,
+        )) as unknown as { rows: Array<{ s: string; t: string }> };
+        expect(listed.rows.map((r) => r.t)).toEqual(['__drizzle_migrations', ...TABLES]);
+        // The bot in public has its own tables: the two never share rows, migrations or the turns lock.
+        expect(await tables(admin.db)).toEqual(TABLES);
+        const unclaimPublic = await admin.claimTurns();
+        const unclaimOwn = await own.claimTurns();
+        await unclaimOwn();
+        await unclaimPublic();
+        const again = await openDatabase({ databaseUrl: inSchema(pg.url, schemaName) });
+        await again.close();
+      } finally {
+        await own.close();
+      }
+    } finally {
+      await admin.close();
+      await pg.drop();
+    }
+  });
+
+  it('refuses, in one line, a search_path whose schema does not exist', async () => {
+    const pg = await freshPostgres();
+    try {
+      const err = (await openDatabase({ databaseUrl: inSchema(pg.url, 'no_such_schema') }).then(() => new Error('opened'), (e: unknown) => e)) as Error & { code?: string };
+      expect(err.code).toBe('database-schema');
+      expect(err.message).toMatch(/^No schema of the search_path \(no_such_schema\) exists in the PostgreSQL database at postgres:\/\/\S+: create it first \(CREATE SCHEMA name\), or change the URL's options=-c search_path=….$/);
+    } finally {
+      await pg.drop();
+    }
+  });
+});
+
+describe('migrations', () => {
+  it('name no schema, so that they apply in whichever schema the connection’s search_path selects', async () => {
+    for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql'))) {
+      expect(await readFile(join(MIGRATIONS_DIR, file), 'utf8'), `${file} (drizzle-kit writes "public". into references: take it out)`).not.toMatch(/"public"\./);
+    }
   });
 });
 
