@@ -202,6 +202,14 @@ export function literalSchema(spec: PortSpec): z.ZodType<string | number> | unde
   return undefined;
 }
 
+/**
+ * The port called `name`, looked up as an own property: names come from the
+ * Builder, and `constructor` or `__proto__` must find nothing, not Object.prototype's members.
+ */
+export function portOf(ports: Readonly<Record<string, PortSpec>>, name: string): PortSpec | undefined {
+  return Object.hasOwn(ports, name) ? ports[name] : undefined;
+}
+
 export function isRequired(spec: PortSpec): boolean {
   return !spec.optional && spec.default === undefined;
 }
