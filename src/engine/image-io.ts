@@ -1,7 +1,7 @@
 /** Decoding user images into raw pixels once, and encoding only final results. */
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { ImageTooLargeError, UnreadableImageError } from './errors.ts';
+import { BrickInputError, ImageTooLargeError, UnreadableImageError } from './errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
 import { makeImage, makeMask } from './values.ts';
 
@@ -70,6 +70,20 @@ export function checkImageSize(width: number, height: number, limits: ImageLimit
   }
   if (width * height > limits.maxPixels) {
     throw new ImageTooLargeError(`${width}×${height} pixels`, pixelsText(limits.maxPixels));
+  }
+}
+
+/**
+ * Refuses a result a brick is about to make when it would exceed the default
+ * image limits (RESIZE by 8 three times, CMI-PRED's widest canvas): checked
+ * before the pixels are allocated, as a bad input a different plan can avoid.
+ */
+export function checkResultSize(brick: string, width: number, height: number): void {
+  try {
+    checkImageSize(width, height);
+  } catch (err) {
+    if (!(err instanceof ImageTooLargeError)) throw err;
+    throw new BrickInputError(brick, `the result would be ${err.actual}; the limit is ${err.limit}`);
   }
 }
 

@@ -74,6 +74,12 @@ export type ValidationResult =
   | { readonly ok: true; readonly workflow: Workflow; readonly issues: readonly [] }
   | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
 
+/** A literal as the message quotes it: a 100 KB prompt is shown by its start. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function where(node: WorkflowNode, field?: string): string {
   return `step ${node.step} (${node.brick || 'no model'})${field ? ` input "${field}"` : ''}`;
 }
@@ -201,7 +207,7 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
           step: node.step,
           brick: brick.name,
           field,
-          message: `${where(node, field)}: ${JSON.stringify(value)} is not a valid ${spec.type} (${why}).`,
+          message: `${where(node, field)}: ${shown(value)} is not a valid ${spec.type} (${why}).`,
         });
         continue;
       }
