@@ -30,7 +30,7 @@ const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).sort().join
 export function checkPrototype(input: string): void {
   const names = Object.getOwnPropertyNames(Object.prototype).sort().join(',');
   const inherited: string[] = [];
-  // eslint-disable-next-line guard-for-in -- looking for exactly the inherited enumerable keys pollution adds
+  // for…in sees exactly the inherited enumerable keys that pollution adds.
   for (const key in {}) inherited.push(key);
   if (names !== PROTOTYPE_NAMES || inherited.length > 0 || Object.getPrototypeOf({}) !== Object.prototype) {
     throw new FuzzFailure('prototype', `Object.prototype changed (${inherited.join(', ') || names})`, input);
