@@ -37,7 +37,9 @@ interface Available {
 function literalFor(spec: PortSpec): fc.Arbitrary<unknown> {
   if (spec.type === 'Str') {
     if (spec.oneOf) return fc.constantFrom(...spec.oneOf);
-    return fc.constantFrom('dog', 'the red car', 'sky', 'a hat on the person', 'white', 'sepia', 'text', 'person', 'blue');
+    // The examples a port's description quotes ('Target style: "sepia", "pencil sketch"') are what Builders send.
+    const quoted = [...(spec.description ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    return fc.constantFrom(...quoted, 'dog', 'the red car', 'sky', 'a hat on the person', 'white', 'cartoon', 'text', 'person', 'blue');
   }
   const min = spec.min ?? -10;
   const max = spec.max ?? 10;
