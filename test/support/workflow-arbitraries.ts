@@ -67,13 +67,20 @@ export function validWorkflow(bricks: readonly AnyBrick[], options: { maxSteps?:
       const step = i + 1;
       const inputs: Record<string, fc.Arbitrary<unknown>> = {};
       let feasible = true;
+      // Bricks whose inputs come in kinds (INVERSE: masks or images) take one kind a step, with the ports it needs.
+      const kinds = brick.inputKinds ?? [];
+      const kind = kinds.length ? kinds[(pick + i) % kinds.length]! : undefined;
+      const otherKinds = new Set(kinds.filter((k) => k !== kind).flatMap((k) => k.ports));
+      const needed = new Set(kind ? (kind.needs ?? kind.ports) : []);
       for (const [name, spec] of Object.entries(brick.inputs)) {
+        if (otherKinds.has(name) && !kind?.ports.includes(name)) continue;
+        const optional = spec.optional && !needed.has(name);
         const arb = spec.type === 'Image' || spec.type === 'Mask' ? refFor(spec, available) : literalFor(spec);
         if (!arb) {
-          if (!spec.optional) feasible = false;
+          if (!optional) feasible = false;
           continue;
         }
-        inputs[name] = spec.optional ? fc.option(arb, { nil: undefined }) : arb;
+        inputs[name] = optional ? fc.option(arb, { nil: undefined }) : arb;
       }
       if (!feasible) {
         steps.push(fc.constant(undefined));
