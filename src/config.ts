@@ -110,6 +110,7 @@ export const CONFIG_FIELDS = {
 
   maxImageBytes: { env: 'MAX_IMAGE_BYTES', schema: int(1).default(25 * 1024 * 1024), doc: 'Largest accepted upload' },
   maxImagePixels: { env: 'MAX_IMAGE_PIXELS', schema: int(1).default(40_000_000), doc: 'Largest accepted width × height' },
+  maxImageSide: { env: 'MAX_IMAGE_SIDE', schema: int(1).default(16_384), doc: 'Longest accepted side of an image, in pixels' },
 
   maxPendingPerUser: { env: 'MAX_PENDING_PER_USER', schema: int(1).default(10), doc: 'Turns one user may have queued or running at once' },
   turnsPerMinute: { env: 'TURNS_PER_MINUTE', schema: int(1).default(30), doc: 'Turns one user may start per minute' },

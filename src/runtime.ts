@@ -63,7 +63,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
   const remote = wireRemoteBricks(registry, config, logger);
   const executor = new Executor(registry, { logger, ...options.executor });
-  const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
+  const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
   const builder = selectBuilder(config, registry, logger);
   const intentAdvisor = selectIntentAdvisor(config, builder);
   return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote };

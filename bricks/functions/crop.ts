@@ -5,6 +5,17 @@ import { fitMask, maskBounds } from '../lib/pixels.ts';
 
 const side = (description: string) => port.float({ optional: true, default: 0, min: 0, max: 0.99, description });
 
+/**
+ * What is left of the span [start, start + size) after trimming fractions off
+ * each end: at least one pixel, and never past the span's far end (rounding a
+ * 0.99 trim of a short side would otherwise start beyond the image).
+ */
+function trimmed(start: number, size: number, before: number, after: number): { start: number; size: number } {
+  const offset = Math.min(size - 1, Math.round(size * before));
+  const kept = Math.max(1, Math.min(size - offset, Math.round(size * (1 - before - after))));
+  return { start: start + offset, size: kept };
+}
+
 export const CROP = defineBrick({
   name: 'CROP',
   kind: 'function',
@@ -32,12 +43,8 @@ export const CROP = defineBrick({
       ({ x, y, width: w, height: h } = box);
     }
     if (left + right >= 1 || top + bottom >= 1) throw new BrickInputError('CROP', 'the trims leave nothing of the image');
-    const cx = x + Math.round(w * left);
-    const cy = y + Math.round(h * top);
-    w = Math.max(1, Math.round(w * (1 - left - right)));
-    h = Math.max(1, Math.round(h * (1 - top - bottom)));
-    x = cx;
-    y = cy;
+    ({ start: x, size: w } = trimmed(x, w, left, right));
+    ({ start: y, size: h } = trimmed(y, h, top, bottom));
     if (aspect > 0) {
       // Largest centred window of that shape inside what is left.
       const tw = Math.min(w, Math.round(h * aspect));

@@ -1,6 +1,6 @@
 import { port, defineBrick } from '../../src/engine/brick.ts';
 import { BrickInputError } from '../../src/engine/errors.ts';
-import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
+import { checkResultSize, rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import { type ImageData, type MaskData, makeImage, makeMask } from '../../src/engine/values.ts';
 import { type Box, largestComponentBounds } from '../lib/pixels.ts';
 
@@ -83,6 +83,9 @@ export const RESIZE = defineBrick({
   async run({ mask, image, ratio }) {
     // The validator refuses these plans; a direct call gets the same answer.
     if ((mask === null) === (image === null)) throw new BrickInputError('RESIZE', 'give a mask or an image, one kind per step');
+    // The scaled piece (a whole zoomed picture at most) is made at full size before it is placed: bound it first.
+    const given = (mask ?? image)!;
+    checkResultSize('RESIZE', Math.round(given.width * ratio), Math.round(given.height * ratio));
     if (mask) return { mask: await resizeMaskObject(mask, ratio) };
     if (!image) return {};
     return { image: image.channels === 4 ? await resizeCutout(image, ratio) : await zoom(image, ratio) };

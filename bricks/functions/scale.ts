@@ -1,5 +1,5 @@
 import { port, defineBrick } from '../../src/engine/brick.ts';
-import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
+import { checkResultSize, rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 
 /** Whole-picture scaling to new dimensions: what RESIZE did before it took the published meaning. */
 export const SCALE = defineBrick({
@@ -16,6 +16,7 @@ export const SCALE = defineBrick({
   async run({ image, ratio }) {
     const width = Math.max(1, Math.round(image.width * ratio));
     const height = Math.max(1, Math.round(image.height * ratio));
+    checkResultSize('SCALE', width, height);
     return { image: await rawFromSharp(sharpFromImage(image).resize(width, height, { fit: 'fill', kernel: 'lanczos3' })) };
   },
 });

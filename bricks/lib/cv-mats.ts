@@ -3,7 +3,7 @@
  * the JS garbage collector, so every Mat made here is tracked and freed by
  * `withMats` even when the work throws.
  */
-import type { CV } from '../models/opencv.ts';
+import { openCvError, type CV } from '../models/opencv.ts';
 
 type Mat = InstanceType<CV['Mat']>;
 
@@ -38,6 +38,8 @@ export function withMats<T>(cv: CV, work: (s: MatScope) => T): T {
   };
   try {
     return work(scope);
+  } catch (err) {
+    throw openCvError(cv, err);
   } finally {
     for (const m of owned) m.delete();
   }
@@ -52,4 +54,21 @@ export function bytesOf(m: Mat): Uint8Array {
 export function disc(cv: CV, s: MatScope, radius: number): Mat {
   const k = 2 * Math.max(1, Math.round(radius)) + 1;
   return s.track(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(k, k)));
+}
+
+/**
+ * Whether a GrabCut seed mask marks both some background and some foreground
+ * (certain or probable). GrabCut learns a colour model of each and aborts with
+ * an assertion when one has no pixels, as on a tiny image or a mask that
+ * covers its whole crop; callers fall back instead of calling it.
+ */
+export function hasGrabCutSeeds(cv: CV, seeds: Uint8Array): boolean {
+  let bg = false;
+  let fg = false;
+  for (let i = 0; i < seeds.length && !(bg && fg); i++) {
+    const v = seeds[i];
+    if (v === cv.GC_BGD || v === cv.GC_PR_BGD) bg = true;
+    else if (v === cv.GC_FGD || v === cv.GC_PR_FGD) fg = true;
+  }
+  return bg && fg;
 }

@@ -130,7 +130,10 @@ export function posterise(img: ImageData, levels = 5): ImageData {
 /** Smoothed, posterised colour with dark outlines where luma edges are strong. */
 export async function cartoon(img: ImageData): Promise<ImageData> {
   const { width: w, height: h } = img;
-  const { data, info } = await sharpFromImage(img).median(5).raw().toBuffer({ resolveWithObject: true });
+  // sharp's median refuses a window wider than the image ("rank: window too large"): an odd window that fits, or none.
+  const window = Math.min(5, Math.min(w, h) % 2 ? Math.min(w, h) : Math.min(w, h) - 1);
+  const source = window >= 3 ? sharpFromImage(img).median(window) : sharpFromImage(img);
+  const { data, info } = await source.raw().toBuffer({ resolveWithObject: true });
   const smooth = makeImage(w, h, img.channels, new Uint8Array(data.buffer, data.byteOffset, info.size));
   const flat = posterise(mapPixels(smooth, (r, g, b) => {
     const l = luma(r, g, b);

@@ -51,3 +51,20 @@ export function openCvStatus(use: string): BackendStatus {
   if (loadError) return { name: 'opencv-wasm', available: false, detail: `failed to load: ${String(loadError)}` };
   return { name: 'opencv-wasm', available: true, detail: use };
 }
+
+/**
+ * OpenCV's C++ exceptions reach JavaScript as bare numbers (pointers into the
+ * WebAssembly heap); this turns one into an Error carrying OpenCV's own message.
+ * Anything else is returned as it is.
+ */
+export function openCvError(cv: CV, err: unknown): unknown {
+  if (typeof err !== 'number') return err;
+  const fromPtr = (cv as { exceptionFromPtr?: (ptr: number) => { msg?: string } | undefined }).exceptionFromPtr;
+  let detail: string | undefined;
+  try {
+    detail = fromPtr?.(err)?.msg;
+  } catch {
+    detail = undefined;
+  }
+  return new Error(`OpenCV: ${detail?.trim() || `exception ${err}`}`);
+}

@@ -1,6 +1,6 @@
 import { defineBrick, port } from '../../src/engine/brick.ts';
 import { BrickInputError } from '../../src/engine/errors.ts';
-import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
+import { checkResultSize, rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
 import type { Detection } from '../models/human.ts';
@@ -82,6 +82,7 @@ export async function expandCanvas(img: ImageData, sides: SideRatios): Promise<{
   const top = Math.round(img.height * (sides.top - 1));
   const right = w - img.width - left;
   const bottom = h - img.height - top;
+  checkResultSize('CMI-PRED', w, h);
   const mask = makeMask(w, h);
   mask.data.fill(255);
   for (let y = 0; y < img.height; y++) mask.data.fill(0, (y + top) * w + left, (y + top) * w + left + img.width);

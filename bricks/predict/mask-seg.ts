@@ -11,7 +11,7 @@
 import { type AnyBrick, defineBrick, port } from '../../src/engine/brick.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
-import { bytesOf, disc, withMats } from '../lib/cv-mats.ts';
+import { bytesOf, disc, hasGrabCutSeeds, withMats } from '../lib/cv-mats.ts';
 import { cropBinary, cropRgb, growBox } from '../lib/inpaint.ts';
 import { requireImageSize } from '../lib/input-checks.ts';
 import { fitMask, maskBounds, type Box } from '../lib/pixels.ts';
@@ -76,6 +76,8 @@ export async function grabCutFromMask(image: ImageData, rough: MaskData, signal?
       for (let y = 0; y < wh; y++) g[y * ww] = g[y * ww + ww - 1] = cv.GC_BGD;
     }
     signal?.throwIfAborted();
+    // Nothing to tell object from background (a crop of a pixel or two): no outline, so the caller keeps the user's mask.
+    if (!hasGrabCutSeeds(cv, g)) return new Uint8Array(box.width * box.height);
     const bgd = s.mat();
     const fgd = s.mat();
     cv.grabCut(img, gc, new cv.Rect(0, 0, ww, wh), bgd, fgd, iterations, cv.GC_INIT_WITH_MASK);

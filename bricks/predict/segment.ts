@@ -6,7 +6,7 @@ import { rawFromSharp, sharpFromImage } from '../../src/engine/image-io.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
 import { type Box, labelComponents } from '../lib/pixels.ts';
-import { bytesOf, withMats } from '../lib/cv-mats.ts';
+import { bytesOf, hasGrabCutSeeds, withMats } from '../lib/cv-mats.ts';
 import { fillHoles, guidedFilter } from '../lib/mask-ops.ts';
 import { type CV, loadOpenCv } from '../models/opencv.ts';
 
@@ -106,6 +106,8 @@ export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = 
   if (!canRun) return makeMask(img.width, img.height);
   const local = opts.prior ? await cropMask(await resizeMask(opts.prior, img.width, img.height), region, crop.width, crop.height) : undefined;
   const seeds = boxSeeds(cv, crop.width, crop.height, rx, ry, rw, rh, opts, local);
+  // GrabCut aborts (a bare number from OpenCV) without both background and foreground seeds.
+  if (!hasGrabCutSeeds(cv, seeds)) return makeMask(img.width, img.height);
   const labels = withMats(cv, (s) => {
     const src = s.fromBytes(crop.data, crop.height, crop.width, 3);
     const gc = s.fromBytes(seeds, crop.height, crop.width, 1);

@@ -10,6 +10,7 @@ import type { Binding, Source, Workflow, WorkflowNode } from '../engine/workflow
 import { providedInputs, validateWorkflow } from '../engine/workflow/validate.ts';
 import type { PlanRequest, PriorTurn } from './builder.ts';
 import { PlanRefusedError } from './builder.ts';
+import { portOf } from '../engine/brick.ts';
 import { insertAfter, literal, out, removeStep, setLiteral } from './draft.ts';
 import { headNoun, isColourPhrase, isMaterialPhrase, oppositeLocative, stripPoliteness } from './language.ts';
 import { checkRules, parseRule } from './rules.ts';
@@ -47,7 +48,7 @@ function editMask(wf: Workflow, registry: BrickRegistry): { consumer: WorkflowNo
   const edits = [...wf.nodes].reverse().filter((n) => isEditing(n, registry));
   for (const n of edits) {
     for (const [input, b] of Object.entries(n.inputs)) {
-      if (b.kind === 'ref' && b.source.kind === 'step' && registry.get(n.brick)?.inputs[input]?.type === 'Mask') return { consumer: n, input, source: b.source };
+      if (b.kind === 'ref' && b.source.kind === 'step' && portOf(registry.get(n.brick)?.inputs ?? {}, input)?.type === 'Mask') return { consumer: n, input, source: b.source };
     }
   }
   return undefined;

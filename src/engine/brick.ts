@@ -53,6 +53,12 @@ export interface InputKind {
   readonly needs?: readonly string[];
 }
 
+/** A number as a Builder writes one in a string: "2", "-0.5", ".5", "1e-3". */
+const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** The longest text literal a Str port takes: prompts are phrases, and every brick's cost grows with them. */
+export const MAX_TEXT_LENGTH = 2000;
+
 /** Port builders: `port.float({ min: 0 })`, `port.image({ optional: true })`. Option literals are kept in the type. */
 export const port = {
   image<const O extends PortOptions = PortOptions>(opts?: O): PortSpec<'Image'> & O {
@@ -65,22 +71,32 @@ export const port = {
   str<const O extends PortOptions & { default?: string; oneOf?: readonly string[] } = PortOptions>(opts?: O): PortSpec<'Str'> & Omit<O, 'oneOf'> {
     const { oneOf } = (opts ?? {}) as O;
     const schema = oneOf
-      ? z.string().transform((s) => s.trim().toLowerCase()).pipe(z.enum(oneOf as unknown as [string, ...string[]]))
-      : z.string();
+      ? z
+          .string()
+          .transform((s) => s.trim().toLowerCase())
+          .pipe(z.enum(oneOf as unknown as [string, ...string[]], { message: `must be one of ${oneOf.map((o) => JSON.stringify(o)).join(', ')}` }))
+      : z.string().max(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`);
     return { type: 'Str', ...(opts as O), schema };
   },
   float<const O extends PortOptions & { default?: number; min?: number; max?: number } = PortOptions>(
     opts?: O,
   ): PortSpec<'Float'> & Omit<O, 'min' | 'max'> {
     const { min, max } = (opts ?? {}) as O;
-    let bounded = z.number().finite();
-    if (min !== undefined) bounded = bounded.min(min);
-    if (max !== undefined) bounded = bounded.max(max);
+    // The messages name the declared range: they go back to the Builder for repair, and to the user.
+    const range = min !== undefined && max !== undefined ? `between ${min} and ${max}` : min !== undefined ? `at least ${min}` : max !== undefined ? `at most ${max}` : 'a finite number';
     // Builders emit numbers as strings ("2.0"); coerce, but refuse "", "abc", NaN and infinities.
-    const schema = z
-      .union([z.number(), z.string().trim().min(1).regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'not a number')])
-      .transform(Number)
-      .pipe(bounded);
+    const schema = z.unknown().transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && NUMBER_TEXT.test(v.trim()) ? Number(v.trim()) : undefined;
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'not a number' });
+        return z.NEVER;
+      }
+      if (!Number.isFinite(n) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+        ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+        return z.NEVER;
+      }
+      return n;
+    });
     return { type: 'Float', ...(opts as O), schema: schema as unknown as z.ZodType<number> };
   },
 };
@@ -197,9 +213,17 @@ export function defineBrick<I extends Record<string, PortSpec>, O extends Record
 /** The schema a literal for this port is checked with. */
 export function literalSchema(spec: PortSpec): z.ZodType<string | number> | undefined {
   if (spec.schema) return spec.schema;
-  if (spec.type === 'Str') return z.string();
+  if (spec.type === 'Str') return z.string().max(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`);
   if (spec.type === 'Float') return port.float().schema;
   return undefined;
+}
+
+/**
+ * The port called `name`, looked up as an own property: names come from the
+ * Builder, and `constructor` or `__proto__` must find nothing, not Object.prototype's members.
+ */
+export function portOf(ports: Readonly<Record<string, PortSpec>>, name: string): PortSpec | undefined {
+  return Object.hasOwn(ports, name) ? ports[name] : undefined;
 }
 
 export function isRequired(spec: PortSpec): boolean {

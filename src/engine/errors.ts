@@ -113,6 +113,41 @@ export class MissingOutputError extends PlanFixableError {
   }
 }
 
+/**
+ * A brick returned something its declaration does not allow: a required output
+ * missing, a value of the wrong type, or pixels that do not match their size.
+ * Raised by the Executor at the step that returned it, so no later step or
+ * encoder meets the bad value.
+ */
+export class BrickOutputError extends LegoEditError {
+  constructor(readonly brick: string, readonly output: string, readonly problem: string) {
+    super('brick-output', `${brick} returned a bad "${output}" output: ${problem}.`);
+  }
+}
+
+/**
+ * The last guard: a brick (or a library under it) threw something that is not
+ * one of our errors. The Executor wraps it here, logs the original with its
+ * stack, and shows only the message, naming the brick.
+ */
+export class BrickFailedError extends LegoEditError {
+  constructor(readonly brick: string, cause: unknown) {
+    // The message is the library's own words; the StepFailedError around it names the step and brick.
+    super('step-failed', strayDetail(cause), { cause });
+  }
+
+  override get userMessage(): string {
+    return `it failed unexpectedly (${this.message})`;
+  }
+}
+
+/** What a stray thrown value says, whatever it is: an Error's message, or the value itself (Emscripten modules throw numbers). */
+function strayDetail(cause: unknown): string {
+  if (cause instanceof Error) return cause.message || cause.name;
+  const text = typeof cause === 'string' ? cause : `${typeof cause} ${String(cause)}`;
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
 /** The operation was cancelled by the user or a shutdown. */
 export class CancelledError extends LegoEditError {
   constructor(message = 'Cancelled.') {

@@ -8,15 +8,15 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.ts';
-import type { AnyBrick } from './brick.ts';
+import { portOf, type AnyBrick } from './brick.ts';
 import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
-import { CancelledError, MissingOutputError, StepTimeoutError, type LegoEditError } from './errors.ts';
+import { BrickFailedError, BrickOutputError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
 import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import { hashValue } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
-import { describeValue, isEmptyMask, isMask, typeOfValue } from './values.ts';
+import { describeValue, isEmptyMask, isMask, valueProblem } from './values.ts';
 import type { Source, Workflow, WorkflowNode } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
 import { WorkflowValidationError, providedInputs, validateWorkflow } from './workflow/validate.ts';
@@ -152,7 +152,11 @@ export class Executor {
     for (const step of needed) {
       const deps = stepDeps(nodes.get(step)!);
       remaining.set(step, deps.length);
-      for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), step]);
+      for (const d of deps) {
+        const list = dependents.get(d);
+        if (list) list.push(step);
+        else dependents.set(d, [step]);
+      }
     }
     const ready = [...needed].filter((s) => remaining.get(s) === 0).sort((a, b) => a - b);
     let running = 0;
@@ -235,7 +239,7 @@ export class Executor {
                 t.status = 'cancelled';
               } else if (!failure) {
                 t.status = 'failed';
-                failure = err instanceof EmptyMaskError || err instanceof StepFailedError ? err : new StepFailedError(step, node.brick, t.inputs, err);
+                failure = err instanceof EmptyMaskError || err instanceof StepFailedError ? err : new StepFailedError(step, node.brick, t.inputs, this.#typed(step, node.brick, err));
                 t.error = failure.message;
                 emit({ type: 'step-failed', step, brick: node.brick, error: failure });
                 // Other branches have no use now; stop them.
@@ -290,24 +294,43 @@ export class Executor {
       warn: (message: string) => warnings.push(message),
       ...(resample ? { resample: true } : {}),
     };
-    const out = (await Promise.race([brick.run(args as never, ctx), aborted])) as Record<string, Value>;
+    const out: unknown = await Promise.race([brick.run(args as never, ctx), aborted]);
+    if (typeof out !== 'object' || out === null) throw new BrickOutputError(brick.name, Object.keys(brick.outputs)[0] ?? 'output', `it returned ${String(out)} instead of its outputs`);
+    const outputs = Object.create(null) as Record<string, Value>;
     for (const [name, spec] of Object.entries(brick.outputs)) {
-      const v = out?.[name];
-      if (v === undefined || v === null) continue; // absence matters only if something reads it; the caller checks
-      if (typeOfValue(v) !== spec.type) throw new Error(`${brick.name} returned ${typeOfValue(v)} for its ${spec.type} output "${name}"`);
+      const v: unknown = Object.hasOwn(out, name) ? (out as Record<string, unknown>)[name] : undefined;
+      if (v === undefined || v === null) {
+        // An optional output may be left out; whether something needed it is the caller's check.
+        if (spec.optional) continue;
+        throw new BrickOutputError(brick.name, name, 'it is missing');
+      }
+      const problem = valueProblem(v, spec.type);
+      if (problem) throw new BrickOutputError(brick.name, name, problem);
+      outputs[name] = v as Value;
     }
-    return { outputs: out, warnings };
+    return { outputs, warnings };
   }
 
-  /** Content keys: brick name, version and backend, literal inputs, upstream keys, and the hash of the user's inputs. */
+  /**
+   * The last guard: anything thrown in a step that is not one of our errors (a
+   * library's TypeError, an Emscripten module's bare number) becomes a typed
+   * BrickFailedError naming the brick; the original goes to the log with its stack.
+   */
+  #typed(step: number, brick: string, err: unknown): LegoEditError {
+    if (err instanceof LegoEditError) return err;
+    this.#logger.error({ err, step, brick }, 'brick failed with an untyped error');
+    return new BrickFailedError(brick, err);
+  }
+
+  /**
+   * Content keys: brick name, version and backend, literal inputs, upstream keys, and the hash of the user's inputs.
+   * A validated workflow only reads earlier steps, so computing keys in step order finds every upstream key
+   * ready, without recursion (pipelines may be thousands of steps long).
+   */
   #cacheKeys(wf: Workflow, init: Record<string, Value>): Map<number, string> {
     const initKeys = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, hashValue(v)]));
     const keys = new Map<number, string>();
-    const byStep = new Map(wf.nodes.map((n) => [n.step, n]));
-    const keyOf = (step: number): string => {
-      const known = keys.get(step);
-      if (known) return known;
-      const node = byStep.get(step)!;
+    for (const node of [...wf.nodes].sort((a, b) => a.step - b.step)) {
       const brick = this.#registry.get(node.brick)!;
       const parts = Object.keys(node.inputs)
         .sort()
@@ -315,13 +338,10 @@ export class Executor {
           const b = node.inputs[k]!;
           if (b.kind === 'literal') return [k, 'lit', b.value];
           if (b.kind === 'invalid') return [k, 'invalid', JSON.stringify(b.raw)];
-          return b.source.kind === 'init' ? [k, 'init', initKeys[b.source.name]] : [k, 'ref', keyOf(b.source.step), b.source.output];
+          return b.source.kind === 'init' ? [k, 'init', initKeys[b.source.name]] : [k, 'ref', keys.get(b.source.step), b.source.output];
         });
-      const key = createHash('sha256').update(JSON.stringify([brick.name, brick.version, brick.backendKey?.() ?? null, parts])).digest('hex');
-      keys.set(step, key);
-      return key;
-    };
-    for (const n of wf.nodes) keyOf(n.step);
+      keys.set(node.step, createHash('sha256').update(JSON.stringify([brick.name, brick.version, brick.backendKey?.() ?? null, parts])).digest('hex'));
+    }
     return keys;
   }
 }
@@ -329,7 +349,7 @@ export class Executor {
 function resolveInputs(brick: AnyBrick, node: WorkflowNode, valueOf: (s: Source) => Value): Record<string, Value | null> {
   const args: Record<string, Value | null> = {};
   for (const [name, spec] of Object.entries(brick.inputs)) {
-    const b = node.inputs[name];
+    const b = Object.hasOwn(node.inputs, name) ? node.inputs[name] : undefined;
     if (!b) args[name] = spec.default ?? null;
     else if (b.kind === 'ref') args[name] = valueOf(b.source);
     else if (b.kind === 'literal') args[name] = b.value;
@@ -341,12 +361,13 @@ function resolveInputs(brick: AnyBrick, node: WorkflowNode, valueOf: (s: Source)
 function neededSteps(wf: Workflow): Set<number> {
   const byStep = new Map(wf.nodes.map((n) => [n.step, n]));
   const needed = new Set<number>();
-  const visit = (step: number): void => {
-    if (needed.has(step) || !byStep.has(step)) return;
+  const stack = wf.results.flatMap((r) => (r.kind === 'step' ? [r.step] : []));
+  while (stack.length > 0) {
+    const step = stack.pop()!;
+    if (needed.has(step) || !byStep.has(step)) continue;
     needed.add(step);
-    for (const d of stepDeps(byStep.get(step)!)) visit(d);
-  };
-  for (const r of wf.results) if (r.kind === 'step') visit(r.step);
+    stack.push(...stepDeps(byStep.get(step)!));
+  }
   return needed;
 }
 
@@ -386,7 +407,7 @@ function outputReaders(wf: Workflow, needed: ReadonlySet<number>): Map<number, M
 function emptyMaskInputs(brick: AnyBrick, node: WorkflowNode, args: Record<string, Value | null>): Source[] {
   const empty: Source[] = [];
   for (const [name, b] of Object.entries(node.inputs)) {
-    const spec = brick.inputs[name];
+    const spec = portOf(brick.inputs, name);
     if (b.kind !== 'ref' || spec?.type !== 'Mask' || spec.acceptsEmpty) continue;
     const v = args[name];
     if (isMask(v) && isEmptyMask(v)) empty.push(b.source);

@@ -1,7 +1,7 @@
 /** Decoding user images into raw pixels once, and encoding only final results. */
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { ImageTooLargeError, UnreadableImageError } from './errors.ts';
+import { BrickInputError, ImageTooLargeError, UnreadableImageError } from './errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
 import { makeImage, makeMask } from './values.ts';
 
@@ -10,9 +10,18 @@ export interface ImageLimits {
   readonly maxBytes: number;
   /** Largest accepted width × height. */
   readonly maxPixels: number;
+  /** Longest accepted side (default MAX_IMAGE_SIDE). */
+  readonly maxSide?: number;
 }
 
-export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
+/**
+ * The longest side accepted by default. The area bound alone lets through a
+ * 1×39,000,000 strip that every brick then crawls along; no photo or result is
+ * that shape, and libvips' own formats stop at 16383 (WebP) to 65535 (JPEG).
+ */
+export const MAX_IMAGE_SIDE = 16_384;
+
+export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000, maxSide: MAX_IMAGE_SIDE };
 
 /** A size as a user reads it, in the largest unit that does not round it to nothing. */
 function bytesText(n: number): string {
@@ -32,14 +41,13 @@ export async function decodeImage(input: Uint8Array, limits: ImageLimits = DEFAU
   if (input.byteLength > limits.maxBytes) throw new ImageTooLargeError(bytesText(input.byteLength), bytesText(limits.maxBytes));
   let meta: Metadata;
   try {
-    meta = await sharp(input).metadata();
+    // Only the header is read here, so sharp's own pixel limit is lifted: a 40000×40000 header must be
+    // refused as too large by the check below, not reported as an unreadable format.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new UnreadableImageError('unknown or damaged format', { cause: err });
   }
-  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (pixels > limits.maxPixels) {
-    throw new ImageTooLargeError(`${meta.width}×${meta.height} pixels`, pixelsText(limits.maxPixels));
-  }
+  checkImageSize(meta.width ?? 0, meta.height ?? 0, limits);
   try {
     const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error' })
       .rotate()
@@ -51,6 +59,31 @@ export async function decodeImage(input: Uint8Array, limits: ImageLimits = DEFAU
     return makeImage(info.width, info.height, channels, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   } catch (err) {
     throw new UnreadableImageError('the image data is damaged', { cause: err });
+  }
+}
+
+/** Refuses a width × height beyond the limits' side or area, before any pixel is decoded or made. */
+export function checkImageSize(width: number, height: number, limits: ImageLimits = DEFAULT_LIMITS): void {
+  const maxSide = limits.maxSide ?? MAX_IMAGE_SIDE;
+  if (width > maxSide || height > maxSide) {
+    throw new ImageTooLargeError(`${width}×${height} pixels`, `${maxSide.toLocaleString('en-US')} pixels a side`);
+  }
+  if (width * height > limits.maxPixels) {
+    throw new ImageTooLargeError(`${width}×${height} pixels`, pixelsText(limits.maxPixels));
+  }
+}
+
+/**
+ * Refuses a result a brick is about to make when it would exceed the default
+ * image limits (RESIZE by 8 three times, CMI-PRED's widest canvas): checked
+ * before the pixels are allocated, as a bad input a different plan can avoid.
+ */
+export function checkResultSize(brick: string, width: number, height: number): void {
+  try {
+    checkImageSize(width, height);
+  } catch (err) {
+    if (!(err instanceof ImageTooLargeError)) throw err;
+    throw new BrickInputError(brick, `the result would be ${err.actual}; the limit is ${err.limit}`);
   }
 }
 

@@ -58,6 +58,31 @@ export function makeMask(width: number, height: number, data?: Uint8Array): Mask
   return { kind: 'mask', width, height, data: data ?? new Uint8Array(size) };
 }
 
+/**
+ * Why `v` is not a well-formed value of `type`, or undefined when it is: the
+ * Executor checks every brick output with this, so a brick's mistake fails
+ * its own step instead of a later one (or the encoder).
+ */
+export function valueProblem(v: unknown, type: ValueType): string | undefined {
+  if (type === 'Str') return typeof v === 'string' ? undefined : `expected text, got ${kindOf(v)}`;
+  if (type === 'Float') return typeof v === 'number' && Number.isFinite(v) ? undefined : `expected a finite number, got ${typeof v === 'number' ? v : kindOf(v)}`;
+  const want = type === 'Image' ? 'image' : 'mask';
+  if (typeof v !== 'object' || v === null || (v as { kind?: unknown }).kind !== want) return `expected ${type}, got ${kindOf(v)}`;
+  const { width, height, data } = v as { width: unknown; height: unknown; data: unknown };
+  const channels = type === 'Image' ? (v as { channels: unknown }).channels : 1;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) < 1 || (height as number) < 1) return `size ${String(width)}x${String(height)} is not at least 1x1`;
+  if (channels !== 1 && channels !== 3 && channels !== 4) return `${String(channels)} channels`;
+  if (!(data instanceof Uint8Array)) return 'its pixels are not bytes';
+  const expected = (width as number) * (height as number) * channels;
+  return data.length === expected ? undefined : `${data.length} bytes of pixels for ${String(width)}x${String(height)}x${channels} (${expected})`;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'object') return isImage(v) ? 'Image' : isMask(v) ? 'Mask' : 'an object';
+  return typeof v;
+}
+
 /** Bytes a value holds, for cache accounting. */
 export function valueBytes(v: Value): number {
   if (typeof v === 'string') return v.length * 2;

@@ -1,3 +1,4 @@
+import { pino, type Logger } from 'pino';
 import { assert, describe, expect, it } from 'vitest';
 import { FASTINPAINT } from '../../bricks/edit/fastinpaint.ts';
 import { functionBricks } from '../../bricks/index.ts';
@@ -5,7 +6,7 @@ import { MASK_SEG, ROUGH_MASK_KEPT } from '../../bricks/predict/mask-seg.ts';
 import { RES } from '../../bricks/predict/res.ts';
 import type { ExecutorEvent } from '../../src/engine/events.ts';
 import { BrickWarning, EmptyMaskError, Executor, StepFailedError } from '../../src/engine/executor.ts';
-import { CancelledError, MissingOutputError, StepTimeoutError } from '../../src/engine/errors.ts';
+import { BrickFailedError, BrickOutputError, CancelledError, MissingOutputError, StepTimeoutError } from '../../src/engine/errors.ts';
 import { BrickRegistry } from '../../src/engine/registry.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
@@ -517,5 +518,64 @@ describe('Executor: warnings from bricks', () => {
       expect(outcome.warnings[0]).toBeInstanceOf(BrickWarning);
       expect(outcome.warnings[0]!.message).toBe(`Step 1 (MASK-SEG): ${ROUGH_MASK_KEPT}`);
     }
+  });
+});
+
+describe('Executor: bricks that break their declaration or throw untyped errors', () => {
+  /** A brick whose run returns `out` (or throws it when `throws`), declaring one Image and one Mask output. */
+  const rogue = (name: string, run: () => unknown) =>
+    defineBrick({
+      name,
+      kind: 'function',
+      description: 'Misbehaves on purpose',
+      inputs: { image: port.image() },
+      outputs: { image: port.image(), mask: port.mask() },
+      version: '1',
+      run: async () => run() as never,
+    });
+  const good = () => ({ image: solidImage(2, 2, [1, 2, 3]), mask: makeMask(2, 2) });
+
+  function runRogue(brick: ReturnType<typeof rogue>, logger?: Logger) {
+    const executor = new Executor(new BrickRegistry([brick, ...functionBricks]), { concurrency: 2, ...(logger ? { logger } : {}) });
+    return executor.run(workflow([[brick.name, { image: 'init[image]' }], ['GRAYSCALE', { image: 'step1[image]' }]], ['step2[image]']), { image });
+  }
+
+  it.each([
+    ['leaves out a required output', () => ({ image: solidImage(2, 2, [1, 2, 3]) }), 'ROGUE returned a bad "mask" output: it is missing.'],
+    ['returns a Mask for an Image output', () => ({ ...good(), image: makeMask(2, 2) }), 'ROGUE returned a bad "image" output: expected Image, got Mask.'],
+    [
+      'returns pixels that do not match their size',
+      () => ({ ...good(), mask: { kind: 'mask', width: undefined, height: undefined, data: new Uint8Array(4) } }),
+      'ROGUE returned a bad "mask" output: size undefinedxundefined is not at least 1x1.',
+    ],
+    ['returns nothing at all', () => undefined, 'ROGUE returned a bad "image" output: it returned undefined instead of its outputs.'],
+  ])('fails the step itself, with a typed brick-output error, when a brick %s', async (_what, run, cause) => {
+    const outcome = await runRogue(rogue('ROGUE', run));
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toMatchObject({ step: 1, brick: 'ROGUE', code: 'brick-output' });
+    expect(outcome.error.cause).toBeInstanceOf(BrickOutputError);
+    expect((outcome.error.cause as Error).message).toBe(cause);
+    expect(outcome.trace.map((t) => t.status)).toEqual(['failed', 'pending']);
+  });
+
+  it.each([
+    ['a library TypeError', () => { throw new TypeError("Cannot read properties of undefined (reading 'width')"); }, "Cannot read properties of undefined (reading 'width')", true],
+    ['a bare number, as Emscripten modules throw', () => { throw 6626216; }, 'number 6626216', false],
+    ['a string', () => { throw 'extract_area: bad extract area'; }, 'extract_area: bad extract area', false],
+  ])('turns %s into a typed BrickFailedError naming the step, logs it (with its stack), and shows the user no stack', async (_what, run, detail, hasStack) => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const outcome = await runRogue(rogue('ROGUE', run), logger);
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toMatchObject({ step: 1, brick: 'ROGUE', code: 'step-failed' });
+    expect(outcome.error.cause).toBeInstanceOf(BrickFailedError);
+    expect(outcome.error.userMessage).toBe(`Step 1 (ROGUE): it failed unexpectedly (${detail})`);
+    expect(outcome.error.userMessage).not.toMatch(/\n\s+at /);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; step: number; brick: string; err?: { stack?: string } });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ msg: 'brick failed with an untyped error', step: 1, brick: 'ROGUE' });
+    if (hasStack) expect(logged[0]!.err?.stack).toMatch(/TypeError: Cannot read properties[\s\S]*\n\s+at /);
   });
 });

@@ -102,19 +102,70 @@ export function extractJsonText(text: string): string {
   return end > start ? normalised.slice(start, end + 1) : normalised.slice(start);
 }
 
+/**
+ * How deep brackets may nest in a workflow. A real one nests four deep
+ * (`{pipeline: [{input: {…}}]}`); JSON.parse, jsonrepair and every walker after
+ * them recurse, so text nested thousands deep would overflow the stack.
+ */
+export const MAX_JSON_NESTING = 64;
+
+/** The deepest bracket nesting in JSON text, counted outside double-quoted strings; stops counting past `limit`. */
+export function jsonNesting(text: string, limit = MAX_JSON_NESTING): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if ((ch === '}' || ch === ']') && depth > 0) depth--;
+  }
+  return deepest;
+}
+
+/** Whether a parsed value nests deeper than `limit`, walked with an explicit stack (the point is not to recurse). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+const tooDeep = (text: string): WorkflowParseError =>
+  new WorkflowParseError(`The workflow JSON is nested more than ${MAX_JSON_NESTING} levels deep; a workflow needs four.`, text);
+
 /** Reads JSON the way a forgiving human would. Throws WorkflowParseError when nothing JSON-like is there. */
 export function parseLenientJson(text: string): unknown {
   const candidate = extractJsonText(text);
   if (!/[{[]/.test(candidate)) throw new WorkflowParseError('The reply contains no JSON workflow.', text);
+  // Checked before any parser sees it (jsonrepair recurses), and again on what they return, since
+  // text can hide nesting from a scan (an unclosed string); everything that reads the result recurses too.
+  if (jsonNesting(candidate) > MAX_JSON_NESTING) throw tooDeep(text);
+  let parsed: unknown;
   try {
-    return JSON.parse(candidate);
+    parsed = JSON.parse(candidate);
   } catch {
     try {
-      return JSON.parse(jsonrepair(candidate));
+      parsed = JSON.parse(jsonrepair(candidate));
     } catch (err) {
+      if (err instanceof RangeError) throw tooDeep(text);
       throw new WorkflowParseError(`The workflow JSON cannot be repaired: ${(err as Error).message}`, text, { cause: err });
     }
   }
+  if (nestedDeeperThan(parsed, MAX_JSON_NESTING)) throw tooDeep(text);
+  return parsed;
 }
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
@@ -158,7 +209,8 @@ export function normaliseWorkflow(raw: unknown, originalText = ''): Workflow {
     }
     const stepNum = Number(rec.step);
     const step = Number.isInteger(stepNum) && stepNum > 0 ? stepNum : index + 1;
-    const inputs: Record<string, Binding> = {};
+    // Keys are the Builder's words: a null prototype keeps "__proto__" or "constructor" plain keys, never Object.prototype's members.
+    const inputs: Record<string, Binding> = Object.create(null) as Record<string, Binding>;
     for (const [name, value] of Object.entries(asRecord(rec.input ?? rec.inputs) ?? {})) {
       const binding = toBinding(value);
       if (binding) inputs[name.trim().toLowerCase()] = binding;

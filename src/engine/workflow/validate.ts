@@ -6,12 +6,13 @@
 import { LegoEditError } from '../errors.ts';
 import type { BrickRegistry } from '../registry.ts';
 import type { ValueType } from '../values.ts';
-import { type AnyBrick, type InputKind, isRequired, literalSchema } from '../brick.ts';
+import { type AnyBrick, type InputKind, isRequired, literalSchema, portOf } from '../brick.ts';
 import type { Binding, Source, Workflow, WorkflowNode } from './types.ts';
 import { refText } from './types.ts';
 
 export type ValidationCode =
   | 'empty-pipeline'
+  | 'too-many-steps'
   | 'no-result'
   | 'duplicate-step'
   | 'unknown-brick'
@@ -58,6 +59,12 @@ export function providedInputs(given: { readonly hasMask?: boolean | undefined; 
   return new Set(['image', ...(given.hasMask ? ['mask'] : []), ...(given.hasReference ? ['reference'] : [])]);
 }
 
+/**
+ * The most steps a workflow may have. Published Lego-Edit plans use two to six;
+ * the bound keeps a runaway or hostile plan from queueing thousands of brick runs.
+ */
+export const MAX_WORKFLOW_STEPS = 200;
+
 export interface ValidateOptions {
   /** Which `init[...]` inputs the run will provide (default: image only). */
   readonly provided?: ReadonlySet<string>;
@@ -66,6 +73,12 @@ export interface ValidateOptions {
 export type ValidationResult =
   | { readonly ok: true; readonly workflow: Workflow; readonly issues: readonly [] }
   | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+
+/** A literal as the message quotes it: a 100 KB prompt is shown by its start. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
 
 function where(node: WorkflowNode, field?: string): string {
   return `step ${node.step} (${node.brick || 'no model'})${field ? ` input "${field}"` : ''}`;
@@ -81,6 +94,9 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
   const byStep = new Map<number, WorkflowNode>();
 
   if (wf.nodes.length === 0) issues.push({ code: 'empty-pipeline', message: 'The pipeline has no steps.' });
+  if (wf.nodes.length > MAX_WORKFLOW_STEPS) {
+    issues.push({ code: 'too-many-steps', message: `The pipeline has ${wf.nodes.length} steps; at most ${MAX_WORKFLOW_STEPS} are allowed.` });
+  }
   if (wf.results.length === 0) {
     issues.push({ code: 'no-result', message: 'The workflow has no result: add {"result": "[stepN[image]]"} as the last entry.' });
   }
@@ -97,7 +113,7 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
     const at = node ? where(node, field) : 'result';
     const base = { step: node?.step, brick: node?.brick, field } as const;
     if (src.kind === 'init') {
-      const t = INIT_TYPES[src.name];
+      const t = Object.hasOwn(INIT_TYPES, src.name) ? INIT_TYPES[src.name] : undefined;
       if (!t) {
         issues.push({ ...base, code: 'unknown-init', message: `${at}: init[${src.name}] does not exist; use init[image], init[mask] or init[reference].` });
         return undefined;
@@ -126,7 +142,7 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
     }
     const brick = registry.get(producer.brick);
     if (!brick) return undefined; // reported as unknown-brick
-    const out = brick.outputs[src.output];
+    const out = portOf(brick.outputs, src.output);
     if (!out) {
       issues.push({
         ...base,
@@ -154,9 +170,9 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
       coerced.push(node);
       continue;
     }
-    const inputs: Record<string, Binding> = {};
+    const inputs = Object.create(null) as Record<string, Binding>;
     for (const [field, binding] of Object.entries(node.inputs)) {
-      const spec = brick.inputs[field];
+      const spec = portOf(brick.inputs, field);
       if (!spec) {
         issues.push({
           code: 'unknown-input',
@@ -191,14 +207,14 @@ export function validateWorkflow(wf: Workflow, registry: BrickRegistry, options:
           step: node.step,
           brick: brick.name,
           field,
-          message: `${where(node, field)}: ${JSON.stringify(value)} is not a valid ${spec.type} (${why}).`,
+          message: `${where(node, field)}: ${shown(value)} is not a valid ${spec.type} (${why}).`,
         });
         continue;
       }
       inputs[field] = { kind: 'literal', value: parsed.data };
     }
     for (const [field, spec] of Object.entries(brick.inputs)) {
-      if (isRequired(spec) && !(field in node.inputs)) {
+      if (isRequired(spec) && !Object.hasOwn(node.inputs, field)) {
         issues.push({ code: 'missing-input', step: node.step, brick: brick.name, field, message: `${where(node, field)}: required ${spec.type} input is missing.` });
       }
     }
@@ -222,7 +238,7 @@ const kindText = (k: InputKind): string => `${k.label} (${k.ports.join(', ')})`;
 function kindIssues(node: WorkflowNode, brick: AnyBrick): ValidationIssue[] {
   const kinds = brick.inputKinds;
   if (!kinds?.length) return [];
-  const given = (port: string): boolean => port in node.inputs;
+  const given = (port: string): boolean => Object.hasOwn(node.inputs, port);
   const used = kinds.filter((k) => k.ports.some(given));
   const base = { step: node.step, brick: brick.name } as const;
   if (used.length > 1) {
@@ -244,7 +260,7 @@ function kindIssues(node: WorkflowNode, brick: AnyBrick): ValidationIssue[] {
     }));
 }
 
-/** A dependency cycle among steps, as step numbers, if there is one. */
+/** A dependency cycle among steps, as step numbers, if there is one. Walked with an explicit stack: pipelines may be thousands of steps long. */
 function findCycle(nodes: readonly WorkflowNode[]): number[] | undefined {
   const deps = new Map<number, number[]>();
   for (const n of nodes) {
@@ -254,23 +270,28 @@ function findCycle(nodes: readonly WorkflowNode[]): number[] | undefined {
     );
   }
   const state = new Map<number, 'visiting' | 'done'>();
-  const path: number[] = [];
-  const visit = (step: number): number[] | undefined => {
-    if (state.get(step) === 'done' || !deps.has(step)) return undefined;
-    if (state.get(step) === 'visiting') return [...path.slice(path.indexOf(step)), step];
-    state.set(step, 'visiting');
-    path.push(step);
-    for (const d of deps.get(step)!) {
-      const found = visit(d);
-      if (found) return found;
-    }
-    path.pop();
-    state.set(step, 'done');
-    return undefined;
-  };
   for (const n of nodes) {
-    const found = visit(n.step);
-    if (found) return found;
+    if (state.has(n.step)) continue;
+    // Each frame: a step on the current path and the index of the next dependency to visit.
+    const path: { step: number; next: number }[] = [{ step: n.step, next: 0 }];
+    state.set(n.step, 'visiting');
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const ds = deps.get(top.step)!;
+      if (top.next === ds.length) {
+        state.set(top.step, 'done');
+        path.pop();
+        continue;
+      }
+      const d = ds[top.next++]!;
+      if (!deps.has(d) || state.get(d) === 'done') continue;
+      if (state.get(d) === 'visiting') {
+        const from = path.findIndex((f) => f.step === d);
+        return [...path.slice(from).map((f) => f.step), d];
+      }
+      state.set(d, 'visiting');
+      path.push({ step: d, next: 0 });
+    }
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLUX_STYLE, styleFilter } from '../../../bricks/edit/flux-style.ts';
 import { NeedsGpuHostError } from '../../../src/engine/errors.ts';
-import type { ImageData } from '../../../src/engine/values.ts';
+import { makeImage, type ImageData } from '../../../src/engine/values.ts';
 import { describeWithPhotos } from '../../support/shared.ts';
 import { call, ellipseMask, hueAt, meanLuma, photo, pixels, rgbAt, sameAt } from './support.ts';
 
@@ -11,6 +11,14 @@ const restyle = async (img: ImageData, style: string, mask: ReturnType<typeof el
 const all = (img: ImageData) => Array.from({ length: img.width * img.height }, (_v, i) => i);
 
 describeWithPhotos('FLUX-STYLE filters on real photos', () => {
+  it('renders a cartoon of an image narrower than its smoothing window (1×1, 2×3, 7×1) at the same size', async () => {
+    for (const [w, h] of [[1, 1], [2, 3], [7, 1]] as const) {
+      const tiny = makeImage(w, h, 3, new Uint8Array(w * h * 3).fill(120));
+      const out = await restyle(tiny, 'cartoon');
+      expect([out.width, out.height]).toEqual([w, h]);
+    }
+  });
+
   it('renders sepia: every tinted pixel has a brown hue (yellower only where highlights clip)', async () => {
     const img = await photo('white-suv.jpg');
     const out = await restyle(img, 'sepia');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkflowParseError, parseBuilderReply, parseWorkflow } from '../../../src/engine/workflow/parse.ts';
+import { MAX_JSON_NESTING, WorkflowParseError, parseBuilderReply, parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import type { Binding } from '../../../src/engine/workflow/types.ts';
 
 const REMOVE_DOG = `{"process": "remove the dog", "pipeline": [
@@ -119,5 +119,41 @@ describe('parseBuilderReply', () => {
 
   it('rejects JSON that has no pipeline', () => {
     expect(() => parseWorkflow('{"process": "x"}')).toThrow(/no "pipeline"/);
+  });
+
+  it('refuses JSON nested 100,000 deep with a parse error naming the limit, whichever shape the nesting takes', () => {
+    const depth = 100_000;
+    const shapes = [
+      '['.repeat(depth) + ']'.repeat(depth),
+      '['.repeat(depth),
+      '{"a":'.repeat(depth) + '1' + '}'.repeat(depth),
+      `{"pipeline": [{"step": 1, "model": "GRAYSCALE", "input": {"image": ${'['.repeat(depth)}${']'.repeat(depth)}}}, {"result": "[step1[image]]"}]}`,
+    ];
+    for (const text of shapes) {
+      const err = (() => {
+        try {
+          parseWorkflow(text);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err).toBeInstanceOf(WorkflowParseError);
+      expect((err as Error).message).toBe(`The workflow JSON is nested more than ${MAX_JSON_NESTING} levels deep; a workflow needs four.`);
+    }
+  });
+
+  it('still reads a workflow whose prompt holds brackets, which are text and not nesting', () => {
+    const wf = parseWorkflow(`{"pipeline": [{"step": 1, "model": "RES", "input": {"image": "init[image]", "prompt": "${'['.repeat(200)}"}}, {"result": "[step1[image]]"}]}`);
+    expect(wf.nodes[0]!.inputs.prompt).toEqual({ kind: 'literal', value: '['.repeat(200) });
+  });
+
+  it('keeps prototype names ("__proto__", "constructor") as plain input keys and leaves Object.prototype alone', () => {
+    const wf = parseWorkflow('{"pipeline": [{"step": 1, "model": "GRAYSCALE", "input": {"__proto__": "init[image]", "constructor": 3, "image": "init[image]"}}, {"result": "[step1[image]]"}]}');
+    const inputs = wf.nodes[0]!.inputs;
+    expect(Object.keys(inputs).sort()).toEqual(['__proto__', 'constructor', 'image']);
+    expect(inputs.constructor).toEqual({ kind: 'literal', value: 3 });
+    expect(Object.getPrototypeOf(inputs)).toBe(null);
+    expect(({} as Record<string, unknown>).image).toBeUndefined();
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { builtinBricks } from '../../../bricks/index.ts';
 import { BrickRegistry } from '../../../src/engine/registry.ts';
 import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
-import { type ValidationIssue, formatIssues, validateWorkflow } from '../../../src/engine/workflow/validate.ts';
+import { MAX_TEXT_LENGTH } from '../../../src/engine/brick.ts';
+import { MAX_WORKFLOW_STEPS, type ValidationIssue, formatIssues, validateWorkflow } from '../../../src/engine/workflow/validate.ts';
+import { longChain } from '../../support/workflow-arbitraries.ts';
 
 const registry = new BrickRegistry(builtinBricks());
 
@@ -131,5 +133,62 @@ describe('validateWorkflow', () => {
     const issues = issuesOf(wf([step(1, 'RESIZ', { image: 'init[image]' }), step(2, 'RESIZE', { image: 'step1[image]', ratio: 'x', size: 3 })], '[step4[image]]'));
     expect(issues.map((i) => i.code).sort()).toEqual(['bad-literal', 'result-unresolved', 'unknown-brick', 'unknown-input']);
     expect(formatIssues(issues).split('\n')).toHaveLength(4);
+  });
+
+  it('reports prototype names as unknown bricks, inputs, outputs and user inputs, never as members of Object.prototype', () => {
+    // The published crash: an input called "constructor" on a brick called HASOWNPROPERTY.
+    const crash = issuesOf(wf([step(1, 'HASOWNPROPERTY', { constructor: 'init[image]' })]));
+    expect(crash.map((i) => i.code)).toEqual(['unknown-brick']);
+    const issues = issuesOf(
+      wf(
+        [step(1, 'GRAYSCALE', { image: 'init[image]', constructor: 1, toString: 'x' }), step(2, 'GRAYSCALE', { image: 'step1[constructor]' }), step(3, 'BLUR', { image: 'init[__proto__]' })],
+        '[step1[hasOwnProperty]]',
+      ),
+    );
+    expect(issues.map((i) => `${i.code}:${i.field ?? ''}`).sort()).toEqual([
+      'result-unresolved:',
+      'unknown-init:image',
+      'unknown-input:constructor',
+      'unknown-input:tostring',
+      'unknown-output:image',
+    ]);
+    expect(issues.find((i) => i.code === 'unknown-input')!.message).toBe('step 1 (GRAYSCALE) input "constructor": GRAYSCALE has no such input; it takes image, mask.');
+  });
+
+  it('refuses literals outside their port\'s declared bounds, naming the range', () => {
+    const issues = issuesOf(
+      wf([
+        step(1, 'RESIZE', { image: 'init[image]', ratio: -1 }),
+        step(2, 'RESIZE', { image: 'init[image]', ratio: 'NaN' }),
+        step(3, 'RESIZE', { image: 'init[image]', ratio: '1e999' }),
+        step(4, 'CROP', { image: 'init[image]', left: 1.5 }),
+        step(5, 'CROP', { image: 'init[image]', aspect: -2 }),
+      ]),
+    );
+    expect(issues.map((i) => i.message)).toEqual([
+      'step 1 (RESIZE) input "ratio": -1 is not a valid Float (must be between 0.01 and 8).',
+      'step 2 (RESIZE) input "ratio": "NaN" is not a valid Float (not a number).',
+      'step 3 (RESIZE) input "ratio": "1e999" is not a valid Float (must be between 0.01 and 8).',
+      'step 4 (CROP) input "left": 1.5 is not a valid Float (must be between 0 and 0.99).',
+      'step 5 (CROP) input "aspect": -2 is not a valid Float (must be between 0 and 20).',
+    ]);
+  });
+
+  it('refuses a text literal longer than the Str limit, quoting only its start', () => {
+    const [issue] = issuesOf(wf([step(1, 'RES', { image: 'init[image]', prompt: 'a'.repeat(MAX_TEXT_LENGTH + 1) })]));
+    expect(issue!.message).toBe(`step 1 (RES) input "prompt": "${'a'.repeat(76)}... is not a valid Str (must be at most ${MAX_TEXT_LENGTH} characters).`);
+  });
+
+  it('checks a 10,000-step chain without overflowing the stack, refusing it for its length', () => {
+    const issues = issuesOf(longChain(10_000));
+    expect(issues.map((i) => i.code)).toEqual(['too-many-steps']);
+    expect(issues[0]!.message).toBe(`The pipeline has 10000 steps; at most ${MAX_WORKFLOW_STEPS} are allowed.`);
+  });
+
+  it('finds a cycle that runs through 10,000 steps', () => {
+    const steps = Array.from({ length: 10_000 }, (_, i) => step(i + 1, 'GRAYSCALE', { image: `step${i === 0 ? 10_000 : i}[image]` }));
+    const issues = issuesOf(wf(steps));
+    const cycle = issues.find((i) => i.code === 'cycle');
+    expect(cycle?.message).toMatch(/^Steps 1 → 10000 → 9999 → .* → 2 → 1 depend on each other in a cycle\.$/);
   });
 });
