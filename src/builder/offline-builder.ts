@@ -25,14 +25,12 @@ import {
   isPronoun,
   location,
   objectPhrase,
-  rephraseWish,
   resolveOne,
-  splitClauses,
   statedAspect,
   statedRatio,
-  stripPoliteness,
 } from './language.ts';
 import { ratioInputs } from '../../bricks/predict/cmi-ratios.ts';
+import { type EditClause, resolveReference, understand } from './english/index.ts';
 import { repairWorkflow } from './repair.ts';
 import { reviseWorkflow } from './revise.ts';
 import { type BrickInfo, bricksForPurpose, purposesOf, ruleViolations } from './rules.ts';
@@ -88,6 +86,13 @@ interface Ctx {
   readonly segments: Segmented[];
   /** A non-image result (an extracted cut-out) to return instead of the image. */
   results?: Source[];
+  /** The noun a "one" stands for ("of the two sheep, remove the one on the right"). */
+  readonly topic?: string;
+  /** What the current clause must leave alone ("everything except the girl"), and whether a family kept it out. */
+  keep?: string;
+  keepUsed?: boolean;
+  /** The mask of everything but `keep`, once made. */
+  keepRegion?: Source;
 }
 
 /** Plans one clause into the draft, or returns false when the clause is not of its kind. */
@@ -126,7 +131,7 @@ function substituteNote(because: string, object: string, used: Segmenter, instea
 const SEGMENTERS = ['TEXT-DET', 'FACE-DET', 'MASK-SEG', 'SOS', 'RES'] as const;
 
 function segment(ctx: Ctx, phrase: string): Source {
-  let object = phrase.trim().replace(/^(?:the\s+){2,}/i, 'the ');
+  let object = resolveReference(phrase.trim().replace(/^(?:the\s+){2,}/i, 'the '), ctx.topic, ctx.lastObject);
   if (isPronoun(object) && ctx.lastObject) object = ctx.lastObject;
   // With a mask sent along, "this", "it" or a bare "the" point at the masked region.
   if (ctx.request.hasMask && (isEmptyPhrase(object) || isPronoun(object))) object = 'the masked area';
@@ -139,7 +144,8 @@ function segment(ctx: Ctx, phrase: string): Source {
     ctx.notes.push(`TEXT-DET finds the text regions for "${object}".`);
     return out(draft.add('TEXT-DET', { image: ctx.image }), 'mask');
   }
-  if (FACE_OBJECT.test(object) && /\b(faces|everyone|every|all|people'?s?|their)\b/i.test(object) && ctx.registry.has('FACE-DET')) {
+  // A face, or everyone's: RES knows no faces, FACE-DET finds them.
+  if (FACE_OBJECT.test(object) && (/\bfaces?$/i.test(head) || /\b(faces|everyone|every|all|people'?s?|their)\b/i.test(object)) && ctx.registry.has('FACE-DET')) {
     ctx.notes.push(`FACE-DET finds the faces.`);
     return out(draft.add('FACE-DET', { image: ctx.image }), 'mask');
   }
@@ -164,6 +170,25 @@ function segment(ctx: Ctx, phrase: string): Source {
   ctx.segments.push({ step, object, segmenter: used, vague });
   return out(step, 'mask');
 }
+
+/**
+ * The mask of everything but what the clause keeps ("everything except the
+ * girl": RES(girl) → INVERSE), for a family about to edit the whole picture;
+ * undefined when the clause keeps nothing.
+ */
+function keptOut(ctx: Ctx): Source | undefined {
+  if (!ctx.keep) return undefined;
+  ctx.keepUsed = true;
+  if (!ctx.keepRegion) {
+    const kept = segment(ctx, ctx.keep);
+    ctx.keepRegion = out(ctx.draft.add('INVERSE', { mask2: kept }), 'mask');
+    ctx.notes.push(`INVERSE leaves "${ctx.keep}" out of the edit.`);
+  }
+  return ctx.keepRegion;
+}
+
+/** The bricks `keptOut` may add. */
+const KEEPERS = ['INVERSE', ...SEGMENTERS] as const;
 
 /** The bricks `removeObject` may add. */
 const REMOVERS = ['FASTINPAINT', 'FLUX-INPAINT', ...SEGMENTERS] as const;
@@ -210,7 +235,7 @@ const removeText = family([...REMOVERS], (clause, ctx) => {
   return true;
 });
 
-const blurFaces = family(['BLUR', ...SEGMENTERS], (clause, ctx) => {
+const blurFaces = family(['BLUR', ...KEEPERS], (clause, ctx) => {
   // "blur out the plate" and "blur the plate out" alike.
   const m = /^(?:blur|pixel+ate|anonymi[sz]e|obscure|censor|hide|mask|cover|smudge)(?:\s+out)?\s+(.+?)(?:\s+(?:out|with .*))?$/i.exec(clause);
   if (!m) return false;
@@ -218,7 +243,7 @@ const blurFaces = family(['BLUR', ...SEGMENTERS], (clause, ctx) => {
   if (/^(the )?(background|backdrop|surroundings)$/i.test(target)) return false;
   const mode = /pixel/i.test(clause) ? 'pixelate' : undefined;
   if (IMAGE_ITSELF.test(target)) {
-    ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mode, mask: ctx.request.hasMask ? INIT_MASK : undefined }), 'image');
+    ctx.image = out(ctx.draft.add('BLUR', { image: ctx.image, mode, mask: ctx.request.hasMask ? INIT_MASK : keptOut(ctx) }), 'image');
     return true;
   }
   const mask = FACE_OBJECT.test(target) && ctx.registry.has('FACE-DET') ? out(ctx.draft.add('FACE-DET', { image: ctx.image }), 'mask') : segment(ctx, target);
@@ -234,7 +259,9 @@ const SCENE =
 const BACKGROUND_CHANGERS = ['INVERSE', 'FLUX-CBG', ...SEGMENTERS] as const;
 
 function changeBackground(ctx: Ctx, subject: string | undefined, prompt: string): void {
-  const subjectMask = segment(ctx, subject ?? 'the main subject');
+  // "blur the background but not the girl": what the clause keeps is the subject.
+  if (!subject && ctx.keep) ctx.keepUsed = true;
+  const subjectMask = segment(ctx, subject ?? ctx.keep ?? 'the main subject');
   const background = out(ctx.draft.add('INVERSE', { mask2: subjectMask }), 'mask');
   ctx.image = out(ctx.draft.add('FLUX-CBG', { image: ctx.image, mask: background, prompt }), 'image');
   ctx.notes.push(`INVERSE turns the subject mask into the background; FLUX-CBG paints "${prompt}" there.`);
@@ -336,7 +363,7 @@ const GREY = /\b(black[- ]and[- ]white|black\s*(?:&|\+|n'?)\s*white|b\s*&\s*w|gr
 /** "make it look old": an aged look is a style, though "old" alone ("the old car") describes an object. */
 const AGED = /\b(?:look(?:s|ing)?\s+(?:old|older|aged|antique|ancient|weathered|worn|old[- ]fashioned)|antique|old[- ]fashioned|old[- ]timey)\b/i;
 
-const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...SEGMENTERS], (clause, ctx) => {
+const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...KEEPERS], (clause, ctx) => {
   if (!STYLE_WORDS.test(clause) && !GREY.test(clause) && !AGED.test(clause)) return false;
   // "add a vintage car", "remove the neon sign": the style word describes an object.
   if (/^(add|insert|include|put|place|remove|erase|delete|get rid|take|replace|swap|substitute|extract|isolate|cut|segment|select)\b/i.test(clause)) return false;
@@ -349,13 +376,20 @@ const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...SEGMENTERS], (cl
     styleText = scoped[2]!;
     if (!IMAGE_ITSELF.test(o) && !/^(the )?(image|picture|photo|photograph|scene|whole|entire|style|it)\b/i.test(o) && !STYLE_WORDS.test(o) && !GREY.test(o)) object = o;
   }
+  // "make the two sheep black and white": an object made black and white, with no "in" or "to" between.
+  const greyed = scoped ? undefined : new RegExp(String.raw`^(?:make|turn|render|convert|paint)\s+(?!(?:to|into|in)\b)(.+?)\s+(?:in(?:to)?\s+|to\s+)?(${GREY.source})$`, 'i').exec(clause);
+  if (greyed) {
+    const o = objectPhrase(greyed[1]!);
+    styleText = greyed[2]!;
+    if (!IMAGE_ITSELF.test(o) && !/^(the )?(image|picture|photo|photograph|scene|whole|entire|it)\b/i.test(o)) object = o;
+  }
   if (!STYLE_WORDS.test(styleText) && !GREY.test(styleText) && !AGED.test(`look ${styleText}`)) styleText = clause;
   // "make this black and white" with a mask sent along: the user pointed at the region.
   const pointed =
     ctx.request.hasMask &&
     (/^(?:make|turn|render|paint|draw|convert|transform|restyle|stylize|stylise|change)\s+(?:this|that)\b/i.test(clause) ||
       (scoped && /^(this|that|here|(the )?(selected|selection|masked|marked|highlighted) ?(area|region|part)?)$/i.test(objectPhrase(scoped[1]!))));
-  const mask = pointed ? INIT_MASK : object ? segment(ctx, object) : undefined;
+  const mask = pointed ? INIT_MASK : object ? segment(ctx, object) : keptOut(ctx);
   // FLUX-STYLE does black and white too, for users who require it or forbid GRAYSCALE.
   const greyByStyle = ctx.request.rules?.some((r) => (r.kind === 'require' && /STYLE/i.test(r.brick)) || (r.kind === 'forbid' && (r.bricks ?? [r.brick]).includes('GRAYSCALE')));
   if (GREY.test(styleText) && !/\bnoir\b/i.test(styleText) && !greyByStyle) {
@@ -378,6 +412,7 @@ const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...SEGMENTERS], (cl
 
 /** Multipliers for "a bit"/"much" qualifiers. */
 function degree(text: string): number {
+  if (/\b(a tiny bit|tiny|a touch|barely|the slightest|a hint)\b/i.test(text)) return 0.25;
   if (/\b(slightly|a (little )?bit|a little|a tad|subtly|somewhat|gently)\b/i.test(text)) return 0.5;
   if (/\b(much|a lot|significantly|dramatically|way|very|really|considerably|heavily)\b/i.test(text)) return 2;
   return 1;
@@ -407,7 +442,7 @@ const TONE: ReadonlyArray<{ re: RegExp; port: 'brightness' | 'contrast' | 'satur
   { re: /\b(less (?:saturated|colou?rful|vivid)|desaturate|reduce (?:the )?saturation|decrease (?:the )?saturation|muted|washed[- ]out|faded)\b/i, port: 'saturation', up: false },
 ];
 
-const tone = family(['ADJUST', 'FLUX-ENV', ...SEGMENTERS], (clause, ctx) => {
+const tone = family(['ADJUST', 'FLUX-ENV', ...KEEPERS], (clause, ctx) => {
   const hits = TONE.filter((t) => t.re.test(clause));
   const warm = /\b(warmer|warm up|warm tones?|more warmth)\b/i.test(clause);
   const cool = /\b(cooler|cool down|cool tones?|colder)\b/i.test(clause);
@@ -416,17 +451,24 @@ const tone = family(['ADJUST', 'FLUX-ENV', ...SEGMENTERS], (clause, ctx) => {
   // "lighter shade of blue" is a colour, "brighten the car" is scoped: find the object, if any.
   if (/\bshade of\b/i.test(clause)) return false;
   const k = degree(clause);
+  // "20% brighter", "reduce the saturation by half", "brighten by a third": the amount said; otherwise 30%, scaled by "a bit" or "much".
+  const said = statedRatio(clause.replace(/\b(?:hue|rotate)\b.*$/i, ''));
   const literals: Record<string, number> = {};
-  for (const h of hits) literals[h.port] = Number((h.up ? 1 + 0.3 * k : 1 / (1 + 0.3 * k)).toFixed(2));
+  for (const h of hits) {
+    const value = said === undefined ? (h.up ? 1 + 0.3 * k : 1 / (1 + 0.3 * k)) : said < 1 ? (h.up ? 1 + said : 1 - said) : h.up ? said : 1 / said;
+    literals[h.port] = Number(Math.min(4, Math.max(0, value)).toFixed(said === undefined ? 2 : 3));
+  }
   if (hue) literals.hue = Number(hue[1]);
   const scope =
-    /\b(?:of|on|in|for)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything)\b)(?:the\s+)?([a-z][\w\s'-]*?)(?:\s+(?:to|by|so|and|a bit|slightly)\b.*)?$/i.exec(clause.replace(/\b(brightness|contrast|saturation|exposure|lighting|light|colou?rs?)\s+(of|on|in)\b/i, 'X $2')) ??
-    /^(?:make|brighten|darken|lighten|saturate|desaturate)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything)\b)(?:the\s+)?([a-z][\w\s'-]*?)\s*(?:brighter|darker|lighter|dimmer|more|less|a bit|slightly|much)?\b.*$/i.exec(clause);
+    /\b(?:of|on|in|for)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything|left|right|top|bottom|middle|cent(?:er|re)|front|back|far (?:left|right))\b)(?:the\s+)?([a-z][\w\s'-]*?)(?:\s+(?:to|by|so|and|a bit|slightly)\b.*)?$/i.exec(clause.replace(/\b(brightness|contrast|saturation|exposure|lighting|light|colou?rs?)\s+(of|on|in)\b/i, 'X $2')) ??
+    /^(?:make|brighten|darken|lighten|saturate|desaturate)\s+(?!(?:the\s+)?(?:image|picture|photo|photograph|pic|scene|whole|entire|overall|it|everything|all(?!\s+(?:the|of)\b))\b)(?:the\s+)?([a-z][\w\s'-]*)$/i.exec(clause);
   let mask: Source | undefined;
-  const scoped = scope?.[1] ? objectPhrase(scope[1]).replace(/\s+(brighter|darker|lighter|dimmer|more|less|much|slightly)\b.*$/i, '').trim() : '';
+  const scoped = scope?.[1] ? objectPhrase(scope[1]).replace(/\s*\b(brighter|darker|lighter|dimmer|more|less|much|slightly|a (?:little |tiny )?bit|a little|a lot|by)\b.*$/i, '').trim() : '';
   if (scoped && !/^(it|this|image|picture|photo|scene|overall|lighting|light|exposure|tones?|colou?rs?|X|brightness|contrast|saturation)$/i.test(scoped) && !/^(a|an)\b/i.test(scoped)) {
-    mask = segment(ctx, scoped.startsWith('the ') ? scoped : `the ${scoped}`);
+    // "both sheep", "her face", "all the houses" say which already; a bare noun gets "the".
+    mask = segment(ctx, /^(the|both|all|every|each|her|his|their|its|my|our|two|three|these|those)\b/i.test(scoped) ? scoped : `the ${scoped}`);
   }
+  mask ??= keptOut(ctx);
   if (warm || cool) {
     if (mask || hits.length) {
       literals.hue = warm ? -8 : 8;
@@ -490,12 +532,15 @@ const recolour = family(['FLUX-RCM', ...SEGMENTERS], (clause, ctx) => {
       if (/^(and|or|&)$/i.test(tail[link] ?? '') || /^(and|or|&)$/i.test(words[i - 1]!)) continue;
       const t = colourTarget(tail.slice(link).join(' ').replace(/^from\s+.+?\s+to\s+/i, ''));
       if (t) {
-        object = words.slice(0, i).join(' ').replace(/\s+from\s+.+$/i, '');
+        // "from red to blue" is the old colour; "from the left" says which one.
+        object = words.slice(0, i).join(' ').replace(/\s+from\s+(?!the\s+(?:left|right|top|bottom|front|back)\b).+$/i, '');
         target = t;
       }
     }
   }
   if (!object || !target) return false;
+  // Black and white is GRAYSCALE's, for an object too.
+  if (GREY.test(target)) return false;
   object = objectPhrase(object).replace(/^the the /i, 'the ');
   if (!object || /^(colou?r|background|backdrop|style)$/i.test(object)) return false;
   if (IMAGE_ITSELF.test(object) && GREY.test(target)) return false;
@@ -518,6 +563,13 @@ const OBJECT_VERB = new RegExp(String.raw`^(?:${REMOVE_VERB}|add|insert|include|
 
 const pose = family(['FLUX-POSE'], (clause, ctx) => {
   if (!POSE_WORDS.test(clause) || !BODY.test(clause) || OBJECT_VERB.test(clause)) return false;
+  // "turn her head and raise both hands": one posture change, so one FLUX-POSE with both.
+  const last = ctx.draft.nodes.at(-1);
+  if (last?.brick === 'FLUX-POSE' && ctx.image.kind === 'step' && ctx.image.step === last.step && last.inputs.prompt?.kind === 'literal') {
+    ctx.draft.nodes[ctx.draft.nodes.length - 1] = { ...last, inputs: { ...last.inputs, prompt: { kind: 'literal', value: `${String(last.inputs.prompt.value)} and ${clause}` } } };
+    ctx.notes.push(`FLUX-POSE also makes "${clause}".`);
+    return true;
+  }
   ctx.image = out(ctx.draft.add('FLUX-POSE', { image: ctx.image, prompt: clause }), 'image');
   ctx.notes.push(`FLUX-POSE changes the posture or expression: "${clause}".`);
   return true;
@@ -677,7 +729,7 @@ const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PASTE', .
     const verb = clause.split(' ')[0]!.toLowerCase();
     const target = rest.replace(/\d+(?:\.\d+)?\s*(?:%|x\b|×|px\b|pixels\b|percent\b)/gi, ' ').replace(/\b(to|by|up|down|be|the size|size|a factor of|times|as big|as large|bigger|smaller|larger|wide|tall|high|pixels?|px|\d+(\.\d+)?%?|x|twice|half|double|percent|per cent|width|height|of)\b/gi, '').trim();
     const isWhole = wholeImage(target) || /^(image|picture|photo)$/i.test(target);
-    if (verb === 'make' && isWhole && !/\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b/i.test(rest)) return false;
+    if (verb === 'make' && isWhole && !/\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b|\d\s*%/i.test(rest)) return false;
     if (!isWhole) {
       // "make the cat twice as fluffy" is not about size: after "make", only a comparative of size is.
       if (verb === 'make' && !/\b(bigger|smaller|larger|tinier)\b/i.test(rest)) return false;
@@ -838,6 +890,14 @@ export const OFFLINE_SUGGESTIONS = [
 
 // ---------------------------------------------------------------------------
 
+/** Families whose edits change the whole picture and cannot leave an object out of it. */
+const WHOLE_PICTURE_FAMILIES: ReadonlySet<string> = new Set(['environment', 'geometry', 'outpaint', 'pose']);
+
+/** The refusal for a clause no family reads: what it could not tell, and what it can do. */
+function unrecognised(clause: string): string {
+  return `I can't tell what edit "${clause}" asks for; I can remove, recolour, replace or add objects, change the background, style or tone, and crop, rotate or flip the photo`;
+}
+
 /** A family that adds a brick it does not declare is a bug in this file: fail loudly rather than plan around the declaration. */
 function undeclared(name: string, f: Family, added: readonly WorkflowNode[]): void {
   if (f.plans === 'any') return;
@@ -924,11 +984,17 @@ export class OfflineBuilder implements Builder {
 
   /** Plans an instruction from scratch, without the bricks in `exclude`; throws PlanRefusedError when it cannot. */
   #planFresh(request: PlanRequest, exclude: Exclusions = new Map()): { workflow: Workflow; reasoning: string } {
-    const instruction = stripPoliteness(request.instruction.replace(/\s+&\s+/g, ' and '));
-    if (!instruction) throw new PlanRefusedError('There is no instruction to plan.', OFFLINE_SUGGESTIONS.slice(0, 4));
-    const clauses = splitClauses(instruction)
-      .map((c) => rephraseWish(stripPoliteness(c).replace(/\s+(?:in|of|from|within)\s+(?:the|this)\s+(?:image|picture|photo|photograph|pic)\b/gi, '')))
-      .filter(Boolean);
+    const instruction = request.instruction.trim();
+    if (!instruction.replace(/[\p{P}\s]/gu, '')) throw new PlanRefusedError('There is no instruction to plan.', OFFLINE_SUGGESTIONS.slice(0, 4));
+    const understood = understand(instruction);
+    if (understood.refusal) throw new PlanRefusedError(understood.refusal);
+    if (understood.keepOnly) {
+      throw new PlanRefusedError(`That says what to leave alone ("${understood.keepOnly}") but not what to change; say what to do with the rest, e.g. "brighten everything except ${understood.keepOnly}".`);
+    }
+    const clauses: EditClause[] = understood.clauses
+      .map((c) => ({ ...c, text: c.text.replace(/\s+(?:in|of|from|within)\s+(?:the|this)\s+(?:image|picture|photo|photograph|pic)\b/gi, '') }))
+      .filter((c) => c.text);
+    if (clauses.length === 0) throw new PlanRefusedError('There is no instruction to plan.', OFFLINE_SUGGESTIONS.slice(0, 4));
     const rules = request.rules ?? [];
     const catalogue: BrickInfo[] = this.#registry.list();
     const provided = providedInputs(request);
@@ -950,7 +1016,7 @@ export class OfflineBuilder implements Builder {
       let variant = base;
       // A rule broken by one object's segmenter re-routes that object alone, trying each segmenter once.
       for (let round = 0; round < 12; round++) {
-        const drafted = this.#draft(clauses, variant, request);
+        const drafted = this.#draft(clauses, variant, request, understood.topic);
         if (typeof drafted === 'string') {
           refusals.push(drafted);
           return;
@@ -989,7 +1055,7 @@ export class OfflineBuilder implements Builder {
         const advice = rules.length && [...blocked].some((b) => b.startsWith('break your rule')) ? ' Remove the rule or ask for something else.' : '';
         throw new PlanRefusedError(`Every way I know to do "${request.instruction.trim()}" would ${[...blocked].join(' or ')}.${advice}`);
       }
-      const reason = [...new Set(refusals)][0] ?? `"${instruction}": I don't recognise this kind of edit`;
+      const reason = [...new Set(refusals)][0] ?? unrecognised(instruction);
       throw new PlanRefusedError(`I can't plan that without a planning model: ${reason}.`, OFFLINE_SUGGESTIONS.slice(0, 6));
     }
     const best = this.#choose(candidates, rules, request.available, catalogue);
@@ -998,30 +1064,36 @@ export class OfflineBuilder implements Builder {
   }
 
   /** One variant's workflow for the clauses, each planned on the previous one's result; a string says why it cannot be planned. */
-  #draft(clauses: readonly string[], variant: Variant, request: PlanRequest): { workflow: Workflow; ctx: Ctx } | string {
+  #draft(clauses: readonly EditClause[], variant: Variant, request: PlanRequest, topic?: string): { workflow: Workflow; ctx: Ctx } | string {
     const draft = new Draft(this.#registry);
-    const ctx: Ctx = { draft, variant, request, registry: this.#registry, image: INIT_IMAGE, lastObject: lastObjectOf(request.history), notes: [], forced: [], segments: [] };
-    for (const clause of clauses) {
+    const ctx: Ctx = { draft, variant, request, registry: this.#registry, image: INIT_IMAGE, lastObject: lastObjectOf(request.history), notes: [], forced: [], segments: [], ...(topic ? { topic } : {}) };
+    for (const { text: clause, keep } of clauses) {
       let planned = false;
       try {
         for (const [family, plan] of FAMILIES) {
-          const before = { nodes: draft.nodes.length, segments: ctx.segments.length, forced: ctx.forced.length };
+          const before = { nodes: draft.nodes.length, segments: ctx.segments.length, forced: ctx.forced.length, lastObject: ctx.lastObject };
+          Object.assign(ctx, { keep, keepUsed: false, keepRegion: undefined });
           if (plan(clause, ctx)) {
             undeclared(family, plan, draft.nodes.slice(before.nodes));
+            // What to leave alone matters only to an edit of the whole picture; one that cannot leave it out says so.
+            if (keep && !ctx.keepUsed && WHOLE_PICTURE_FAMILIES.has(family)) {
+              throw new Unplannable(`I can't leave "${keep}" out of that edit here; I can keep it out of black and white, tone, blur, style and background changes`);
+            }
             planned = true;
-            ctx.notes.push(`("${clause}" read as ${family}.)`);
+            ctx.notes.push(`("${clause}" read as ${family}${keep ? `, keeping "${keep}"` : ''}.)`);
             break;
           }
           // A family that started drafting and then declined leaves nothing behind.
           draft.nodes.length = before.nodes;
           ctx.segments.length = before.segments;
           ctx.forced.length = before.forced;
+          ctx.lastObject = before.lastObject;
         }
       } catch (err) {
         if (!(err instanceof Unplannable)) throw err;
         return `"${clause}": ${err.message}`;
       }
-      if (!planned) return `"${clause}": I don't recognise this kind of edit`;
+      if (!planned) return unrecognised(clause);
     }
     return { workflow: draft.workflow(ctx.results ?? [ctx.image], request.instruction.trim()), ctx };
   }
