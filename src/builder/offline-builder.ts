@@ -398,7 +398,7 @@ const style = family(['GRAYSCALE', 'CMI-PRED', 'FLUX-STYLE', ...KEEPERS], (claus
     return true;
   }
   const styleName = AGED.test(clause) ? 'vintage, aged photograph' : styleText
-    .replace(/^(?:(?:transfer|convert|turn|change|make|render|restyle|stylize|stylise|redo|recreate|apply|switch|go|do)\s+)?(?:(?:the|this)\s+(?:image|picture|photo|scene)|it)?\s*/i, '')
+    .replace(/^(?:(?:transfer|convert|turn|change|make|render|restyle|stylize|stylise|redo|recreate|apply|switch|go|do)\s+)?(?:(?:the|this)\s+(?:(?:whole|entire)\s+)?(?:image|picture|photo|scene|thing)|it|everything|all)?\s*/i, '')
     .replace(/^(?:into|to|in|as|look like|like|with|an?|the)\s+/gi, '')
     .replace(/^(?:an?|the)\s+/i, '')
     .replace(/\s+(?:style|look|effect|aesthetic|version|filter)$/i, '')

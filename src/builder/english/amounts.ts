@@ -6,6 +6,7 @@
  */
 
 const WORDS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\b(counter|anti)[\s-]+clockwise\b/gi, '$1clockwise'],
   [/(\d)\s+(?:%|per\s?cent\b|percent\b)/gi, '$1%'],
   [/\b(\d+(?:\.\d+)?)\s*(?:per\s?cent|percent)\b/gi, '$1%'],
   [/\ba\s+quarter[- ]turn\s+(?:to\s+the\s+left|left|anti-?clockwise|counter-?clockwise)\b/gi, '90 degrees counterclockwise'],

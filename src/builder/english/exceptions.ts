@@ -21,9 +21,9 @@ const PREDICATE =
 
 const WHOLE = String.raw`(?:everything(?:\s+else)?|all|anything|the\s+rest|the\s+(?:whole|entire)\s+(?:photo|picture|image|scene|thing)|the\s+(?:photo|picture|image|scene))`;
 const EXCEPT = String.raw`(?:except(?:\s+for)?|apart\s+from|aside\s+from|other\s+than|save\s+for|excluding|but\s+not|without\s+(?:touching|changing|affecting|including)|leaving\s+out)`;
-const KEEP_STATE = String.raw`(?:alone|as\s+(?:it\s+is|they\s+are|is|it\s+was)|untouched|unchanged|the\s+same|intact|in\s+(?:its\s+|their\s+)?(?:original\s+)?colou?rs?|colou?red|in\s+its\s+original\s+state|original)`;
+const KEEP_STATE = String.raw`(?:alone|as\s+(?:it\s+is|they\s+are|is|it\s+was)|untouched|unchanged|the\s+same|intact|in\s+(?:its\s+|their\s+)?(?:original\s+)?colou?rs?|colou?red|colou?rful|in\s+its\s+original\s+state|original)`;
 const TOUCH = String.raw`(?:touch|change|edit|affect|alter|modify|include|mess\s+with)`;
-const COLOUR_KEPT = /in\s+(?:its\s+|their\s+)?(?:original\s+)?colou?rs?|colou?red/i;
+const COLOUR_KEPT = /in\s+(?:its\s+|their\s+)?(?:original\s+)?colou?rs?|colou?red|colou?rful/i;
 
 /** "the rest" and "all" as the whole picture; a dangling comma or "and" dropped. */
 function tidy(edit: string): string {

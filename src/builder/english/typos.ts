@@ -59,7 +59,7 @@ export function correctWord(word: string, atStart = false): string | undefined {
   const verbSlip = atStart && !nlp(w).has('#Verb');
   if (isKnown(w) && !verbSlip) return undefined;
   const onlyVerbs = isKnown(w);
-  const limit = w.length >= 8 ? 2 : 1;
+  const limit = w.length >= 7 ? 2 : 1;
   let best: { word: string; d: number; ends: number; rank: number } | undefined;
   let tie = false;
   for (const candidate of onlyVerbs ? VERBS : DOMAIN_WORDS) {

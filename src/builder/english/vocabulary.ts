@@ -47,4 +47,4 @@ export const PRIORITY: ReadonlyMap<string, number> = new Map([...VERBS, ...NOUNS
 export const IRREGULAR_PLURAL: Readonly<Record<string, string>> = { sheep: 'sheep', deer: 'deer', fish: 'fish', woman: "woman's", man: "man's", child: "child's", person: "person's" };
 
 /** Shorthands people type, read as the words they stand for. */
-export const SHORTHANDS: Readonly<Record<string, string>> = { pls: 'please', plz: 'please', pic: 'picture', pics: 'pictures', bw: 'black and white', 'b&w': 'black and white', thx: 'thanks', u: 'you', ur: 'your', '&': 'and' };
+export const SHORTHANDS: Readonly<Record<string, string>> = { pls: 'please', plz: 'please', pic: 'picture', pics: 'pictures', bw: 'black and white', 'b&w': 'black and white', thx: 'thanks', u: 'you', ur: 'your', '&': 'and', dont: 'do not', doesnt: 'does not', cant: 'cannot', wont: 'will not', isnt: 'is not', didnt: 'did not', id: 'I would', im: 'I am' };
