@@ -217,6 +217,7 @@ export async function runBuilderEval(options: BuilderEvalOptions): Promise<{ row
     const image = photos.get(item.photo)!;
     let workflow: Workflow | undefined;
     let verdict: string;
+    let pixelsWrong = false;
     try {
       let history: PriorTurn[] | undefined;
       let revise: { turn: PriorTurn; feedback: string } | undefined;
@@ -266,18 +267,24 @@ export async function runBuilderEval(options: BuilderEvalOptions): Promise<{ row
         if (kept.length) {
           r.keepChecked++;
           if (kept.every(([, s]) => s <= KEEP.share)) r.keepOk++;
-          else verdict += `\n        must not change: ${kept.map(([k, s]) => `${k} ${(100 * s).toFixed(0)}% changed`).join(', ')}`;
+          else {
+            pixelsWrong = true;
+            verdict += `\n        must not change: ${kept.map(([k, s]) => `${k} ${(100 * s).toFixed(0)}% changed`).join(', ')}`;
+          }
         }
         if (changed.length) {
           r.changeChecked++;
           if (changed.every(([, s]) => s >= CHANGE.share)) r.changeOk++;
-          else verdict += `\n        must change: ${changed.map(([k, s]) => `${k} ${(100 * s).toFixed(0)}% changed`).join(', ')}`;
+          else {
+            pixelsWrong = true;
+            verdict += `\n        must change: ${changed.map(([k, s]) => `${k} ${(100 * s).toFixed(0)}% changed`).join(', ')}`;
+          }
         }
       } else if (outcome.status === 'failed') {
         verdict += `\n        run: ${outcome.error.code}`;
       }
     }
-    if (options.show === 'all' || (options.show === 'misses' && !verdict.startsWith('ok'))) lines.push(`[${item.cat}] ${item.id} ${item.prev ? `"${item.prev}" → ` : ''}"${item.text}"\n    ${verdict}`);
+    if (options.show === 'all' || (options.show === 'misses' && (!verdict.startsWith('ok') || pixelsWrong))) lines.push(`[${item.cat}] ${item.id} ${item.prev ? `"${item.prev}" → ` : ''}"${item.text}"\n    ${verdict}`);
   }
   return { rows, lines };
 }
