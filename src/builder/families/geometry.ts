@@ -99,7 +99,8 @@ export const geometry = family(['ROTATE', 'FLIP', 'CROP', 'SCALE', 'RESIZE', 'PA
     if (verb === 'make' && isWhole && !/\b(bigger|smaller|larger|twice|half|double|\d+\s*(px|pixels)|resolution)\b|\d\s*%/i.test(rest)) return false;
     if (!isWhole) {
       // "make the cat twice as fluffy" is not about size: after "make", only a comparative of size is.
-      if (verb === 'make' && !/\b(bigger|smaller|larger|tinier)\b/i.test(rest)) return false;
+      // And it ends the clause: "make the smaller sheep black and white" names a sheep by its size.
+      if (verb === 'make' && !/\b(bigger|smaller|larger|tinier)(?:\s+(?:by|than)\b.*)?$/i.test(rest)) return false;
       if (!/^(resize|scale|rescale|shrink|enlarge|make)$/.test(verb)) return false;
       const object = objectPhrase(target);
       if (isEmptyPhrase(object)) return false;
