@@ -36,7 +36,9 @@ export interface Understood {
 
 /** Spelling, contractions and shorthands put right: the text every later step reads. */
 export function normalise(text: string): string {
-  return plainLocatives(expandContractions(correctTypos(text.replace(/\s+&\s+/g, ' and ').replace(/\s+/g, ' ').trim())));
+  const spelt = plainLocatives(expandContractions(correctTypos(text.replace(/\s+&\s+/g, ' and ').replace(/\s+/g, ' ').trim())));
+  // "blur everything else": the rest of the picture is everything the edit may touch.
+  return spelt.replace(/\b(everything|all)\s+else\b/gi, 'everything');
 }
 
 /** Reads an instruction into its edit clauses, or says why it is not one. */

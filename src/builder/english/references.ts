@@ -23,7 +23,7 @@ export function readTopic(sentence: string): Topic {
   m = new RegExp(String.raw`^there\s+(?:are|is)\s+(?:${NUMBER}\s+)?([a-z]+)(?:\s+[^;,.]*)?\s*[;,.:]\s*(.+)$`, 'i').exec(sentence);
   if (m) return { text: m[2]!, noun: m[1]! };
   // A topic said first, then "it": "the sheep on the right: make it black and white".
-  m = /^((?:the|that|this)\s+[^:]+?)\s*[:—–]\s*(.+)$/i.exec(sentence);
+  m = /^((?:the|that|this)\s+[^:,]+?)\s*[:—–,]\s*(.+)$/i.exec(sentence);
   if (m && /\b(it|them)\b/i.test(m[2]!)) return { text: m[2]!.replace(/\b(it|them)\b/i, m[1]!.trim()) };
   // "the right one of the two sheep" → "the right sheep".
   const inline = new RegExp(String.raw`\bthe\s+([a-z-]+)\s+one\s+(?:of|out of|among)\s+the\s+(?:${NUMBER}\s+)?([a-z]+)\b`, 'i');

@@ -57,7 +57,8 @@ export const recolour = family(['FLUX-RCM', ...SEGMENTERS], (clause, ctx) => {
   if (!object || !target) return false;
   // Black and white is GRAYSCALE's, for an object too.
   if (GREY.test(target)) return false;
-  object = objectPhrase(object).replace(/^the the /i, 'the ');
+  // "make the grass look greener": the object is the grass.
+  object = objectPhrase(object).replace(/^the the /i, 'the ').replace(/\s+(?:look|looks|appear|seem)$/i, '');
   if (!object || /^(colou?r|background|backdrop|style)$/i.test(object)) return false;
   if (IMAGE_ITSELF.test(object) && GREY.test(target)) return false;
   if (IMAGE_ITSELF.test(object) && !ctx.lastObject && !ctx.request.hasMask) {
