@@ -54,7 +54,8 @@ export function objectPhrase(text: string, maxWords = 12): string {
   t = t.replace(new RegExp(String.raw`\s+(?:from|in|of|on|out of|within|inside)\s+(?:the|this|that|my|our)\s+${IMAGE_NOUN}\b`, 'gi'), ' ');
   t = t.replace(new RegExp(String.raw`\s+(?:from|out of)\s+(?:the|this)\s+${IMAGE_NOUN}\b.*$`, 'i'), ' ');
   t = t.replace(/\b(completely|entirely|fully|totally|altogether|visible|shown|present|seen)\b/gi, ' ');
-  t = t.replace(/^\s*(all of|each of|every one of)\s+/i, ' ');
+  // "all of the sheep" is all of them ("all the sheep"); "each of", "every one of" likewise.
+  t = t.replace(/^\s*(?:just|only)\s+(?=the\b|this\b|that\b|his\b|her\b|their\b)/i, ' ').replace(/^\s*(?:all|each|every one|both) of (?:the|these|those)\s+/i, 'all the ').replace(/^\s*(all of|each of|every one of)\s+/i, ' ');
   t = t.replace(/\s+/g, ' ').trim().replace(/[,.;:]+$/, '').trim();
   // Object phrases past a dozen words are descriptions, not referring expressions: keep the head.
   const words = t.split(' ');

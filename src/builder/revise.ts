@@ -14,6 +14,8 @@ import { portOf } from '../engine/brick.ts';
 import { insertAfter, literal, out, removeStep, setLiteral } from './draft.ts';
 import { headNoun, isColourPhrase, isMaterialPhrase, oppositeLocative, stripPoliteness } from './language.ts';
 import { checkRules, parseRule } from './rules.ts';
+import { normalise } from './english/index.ts';
+import { directCommand } from './english/indirect.ts';
 
 export interface Revision {
   readonly workflow: Workflow;
@@ -121,9 +123,15 @@ function otherObject(wf: Workflow, feedback: string): Revision | undefined {
   if (!target) return undefined;
   const old = String(literal(target, 'prompt'));
   const noun = headNoun(old).replace(/^the /, '');
-  const named = /\b(left|right|top|bottom|front|back|first|second|bigger|smaller|larger|upper|lower|middle|cent(?:er|re))\b/i.exec(feedback);
-  const objectInFeedback = /\bthe (?:other |another )?(?:left |right |top |bottom |front |back |bigger |smaller |middle )?([a-z]+)\b/i.exec(feedback.replace(/\bthe (other|another) one\b/i, ''));
-  const nounNow = objectInFeedback && !/^(one|other|another|left|right|top|bottom|front|back)$/i.test(objectInFeedback[1]!) ? objectInFeedback[1]! : noun;
+  const named = /\b(left|right|top|bottom|front|back|first|second|third|bigger|smaller|larger|upper|lower|middle|cent(?:er|re))\b/i.exec(feedback);
+  const objectInFeedback = /\bthe (?:other |another )?(?:left |right |top |bottom |front |back |bigger |smaller |middle |first |second |third )?([a-z]+)\b/i.exec(feedback.replace(/\bthe (other|another) one\b/i, ''));
+  const nounNow = objectInFeedback && !/^(one|other|another|left|right|top|bottom|front|back|first|second|third)$/i.test(objectInFeedback[1]!) ? objectInFeedback[1]! : noun;
+  // "the second one" after "the first car from the left": the position changes, the rest of the description stays.
+  const ordinal = /\b(first|second|third|fourth)\b/i;
+  if (named && ordinal.test(named[1]!) && ordinal.test(old) && target.brick === 'RES') {
+    const prompt = old.replace(ordinal, named[1]!.toLowerCase());
+    if (prompt !== old) return { workflow: setLiteral(wf, target.step, 'prompt', prompt), reasoning: `RES now looks for "${prompt}" instead of "${old}"; the other steps are unchanged.` };
+  }
   let prompt: string;
   if (target.brick === 'ADD-PRED') {
     const where = /\b(?:on|to|at|in)\s+the\s+(?:far\s+)?(left|right|top|bottom|middle|cent(?:er|re)|foreground|background)\b.*$/i.exec(feedback);
@@ -136,6 +144,32 @@ function otherObject(wf: Workflow, feedback: string): Revision | undefined {
   }
   if (prompt === old) return undefined;
   return { workflow: setLiteral(wf, target.step, 'prompt', prompt), reasoning: `${target.brick} now looks for "${prompt}" instead of "${old}"; the other steps are unchanged.` };
+}
+
+/** "No, both of them", "all of them": the same edit on every one of the objects, not one. */
+function allOfThem(wf: Workflow, feedback: string): Revision | undefined {
+  if (!/^(?:(?:no|yes|actually)[,\s]*)?(?:both|all)(?: of them| of those| of these)?$|^(?:do |make it )?(?:both|all) of them$/i.test(feedback.trim())) return undefined;
+  const target = [...wf.nodes].reverse().find((n) => n.brick === 'RES' && typeof literal(n, 'prompt') === 'string');
+  if (!target) return undefined;
+  const old = String(literal(target, 'prompt'));
+  const noun = headNoun(old).replace(/^the /, '');
+  const prompt = `${/^both\b/i.test(feedback.trim()) ? 'both' : 'all the'} ${noun}`;
+  return { workflow: setLiteral(wf, target.step, 'prompt', prompt), reasoning: `RES now looks for "${prompt}" instead of "${old}"; the other steps are unchanged.` };
+}
+
+/**
+ * "No, everything except her": the same edit on the rest of the picture, the object kept out of it.
+ * Planned afresh from the instruction with the object swapped for "everything".
+ */
+function exceptIt(turn: PriorTurn, wf: Workflow, feedback: string, fresh: Fresh): Revision | undefined {
+  const m = /^(?:everything|all|the rest)(?: else)?\s+(?:except(?: for)?|but|apart from|other than)\s+(.+)$/i.exec(feedback.trim());
+  if (!m) return undefined;
+  const res = [...wf.nodes].reverse().find((n) => n.brick === 'RES' && typeof literal(n, 'prompt') === 'string');
+  const object = res ? String(literal(res, 'prompt')) : undefined;
+  const kept = /^(her|him|it|them|that|this|that one|this one)$/i.test(m[1]!) && object ? object : m[1]!;
+  const instruction = object && turn.instruction.toLowerCase().includes(object.toLowerCase()) ? turn.instruction.replace(new RegExp(object.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'), 'everything') : turn.instruction;
+  const plan = fresh(`${instruction} except ${kept}`);
+  return { workflow: plan.workflow, reasoning: `The same edit on everything but "${kept}". ${plan.reasoning}` };
 }
 
 /** "Blue instead", "a cat instead": swap the edit's prompt. */
@@ -202,7 +236,7 @@ export function revisionProblems(workflow: Workflow, request: PlanRequest, regis
  */
 export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, planFresh: Fresh): Revision {
   const { turn, feedback: rawFeedback } = request.revise!;
-  const feedback = stripPoliteness(rawFeedback.replace(/^(no|nope|nah|hmm+|ugh|ok(ay)?|well)\b[,.!]*\s*/i, ''));
+  const feedback = directCommand(normalise(stripPoliteness(rawFeedback.replace(/^(no|nope|nah|hmm+|ugh|ok(ay)?|well)\b[,.!]*\s*/i, '')))).replace(/^(?:no|nope|oops|sorry)\b[,.!]*\s*/i, '');
   const rules = request.rules ?? [];
   const catalogue = registry.list();
   const previous = turn.workflow;
@@ -218,12 +252,17 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   if (parseRule(rawFeedback, catalogue) || checkRules(previous, rules, catalogue).length) {
     return replan('The last plan breaks your rules, so I planned it again under them.');
   }
+  const replanOf = (instruction: string): Revision => planFresh(instruction);
   const attempts: Array<() => Revision | undefined> = [];
   const again = AGAIN.test(feedback);
   if (again || turn.status === 'failed') attempts.push(() => afterEmptyMask(turn, previous));
   if (TIGHTER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, -1));
   if (BIGGER.test(feedback)) attempts.push(() => resizeMask(previous, registry, request, 1));
   if (OTHER.test(feedback)) attempts.push(() => otherObject(previous, feedback));
+  attempts.push(() => allOfThem(previous, feedback));
+  attempts.push(() => exceptIt(turn, previous, feedback, replanOf));
+  // "no, blue": a colour said alone is the colour it should have been.
+  if (isColourPhrase(feedback) || isMaterialPhrase(feedback)) attempts.push(() => instead(previous, `${feedback} instead`));
   if (/\binstead\b/i.test(feedback)) attempts.push(() => instead(previous, feedback));
   if (WEAKER.test(feedback)) attempts.push(() => scaleStrength(previous, 0.5, feedback));
   if (STRONGER.test(feedback) && !/\bmore\s+(?!\w+er\b)[a-z]{4,}/i.test(feedback.replace(/\b(remove|cover|take) more\b/i, ''))) attempts.push(() => scaleStrength(previous, 1.6, feedback));
