@@ -47,6 +47,12 @@ export const CONFIG_FIELDS = {
     doc: 'pino log level (default warn for commands, info for serve and worker)',
   },
 
+  brickThreads: {
+    env: 'LEGO_EDIT_BRICK_THREADS',
+    schema: int(0).optional(),
+    doc: 'Worker threads for CPU-heavy bricks (default: one per core); 0 runs every brick on the main thread',
+  },
+
   openaiBaseUrl: { env: 'OPENAI_BASE_URL', schema: z.string().url().optional(), doc: 'OpenAI-compatible endpoint for the MLLM Builder' },
   openaiApiKey: { env: 'OPENAI_API_KEY', schema: z.string().min(1).optional(), doc: 'API key for that endpoint (never logged)' },
   builderModel: { env: 'BUILDER_MODEL', schema: z.string().min(1).optional(), doc: 'Model name; setting it enables the MLLM Builder' },

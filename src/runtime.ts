@@ -11,6 +11,7 @@ import { MllmBuilder } from './builder/mllm-builder.ts';
 import { OfflineBuilder } from './builder/offline-builder.ts';
 import { type Config, loadConfig } from './config.ts';
 import { Executor, type ExecutorOptions } from './engine/executor.ts';
+import { BrickPool } from './engine/pool/brick-pool.ts';
 import type { ImageLimits } from './engine/image-io.ts';
 import { BrickRegistry } from './engine/registry.ts';
 import { createLogger } from './logger.ts';
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly limits: ImageLimits;
   /** Remote and config-declared bricks (GPU hosts, ComfyUI, manifest); close() releases queue connections. */
   readonly remote: RemoteWiring;
+  /** Worker threads running the CPU-heavy bricks; absent when LEGO_EDIT_BRICK_THREADS is 0. Its threads start on first use. */
+  readonly pool?: BrickPool;
 }
 
 export interface RuntimeOptions {
@@ -59,12 +62,16 @@ export function selectIntentAdvisor(config: Config, builder: Builder): IntentAdv
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
-  const registry = new BrickRegistry(builtinBricks(brickEnvironment(config, logger)));
+  const env = brickEnvironment(config, logger);
+  const builtins = builtinBricks(env);
+  const registry = new BrickRegistry(builtins);
   // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
   const remote = wireRemoteBricks(registry, config, logger);
-  const executor = new Executor(registry, { logger, ...options.executor });
+  // The pool serves the built-in declarations only: a remote stand-in registered under the same name runs where it was wired.
+  const pool = config.brickThreads === 0 ? undefined : new BrickPool({ bricks: builtins, threads: config.brickThreads, ...(env.modelsDir ? { modelsDir: env.modelsDir } : {}), logger });
+  const executor = new Executor(registry, { logger, ...(pool ? { pool } : {}), ...options.executor });
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
   const builder = selectBuilder(config, registry, logger);
   const intentAdvisor = selectIntentAdvisor(config, builder);
-  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote };
+  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote, ...(pool ? { pool } : {}) };
 }

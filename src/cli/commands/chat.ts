@@ -33,12 +33,15 @@ export function registerChat(program: Command): void {
         });
       };
       process.on('SIGINT', onSigint);
+      // The prompt is up: the models load in the pool's threads while the user types.
+      rt.pool?.warm().catch((err: unknown) => rt.logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'));
       try {
         await chat.run();
       } finally {
         process.off('SIGINT', onSigint);
         await sessions.close();
         await rt.remote.close();
+        await rt.pool?.close();
       }
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
 import { runPipeline } from '../../pipeline/index.ts';
-import { createRuntime } from '../../runtime.ts';
+import { type Runtime, createRuntime } from '../../runtime.ts';
 import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
 
 export function registerEdit(program: Command): void {
@@ -14,35 +14,52 @@ export function registerEdit(program: Command): void {
     .option('--mask <file>', 'a mask of the region to edit (white = edit)')
     .option('--reference <file>', 'a second photo, e.g. of something to paste in ("add this next to the dog")')
     .option('--show-plan', 'print the workflow before running it')
-    .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
+    .action(async (imagePath: string, instruction: string, opts: EditOptions) => {
       const rt = createRuntime();
-      const inputs = await readRunInputs(rt, imagePath, opts);
-      const result = await runPipeline({
-        builder: rt.builder,
-        request: {
-          image: inputs.image,
-          instruction,
-          hasMask: inputs.mask !== undefined,
-          hasReference: inputs.reference !== undefined,
-          available: await rt.registry.available(),
-        },
-        maxRepairs: rt.config.runRepairs,
-        logger: rt.logger,
-        run: (plan) => runWithProgress(rt, plan.workflow, inputs),
-        onPlanned: (plan) => {
-          const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
-          const corrections = (plan.attempts?.length ?? 1) - 1;
-          console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
-          if (opts.showPlan) {
-            if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
-            console.log(serialiseWorkflow(plan.workflow));
-          }
-        },
-        onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
-      });
-      if (result.status === 'plan-failed') throw result.error;
-      if (result.status === 'rejected') throw result.error;
-      if (result.status === 'cancelled') throw new CliError('Cancelled.');
-      return reportOutcome(result.outcome, opts.out);
+      // Most edits find an object first: its models load in a pool thread while the photo is read and the edit planned.
+      rt.pool?.warm().catch(() => undefined);
+      try {
+        await edit(rt, imagePath, instruction, opts);
+      } finally {
+        await rt.pool?.close();
+      }
     });
+}
+
+interface EditOptions {
+  out: string;
+  mask?: string;
+  reference?: string;
+  showPlan?: boolean;
+}
+
+async function edit(rt: Runtime, imagePath: string, instruction: string, opts: EditOptions): Promise<void> {
+  const inputs = await readRunInputs(rt, imagePath, opts);
+  const result = await runPipeline({
+    builder: rt.builder,
+    request: {
+      image: inputs.image,
+      instruction,
+      hasMask: inputs.mask !== undefined,
+      hasReference: inputs.reference !== undefined,
+      available: await rt.registry.available(),
+    },
+    maxRepairs: rt.config.runRepairs,
+    logger: rt.logger,
+    run: (plan) => runWithProgress(rt, plan.workflow, inputs),
+    onPlanned: (plan) => {
+      const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
+      const corrections = (plan.attempts?.length ?? 1) - 1;
+      console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
+      if (opts.showPlan) {
+        if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
+        console.log(serialiseWorkflow(plan.workflow));
+      }
+    },
+    onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
+  });
+  if (result.status === 'plan-failed') throw result.error;
+  if (result.status === 'rejected') throw result.error;
+  if (result.status === 'cancelled') throw new CliError('Cancelled.');
+  return reportOutcome(result.outcome, opts.out);
 }

@@ -12,6 +12,11 @@ export function registerRun(program: Command): void {
     .option('--reference <file>', 'a second photo, init[reference]')
     .requiredOption('-o, --out <file>', 'where to write the result')
     .action(async (workflowPath: string, opts: { image: string; mask?: string; reference?: string; out: string }) => {
-      await runAndReport(createRuntime(), await loadWorkflow(workflowPath), opts.image, opts, opts.out);
+      const rt = createRuntime();
+      try {
+        await runAndReport(rt, await loadWorkflow(workflowPath), opts.image, opts, opts.out);
+      } finally {
+        await rt.pool?.close();
+      }
     });
 }

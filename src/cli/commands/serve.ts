@@ -88,9 +88,15 @@ export function registerServe(program: Command): void {
         await Promise.allSettled(adapters.map((a) => a.disconnect()));
         await sessions.close();
         await rt.remote.close();
+        await rt.pool?.close();
         throw new CliError(`Could not start: ${(err as Error).message.replace(/bot\d+:[\w-]+/g, 'bot[redacted]')}`);
       }
       logger.info({ platforms }, 'serving');
+      // Connected: the models load in the pool's threads now, so the first edit does not wait for them.
+      rt.pool?.warm().then(
+        (threads) => logger.info({ threads: threads.length }, 'models loaded'),
+        (err: unknown) => logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'),
+      );
       for (const notice of await sessions.manager.pendingNotices()) {
         const adapter = adapters.find((a) => a.platform === notice.key.platform);
         await adapter?.notify(notice.key, notice.text).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not deliver a notice'));
@@ -118,6 +124,7 @@ export function registerServe(program: Command): void {
       await Promise.all(adapters.map((a) => a.drain(5_000)));
       await Promise.all(adapters.map((a) => a.disconnect()));
       await rt.remote.close();
+      await rt.pool?.close();
       logger.info('stopped');
     });
 }
