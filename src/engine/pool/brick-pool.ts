@@ -8,7 +8,7 @@
  * Each thread builds its own copy of the built-in bricks and loads their
  * models on first use (or on `warm()`), once for the thread's life.
  */
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -90,10 +90,11 @@ export class BrickPool {
   async run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
     if (ctx.signal.aborted) throw new CancelledError();
     const { port1, port2 } = new MessageChannel();
-    port1.on('message', (m: WorkerMessage) => {
+    const onProgress = (m: WorkerMessage): void => {
       const { type: _type, ...progress } = m;
       ctx.progress(progress);
-    });
+    };
+    port1.on('message', onProgress);
     port1.unref();
     const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2 };
     let reply: TaskReply;
@@ -103,6 +104,8 @@ export class BrickPool {
       if (ctx.signal.aborted) throw new CancelledError();
       throw new BrickWorkerCrashedError(brick.name, errorMessage(err), { cause: err });
     } finally {
+      // The reply comes on another channel and can overtake the last progress messages: take what is queued first.
+      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) onProgress(m.message as WorkerMessage);
       port1.close();
     }
     if (!reply.ok) throw restoreError(brick.name, reply.error);
