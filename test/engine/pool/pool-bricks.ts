@@ -38,7 +38,7 @@ export const CRASH = defineBrick({
   version: '1',
   cpuHeavy: true,
   run: () =>
-    new Promise(() => {
+    new Promise<never>(() => {
       setTimeout(() => {
         throw new Error('segfault stand-in');
       }, 0);
