@@ -6,9 +6,10 @@
  * settings that do not go together; secrets never appear in those lines.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import { LegoEditError } from './engine/errors.ts';
 
@@ -167,6 +168,12 @@ function syntaxProblem(err: unknown, json: boolean): string {
   }
   // yaml's first line names the problem and its line and column; the lines after quote the source.
   return `not valid YAML: ${message.split('\n')[0]!.replace(/:\s*$/, '')}`;
+}
+
+/** The YAML parser, loaded only when there is a config file to read: most starts have none. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml.parse(text);
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createRuntime } from '../../runtime.ts';
 
 export function registerChat(program: Command): void {
   program
@@ -10,7 +9,8 @@ export function registerChat(program: Command): void {
     .argument('[image]', 'a photo to start with; it goes with your first instruction')
     .option('--chat <id>', 'conversation name, to keep several apart', 'local')
     .action(async (image: string | undefined, opts: { chat: string }) => {
-      // Loaded here so that other commands never pay for the database drivers.
+      // Loaded here so that other commands never pay for the database drivers, the bricks or the Builder.
+      const { createRuntime } = await import('../../runtime.ts');
       const { openSessions } = await import('../../sessions/index.ts');
       const { TerminalChat } = await import('../../../adapters/terminal/terminal-chat.ts');
       const rt = createRuntime();

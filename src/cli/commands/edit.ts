@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
-import { runPipeline } from '../../pipeline/index.ts';
-import { type Runtime, createRuntime } from '../../runtime.ts';
-import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
+import type { Runtime } from '../../runtime.ts';
+import { CliError } from '../errors.ts';
 
 export function registerEdit(program: Command): void {
   program
@@ -15,6 +13,7 @@ export function registerEdit(program: Command): void {
     .option('--reference <file>', 'a second photo, e.g. of something to paste in ("add this next to the dog")')
     .option('--show-plan', 'print the workflow before running it')
     .action(async (imagePath: string, instruction: string, opts: EditOptions) => {
+      const { createRuntime } = await import('../../runtime.ts');
       const rt = createRuntime();
       // Most edits find an object first: its models load in a pool thread while the photo is read and the edit planned.
       rt.pool?.warm().catch(() => undefined);
@@ -34,6 +33,9 @@ interface EditOptions {
 }
 
 async function edit(rt: Runtime, imagePath: string, instruction: string, opts: EditOptions): Promise<void> {
+  const { serialiseWorkflow, summariseWorkflow } = await import('../../engine/workflow/serialise.ts');
+  const { runPipeline } = await import('../../pipeline/index.ts');
+  const { readRunInputs, reportOutcome, runWithProgress } = await import('../shared.ts');
   const inputs = await readRunInputs(rt, imagePath, opts);
   const result = await runPipeline({
     builder: rt.builder,

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { createRuntime } from '../../runtime.ts';
-import { loadWorkflow, runAndReport } from '../shared.ts';
 
 export function registerRun(program: Command): void {
   program
@@ -12,6 +10,8 @@ export function registerRun(program: Command): void {
     .option('--reference <file>', 'a second photo, init[reference]')
     .requiredOption('-o, --out <file>', 'where to write the result')
     .action(async (workflowPath: string, opts: { image: string; mask?: string; reference?: string; out: string }) => {
+      const { createRuntime } = await import('../../runtime.ts');
+      const { loadWorkflow, runAndReport } = await import('../shared.ts');
       const rt = createRuntime();
       try {
         await runAndReport(rt, await loadWorkflow(workflowPath), opts.image, opts, opts.out);

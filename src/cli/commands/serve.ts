@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
-import { createRuntime } from '../../runtime.ts';
 import type { ConversationKey } from '../../sessions/types.ts';
-import { CliError } from '../shared.ts';
+import { CliError } from '../errors.ts';
 
 /** What `serve` needs from an adapter: start, the phases of a graceful stop, and unprompted notices. */
 interface ChatAdapter {
@@ -37,8 +36,9 @@ export function registerServe(program: Command): void {
       const config = loadConfig();
       const platforms = enabledPlatforms(config);
       const logger = createLogger(config.logLevel, 'service');
+      // Loaded here so that other commands never pay for the bricks, telegraf, discord.js or the database drivers.
+      const { createRuntime } = await import('../../runtime.ts');
       const rt = createRuntime({ config, logger });
-      // Loaded here so that other commands never pay for telegraf, discord.js or the database drivers.
       const { openSessions } = await import('../../sessions/index.ts');
       const { TelegramAdapter } = await import('../../../adapters/telegram/telegram-adapter.ts');
       const { DiscordAdapter } = await import('../../../adapters/discord/discord-adapter.ts');
