@@ -77,4 +77,16 @@ export const INVERT = defineBrick({
   },
 });
 
-export const bricks = [SPIN, CRASH, WASM_ABORT, INVERT];
+/** Says which thread ran it: 0 is the main thread. */
+export const WHERE = defineBrick({
+  name: 'WHERE',
+  kind: 'function',
+  description: 'Reports its thread',
+  inputs: { image: port.image() },
+  outputs: { thread: port.float() },
+  version: '1',
+  cpuHeavy: true,
+  run: async () => ({ thread: threadId }),
+});
+
+export const bricks = [SPIN, CRASH, WASM_ABORT, INVERT, WHERE];
