@@ -118,7 +118,13 @@ export class BrickPool {
   /** Loads the common models in every thread, in the background of a connected bot; resolves with each thread's memory. */
   async warm(): Promise<WarmReply[]> {
     const pool = this.#pool();
-    return (await Promise.all(Array.from({ length: this.threads }, () => pool.run({ type: 'warm' } satisfies PoolTask)))) as WarmReply[];
+    try {
+      return (await Promise.all(Array.from({ length: this.threads }, () => pool.run({ type: 'warm' } satisfies PoolTask)))) as WarmReply[];
+    } catch (err) {
+      // Closing the pool (the user quit before the models finished loading) ends the warm-up; that is no failure.
+      if (this.#closed) return [];
+      throw err;
+    }
   }
 
   /** Thread ids now running, for tests and the bench. */
