@@ -36,6 +36,11 @@ export interface RuntimeOptions {
   readonly config?: Config;
   readonly executor?: ExecutorOptions;
   readonly logger?: Logger;
+  /**
+   * A one-shot command (`edit`, `run`) has no other work for its event loop, and a thread would load a second
+   * copy of the modules and models: its bricks run on the main thread unless LEGO_EDIT_BRICK_THREADS is set.
+   */
+  readonly oneShot?: boolean;
 }
 
 /** The MLLM Builder when a model is configured, else the embedded offline planner. */
@@ -68,7 +73,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
   const remote = wireRemoteBricks(registry, config, logger);
   // The pool serves the built-in declarations only: a remote stand-in registered under the same name runs where it was wired.
-  const pool = config.brickThreads === 0 ? undefined : new BrickPool({ bricks: builtins, threads: config.brickThreads, ...(env.modelsDir ? { modelsDir: env.modelsDir } : {}), logger });
+  const threads = options.oneShot && config.brickThreads === undefined ? 0 : config.brickThreads;
+  const pool = threads === 0 ? undefined : new BrickPool({ bricks: builtins, threads, ...(env.modelsDir ? { modelsDir: env.modelsDir } : {}), logger });
   const executor = new Executor(registry, { logger, ...(pool ? { pool } : {}), ...options.executor });
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels };
   const builder = selectBuilder(config, registry, logger);

@@ -14,8 +14,8 @@ export function registerEdit(program: Command): void {
     .option('--show-plan', 'print the workflow before running it')
     .action(async (imagePath: string, instruction: string, opts: EditOptions) => {
       const { createRuntime } = await import('../../runtime.ts');
-      const rt = createRuntime();
-      // Most edits find an object first: its models load in a pool thread while the photo is read and the edit planned.
+      const rt = createRuntime({ oneShot: true });
+      // With threads configured: most edits find an object first, and its models load in a thread while the photo is read and the edit planned.
       rt.pool?.warm().catch(() => undefined);
       try {
         await edit(rt, imagePath, instruction, opts);

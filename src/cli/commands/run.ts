@@ -12,7 +12,7 @@ export function registerRun(program: Command): void {
     .action(async (workflowPath: string, opts: { image: string; mask?: string; reference?: string; out: string }) => {
       const { createRuntime } = await import('../../runtime.ts');
       const { loadWorkflow, runAndReport } = await import('../shared.ts');
-      const rt = createRuntime();
+      const rt = createRuntime({ oneShot: true });
       try {
         await runAndReport(rt, await loadWorkflow(workflowPath), opts.image, opts, opts.out);
       } finally {
