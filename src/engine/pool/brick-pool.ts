@@ -96,7 +96,7 @@ export class BrickPool {
     };
     port1.on('message', onProgress);
     port1.unref();
-    const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2 };
+    const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2, resample: ctx.resample === true };
     let reply: TaskReply;
     try {
       reply = (await this.#pool().run(task, { signal: ctx.signal, transferList: [port2] })) as TaskReply;

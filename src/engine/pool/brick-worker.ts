@@ -49,6 +49,7 @@ async function runBrick(task: Extract<PoolTask, { type: 'run' }>): Promise<TaskR
       progress: (p) => send({ type: 'progress', ...p }),
       // Warnings travel with the reply: a message on the port could arrive after it.
       warn: (message) => void warnings.push(message),
+      ...(task.resample ? { resample: true } : {}),
     })) as Record<string, Value | null | undefined>;
     return { ok: true, outputs, warnings };
   } catch (err) {

@@ -13,7 +13,14 @@ export interface PoolWorkerData {
 }
 
 export type PoolTask =
-  | { readonly type: 'run'; readonly brick: string; readonly inputs: Record<string, Value | null>; readonly port: MessagePort }
+  | {
+      readonly type: 'run';
+      readonly brick: string;
+      readonly inputs: Record<string, Value | null>;
+      readonly port: MessagePort;
+      /** The brick's context asked for a fresh sample ("try again"). */
+      readonly resample: boolean;
+    }
   | { readonly type: 'warm' };
 
 export type TaskReply =
