@@ -6,9 +6,10 @@
  * settings that do not go together; secrets never appear in those lines.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import { LegoEditError } from './engine/errors.ts';
 
@@ -45,6 +46,12 @@ export const CONFIG_FIELDS = {
     env: 'LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     doc: 'pino log level (default warn for commands, info for serve and worker)',
+  },
+
+  brickThreads: {
+    env: 'LEGO_EDIT_BRICK_THREADS',
+    schema: int(0).optional(),
+    doc: 'Worker threads for CPU-heavy bricks (default: one per core); 0 runs every brick on the main thread',
   },
 
   openaiBaseUrl: { env: 'OPENAI_BASE_URL', schema: z.string().url().optional(), doc: 'OpenAI-compatible endpoint for the MLLM Builder' },
@@ -162,6 +169,12 @@ function syntaxProblem(err: unknown, json: boolean): string {
   }
   // yaml's first line names the problem and its line and column; the lines after quote the source.
   return `not valid YAML: ${message.split('\n')[0]!.replace(/:\s*$/, '')}`;
+}
+
+/** The YAML parser, loaded only when there is a config file to read: most starts have none. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml.parse(text);
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

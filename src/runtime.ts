@@ -11,6 +11,7 @@ import { MllmBuilder } from './builder/mllm-builder.ts';
 import { OfflineBuilder } from './builder/offline-builder.ts';
 import { type Config, loadConfig } from './config.ts';
 import { Executor, type ExecutorOptions } from './engine/executor.ts';
+import { BrickPool } from './engine/pool/brick-pool.ts';
 import type { ImageLimits } from './engine/image-io.ts';
 import { BrickRegistry } from './engine/registry.ts';
 import { createLogger } from './logger.ts';
@@ -27,12 +28,19 @@ export interface Runtime {
   readonly limits: ImageLimits;
   /** Remote and config-declared bricks (GPU hosts, ComfyUI, manifest); close() releases queue connections. */
   readonly remote: RemoteWiring;
+  /** Worker threads running the CPU-heavy bricks; absent when LEGO_EDIT_BRICK_THREADS is 0. Its threads start on first use. */
+  readonly pool?: BrickPool;
 }
 
 export interface RuntimeOptions {
   readonly config?: Config;
   readonly executor?: ExecutorOptions;
   readonly logger?: Logger;
+  /**
+   * A one-shot command (`edit`, `run`) has no other work for its event loop, and a thread would load a second
+   * copy of the modules and models: its bricks run on the main thread unless LEGO_EDIT_BRICK_THREADS is set.
+   */
+  readonly oneShot?: boolean;
 }
 
 /** The MLLM Builder when a model is configured, else the embedded offline planner. */
@@ -59,12 +67,17 @@ export function selectIntentAdvisor(config: Config, builder: Builder): IntentAdv
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
-  const registry = new BrickRegistry(builtinBricks(brickEnvironment(config, logger)));
+  const env = brickEnvironment(config, logger);
+  const builtins = builtinBricks(env);
+  const registry = new BrickRegistry(builtins);
   // Remote wiring: GPU-only built-ins go to the configured worker; manifest bricks join (and may replace) the built-ins.
   const remote = wireRemoteBricks(registry, config, logger);
-  const executor = new Executor(registry, { logger, ...options.executor });
+  // The pool serves the built-in declarations only: a remote stand-in registered under the same name runs where it was wired.
+  const threads = options.oneShot && config.brickThreads === undefined ? 0 : config.brickThreads;
+  const pool = threads === 0 ? undefined : new BrickPool({ bricks: builtins, threads, ...(env.modelsDir ? { modelsDir: env.modelsDir } : {}), logger });
+  const executor = new Executor(registry, { logger, ...(pool ? { pool } : {}), ...options.executor });
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
   const builder = selectBuilder(config, registry, logger);
   const intentAdvisor = selectIntentAdvisor(config, builder);
-  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote };
+  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote, ...(pool ? { pool } : {}) };
 }

@@ -21,6 +21,7 @@ export const FASTINPAINT = defineBrick({
     'Removes objects; it cannot draw new ones. A diffusion fill: clean on skies, walls and roads and for thin objects, blurry for wide holes in texture ' +
     '(score below about 0.5), where FLUX-INPAINT should refine it. Pixels outside the slightly dilated mask are untouched.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [openCvStatus('Telea inpainting on a crop around the mask')],
   async run({ image, mask }, ctx) {
     requireImageSize('FASTINPAINT', image);

@@ -152,6 +152,7 @@ export const FLUX_CBG = defineBrick({
     'Get the background mask with INVERSE of the subject mask. On CPU: a solid colour (name or hex), a gradient of one or two colours, a studio backdrop, ' +
     'blur or bokeh of the existing background, or transparency (RGBA). Named scenes need a GPU host. The subject (mask 0) is untouched.',
   version: '2',
+  cpuHeavy: true,
   backends: () => [
     { name: 'cpu-backdrops', available: true, detail: 'solid, gradient, studio, blur/bokeh, transparent' },
     gpuHostBackend('generated scenes'),

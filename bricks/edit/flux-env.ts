@@ -44,6 +44,7 @@ export const FLUX_ENV = defineBrick({
     'Global change of scene conditions; objects stay where they are. On CPU only colour grades: sunset/golden hour warmth, night, fog/haze. ' +
     'Snow, rain, blizzards, seasons and new light sources need a GPU host.',
   version: '2',
+  cpuHeavy: true,
   backends: () => [
     { name: 'cpu-grades', available: true, detail: 'sunset/golden hour, night, fog/haze colour grades' },
     gpuHostBackend('generative weather and seasons'),

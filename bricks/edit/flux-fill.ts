@@ -20,6 +20,7 @@ export function fluxFillBrick(env: BrickEnvironment): AnyBrick {
     outputs: { image: port.image() },
     constraint: 'Adds or replaces objects; use ADD-PRED or RES (+BBOX) for the mask. Needs a GPU host (or a user-installed flux-fill.onnx).',
     version: '1',
+    cpuHeavy: true,
     backendKey: () => modelBackendKey('fill', env),
     backends: () => [gpuHostBackend(), modelStatus('fill', env)],
     async run({ image, mask, prompt, preimage }, ctx) {

@@ -32,6 +32,7 @@ export function fluxInpaintBrick(env: BrickEnvironment): AnyBrick {
     version: '1',
     // The CPU variants stand in for diffusion; a configured GPU backend does every request.
     gpuRoute: 'gpu',
+    cpuHeavy: true,
     backendKey: () => modelBackendKey('inpaint', env),
     backends: () => [
       modelStatus('inpaint', env),

@@ -20,6 +20,7 @@ export function fluxPoseBrick(env: BrickEnvironment): AnyBrick {
     outputs: { image: port.image() },
     constraint: 'People and animals only. Needs a GPU host (or a user-installed flux-pose.onnx).',
     version: '1',
+    cpuHeavy: true,
     backendKey: () => modelBackendKey('pose', env),
     backends: () => [gpuHostBackend(), modelStatus('pose', env)],
     async run({ image, prompt }, ctx) {

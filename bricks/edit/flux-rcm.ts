@@ -180,6 +180,7 @@ export const FLUX_RCM = defineBrick({
     'and metals faked as tinted high-contrast lightness (gold, silver, chrome, bronze, copper, brass). Textured or transparent materials (wood, glass, marble) ' +
     'and patterns need a GPU host. Pixels outside the mask are untouched.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [
     { name: 'cpu-lab-recolour', available: true, detail: 'colour names, hex codes, finishes and metals as shading-preserving colour transforms' },
     gpuHostBackend('generative materials and patterns'),

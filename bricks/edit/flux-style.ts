@@ -81,6 +81,7 @@ export const FLUX_STYLE = defineBrick({
     'Changes rendering style, not content. On CPU: black and white, sepia, film noir, pencil sketch, posterise, cartoon, vintage, negative. ' +
     'Artist and painterly styles (Ghibli, Van Gogh, oil painting, watercolour, anime) need a GPU host.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [
     { name: 'cpu-filters', available: true, detail: 'black and white, sepia, film noir, pencil sketch, posterise, cartoon, vintage, negative' },
     gpuHostBackend('generative styles'),

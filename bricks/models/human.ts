@@ -9,8 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type * as Tf from '@tensorflow/tfjs';
 import type { BackendStatus } from '../../src/engine/brick.ts';
 import type { ImageData } from '../../src/engine/values.ts';
 
@@ -53,19 +52,21 @@ export interface FaceDetection {
   readonly landmarks: readonly (readonly [number, number])[];
 }
 
+/** TF.js, imported with its backend on first use: a process that never detects anything never pays for it. */
+let tf: typeof Tf;
 let backendReady: Promise<void> | undefined;
 let backendError: unknown;
 
 /** Registers a load router so `file://` model URLs read from disk under Node (tf.io has no file handler without tfjs-node). */
 function registerFileRouter(): void {
-  const router = (url: string | string[]): tf.io.IOHandler | null => {
+  const router = (url: string | string[]): Tf.io.IOHandler | null => {
     const path = Array.isArray(url) ? url[0] : url;
     if (typeof path !== 'string' || !path.startsWith('file://')) return null;
     const file = path.slice('file://'.length);
     return {
       async load() {
-        const json = JSON.parse(await readFile(file, 'utf8')) as tf.io.ModelJSON;
-        const specs: tf.io.WeightsManifestEntry[] = [];
+        const json = JSON.parse(await readFile(file, 'utf8')) as Tf.io.ModelJSON;
+        const specs: Tf.io.WeightsManifestEntry[] = [];
         const buffers: Uint8Array[] = [];
         for (const group of json.weightsManifest) {
           specs.push(...group.weights);
@@ -96,6 +97,8 @@ function registerFileRouter(): void {
 }
 
 async function initBackend(): Promise<void> {
+  tf = await import('@tensorflow/tfjs');
+  const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
   // The wasm loader fetches by URL in browsers; a trailing separator makes it join file paths under Node.
   setWasmPaths(`${WASM_DIR}/`);
   registerFileRouter();
@@ -122,11 +125,11 @@ function ensureBackend(): Promise<void> {
   return backendReady;
 }
 
-const models = new Map<string, Promise<tf.GraphModel>>();
+const models = new Map<string, Promise<Tf.GraphModel>>();
 const modelLoadMs = new Map<string, number>();
 const modelErrors = new Map<string, unknown>();
 
-function loadModel(name: 'centernet' | 'blazeface'): Promise<tf.GraphModel> {
+function loadModel(name: 'centernet' | 'blazeface'): Promise<Tf.GraphModel> {
   let p = models.get(name);
   if (!p) {
     p = (async () => {
@@ -145,8 +148,8 @@ function loadModel(name: 'centernet' | 'blazeface'): Promise<tf.GraphModel> {
   return p;
 }
 
-export const loadCenterNet = (): Promise<tf.GraphModel> => loadModel('centernet');
-export const loadBlazeFace = (): Promise<tf.GraphModel> => loadModel('blazeface');
+export const loadCenterNet = (): Promise<Tf.GraphModel> => loadModel('centernet');
+export const loadBlazeFace = (): Promise<Tf.GraphModel> => loadModel('blazeface');
 
 /** Milliseconds each model took to load (backend init included for the first), once loaded. */
 export function humanLoadTimes(): Record<string, number> {
@@ -161,7 +164,7 @@ export function humanStatus(model: 'centernet' | 'blazeface', use: string): Back
 }
 
 /** RGB pixels as a [1, h, w, 3] float tensor, 0..255. */
-function imageTensor(img: ImageData): tf.Tensor4D {
+function imageTensor(img: ImageData): Tf.Tensor4D {
   const { width, height, channels, data } = img;
   if (channels === 3) return tf.tensor4d(data, [1, height, width, 3], 'int32').toFloat();
   const rgb = new Uint8Array(width * height * 3);
@@ -186,7 +189,7 @@ export async function detectObjects(img: ImageData, opts: DetectOptions = {}): P
   const size = 512;
   const raw = tf.tidy(() => {
     const input = tf.image.resizeBilinear(imageTensor(img), [size, size]);
-    return model.execute(input, ['tower_0/detections']) as tf.Tensor;
+    return model.execute(input, ['tower_0/detections']) as Tf.Tensor;
   });
   const rows = (await raw.array()) as number[][][];
   raw.dispose();
@@ -245,14 +248,14 @@ export async function detectFaces(img: ImageData, opts: FaceOptions = {}): Promi
   const padX = Math.floor((side - img.width) / 2);
   const padY = Math.floor((side - img.height) / 2);
   const batch = tf.tidy(() => {
-    let t: tf.Tensor4D = imageTensor(img);
+    let t: Tf.Tensor4D = imageTensor(img);
     if (padX || padY) t = tf.pad(t, [[0, 0], [padY, side - img.height - padY], [padX, side - img.width - padX], [0, 0]]);
     const input = tf.sub(tf.div(tf.image.resizeBilinear(t, [size, size]), 127.5), 1);
-    const res = model.execute(input) as tf.Tensor[];
+    const res = model.execute(input) as Tf.Tensor[];
     // Outputs: scores and regressors for the 512 stride-16 anchors and the 384 stride-32 ones; order them as the anchors are.
     const sorted = [...res].sort((a, b) => a.size - b.size);
     const merged = tf.concat([tf.concat([sorted[1]!, sorted[3]!], 2), tf.concat([sorted[0]!, sorted[2]!], 2)], 1);
-    return tf.squeeze(merged, [0]) as tf.Tensor2D;
+    return tf.squeeze(merged, [0]) as Tf.Tensor2D;
   });
   const rows = (await batch.array()) as number[][];
   batch.dispose();

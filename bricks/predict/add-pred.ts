@@ -162,6 +162,7 @@ export const ADD_PRED = defineBrick({
     '"next to / on / under / in front of <object>" for detected COCO objects; the size comes from typical real sizes scaled ' +
     'against detected objects (a dog beside a person is about a third of their height).',
   version: '1',
+  cpuHeavy: true,
   backends: () => [humanStatus('centernet', 'reference objects for size and ground line')],
   async run({ image, prompt, mask }, ctx) {
     let area: Box = { x: 0, y: 0, width: image.width, height: image.height };

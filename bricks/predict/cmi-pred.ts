@@ -130,6 +130,7 @@ export const CMI_PRED = defineBrick({
     'four equal ratios r expand the whole picture r times (each side 0.5·r + 0.5). For an expansion, give its output image and mask to FLUX-FILL together. ' +
     'Without a configured MLLM the caption is composed from detected COCO objects and the colours of the frame ("a photo of a white car on a road"), so it names objects, not actions or styles.',
   version: '2',
+  cpuHeavy: true,
   backends: () => [humanStatus('centernet', 'caption composed from detections'), { name: 'mllm', available: false, detail: 'no MLLM configured for captions' }],
   async run({ image, left_ratio, right_ratio, top_ratio, bottom_ratio, ratio }, ctx) {
     const sides = [left_ratio, right_ratio, top_ratio, bottom_ratio];

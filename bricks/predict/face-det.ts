@@ -85,6 +85,7 @@ export const FACE_DET = defineBrick({
     'Use for face anonymisation (blur or pixelate the faces). Marks every face that looks towards the camera, as an ellipse ' +
     'over forehead to chin; profiles turned more than about 60° and faces under ~15 px may be missed. Empty mask when there are no faces.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [humanStatus('blazeface', `BlazeFace (back-camera model), score ≥ ${FACE_MIN_SCORE}`)],
   async run({ image }, ctx) {
     ctx.progress({ fraction: 0.1, message: 'finding faces' });

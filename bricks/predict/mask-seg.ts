@@ -204,6 +204,7 @@ export function maskSegBrick(env: BrickEnvironment): AnyBrick {
       'Needs a user mask (init[mask]); refines it to the boundary of the object inside it. The object should fill a good part of the rough mask ' +
       'and differ in colour from its surroundings; when GrabCut finds nothing, the rough mask is returned unchanged.',
     version: '1',
+    cpuHeavy: true,
     backendKey: () => modelBackendKey('segment', env),
     backends: () => [modelStatus('segment', env), openCvStatus('GrabCut initialised from the rough mask')],
     async run({ image, mask }, ctx) {

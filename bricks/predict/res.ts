@@ -20,6 +20,7 @@ export const RES = defineBrick({
     'understands colour words and left/right/top/bottom/middle/largest/smallest/front/back and "second from the left". ' +
     'Cannot segment stuff such as sky, road, grass, walls or buildings: it returns an empty mask for what it cannot find.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement inside the box')],
   async run({ image, prompt }, ctx) {
     requireImageSize('RES', image);

@@ -110,6 +110,7 @@ export const SOS = defineBrick({
     'Use when the instruction names no object but means the main subject. Picks the largest, most central, most confident ' +
     'of the 80 COCO object classes; otherwise the region that contrasts most with the image border. One object only.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement'), { name: 'saliency', available: true, detail: 'border-contrast saliency when nothing is detected' }],
   async run({ image }, ctx) {
     requireImageSize('SOS', image);

@@ -36,6 +36,7 @@ export const TEXT_DET = defineBrick({
     'Use for "remove the text/watermark/sign lettering", then FASTINPAINT. Marks every line of printed or painted text ' +
     '(Latin and CJK scripts), each as a slightly enlarged rotated box; it does not read the text, so it cannot pick one word.',
   version: '1',
+  cpuHeavy: true,
   backends: () => [textDetectorStatus(), openCvStatus('DB post-processing (contours, min-area rectangles)')],
   async run({ image }, ctx) {
     ctx.progress({ fraction: 0.1, message: 'finding text' });

@@ -1,6 +1,9 @@
-/** The `lego-edit` command line: one file per command under commands/. */
+/**
+ * The `lego-edit` command line: one file per command under commands/. A command
+ * file imports what its action needs inside the action, so `--help` and every
+ * other command load only commander, the config table and their own modules.
+ */
 import { Command } from 'commander';
-import { PlanRefusedError } from '../builder/builder.ts';
 import { configHelp, defaultDataDir } from '../config.ts';
 import { LegoEditError } from '../engine/errors.ts';
 import { storageFailure } from '../sessions/storage-errors.ts';
@@ -12,7 +15,7 @@ import { registerRun } from './commands/run.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWorker } from './commands/worker.ts';
-import { CliError } from './shared.ts';
+import { CliError } from './errors.ts';
 
 const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerEdit, registerRun, registerValidate, registerBricks, registerWorker, registerChat, registerExport, registerServe];
 
@@ -36,7 +39,7 @@ export async function main(argv = process.argv): Promise<void> {
     const err = raw instanceof CliError ? raw : storageFailure(raw);
     if (err) {
       console.error(`error: ${err instanceof LegoEditError ? err.userMessage : err.message}`);
-      process.exitCode = err instanceof PlanRefusedError ? 3 : 1;
+      process.exitCode = err instanceof LegoEditError && err.code === 'plan-refused' ? 3 : 1;
       return;
     }
     throw raw;

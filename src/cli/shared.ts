@@ -1,6 +1,7 @@
 /** What the CLI commands share: reading inputs, running a workflow, reporting the outcome. */
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../engine/errors.ts';
+import { CliError } from './errors.ts';
 import type { RunInputs, RunOutcome } from '../engine/executor.ts';
 import { decodeImage, decodeMask } from '../engine/image-io.ts';
 import { parseWorkflow } from '../engine/workflow/parse.ts';
@@ -9,8 +10,7 @@ import type { Runtime } from '../runtime.ts';
 import { writeResults } from './outputs.ts';
 import { progressPrinter, timingTable } from './progress.ts';
 
-/** A problem the user can fix; printed without a stack trace. */
-export class CliError extends Error {}
+export { CliError } from './errors.ts';
 
 export async function readInput(path: string, what: string): Promise<Buffer> {
   try {

@@ -175,6 +175,13 @@ export interface BrickDefinition<
   /** Bumped when results change, so cached outputs of older versions are not reused. */
   readonly version: string;
   /**
+   * CPU-heavy (model inference on wasm, OpenCV, pixel loops over the whole
+   * image): the Executor runs it in the worker-thread pool, off the event loop.
+   * Light bricks (a sharp call, a few lines of JS) stay on the main thread,
+   * where a hop to a worker would cost more than the work.
+   */
+  readonly cpuHeavy?: boolean;
+  /**
    * What the brick runs on right now, when that can change while the process
    * lives (a user model installed, a GPU host configured): e.g. a model file's
    * fingerprint. It joins the version in the executor's cache key, so two

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'brick-warning',
   'step-failed',
   'step-timeout',
+  'brick-worker-crashed',
   'cancelled',
   'onnx-provider',
   'onnx-load',

@@ -12,6 +12,7 @@ import { portOf, type AnyBrick } from './brick.ts';
 import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
 import { BrickFailedError, BrickOutputError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
 import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
+import type { BrickPool } from './pool/brick-pool.ts';
 import { hashValue } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
@@ -33,6 +34,8 @@ export interface ExecutorOptions {
   /** An empty mask that a step would use stops the run (default) or is only reported. */
   readonly emptyMask?: 'fail' | 'warn';
   readonly logger?: Logger;
+  /** Worker threads for CPU-heavy bricks (`cpuHeavy`); without one every brick runs on the main thread. */
+  readonly pool?: BrickPool;
 }
 
 export interface RunInputs {
@@ -85,8 +88,10 @@ export class Executor {
   readonly #stepTimeoutMs: number;
   readonly #emptyMask: 'fail' | 'warn';
   readonly #logger: Logger;
+  readonly #pool: BrickPool | undefined;
 
   constructor(registry: BrickRegistry, options: ExecutorOptions = {}) {
+    this.#pool = options.pool;
     this.#registry = registry;
     this.#concurrency = Math.max(1, options.concurrency ?? availableParallelism());
     this.#stepTimeoutMs = options.stepTimeoutMs ?? 5 * 60_000;
@@ -267,7 +272,10 @@ export class Executor {
     return finish({ status: 'ok', results: wf.results.map(valueOf), trace: traceList(), durationMs: elapsed(), warnings });
   }
 
-  /** Calls a brick with its own abort signal (run cancellation or step timeout); never waits on a brick that ignores it. */
+  /**
+   * Calls a brick with its own abort signal (run cancellation or step timeout); never waits on a brick that ignores it.
+   * A CPU-heavy brick runs in the pool, whose thread the signal terminates.
+   */
   async #invoke(
     brick: AnyBrick,
     node: WorkflowNode,
@@ -294,7 +302,8 @@ export class Executor {
       warn: (message: string) => warnings.push(message),
       ...(resample ? { resample: true } : {}),
     };
-    const out: unknown = await Promise.race([brick.run(args as never, ctx), aborted]);
+    const running = this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx) : brick.run(args as never, ctx);
+    const out: unknown = await Promise.race([running, aborted]);
     if (typeof out !== 'object' || out === null) throw new BrickOutputError(brick.name, Object.keys(brick.outputs)[0] ?? 'output', `it returned ${String(out)} instead of its outputs`);
     const outputs = Object.create(null) as Record<string, Value>;
     for (const [name, spec] of Object.entries(brick.outputs)) {

@@ -104,17 +104,20 @@ export class DbSessionManager implements SessionManager {
     return (m, d) => m.#enqueueCommand(d, (c) => run(c, d.convId, d));
   }
 
-  /** Every intent and what it does (inside the class, so the handlers reach its private parts). */
+  /**
+   * Every intent and what it does (inside the class, so the handlers reach its private parts).
+   * `this` is the class here; tsc's output (dist/) reaches the class by name only once its body has run.
+   */
   static readonly #INTENTS: Readonly<Record<Intent, IntentHandler>> = {
-    edit: DbSessionManager.#turn,
-    'follow-up': DbSessionManager.#turn,
-    revision: DbSessionManager.#turn,
-    rule: DbSessionManager.#turn,
-    'ask-what-to-do': DbSessionManager.#turn,
-    undo: DbSessionManager.#queuedCommand((c, convId) => c.undoRedo(convId, 'undo')),
-    redo: DbSessionManager.#queuedCommand((c, convId) => c.undoRedo(convId, 'redo')),
-    reset: DbSessionManager.#queuedCommand((c, convId) => c.reset(convId)),
-    'forget-rule': DbSessionManager.#queuedCommand((c, convId, d) => c.forgetRule(convId, d.classified.index ?? 0)),
+    edit: this.#turn,
+    'follow-up': this.#turn,
+    revision: this.#turn,
+    rule: this.#turn,
+    'ask-what-to-do': this.#turn,
+    undo: this.#queuedCommand((c, convId) => c.undoRedo(convId, 'undo')),
+    redo: this.#queuedCommand((c, convId) => c.undoRedo(convId, 'redo')),
+    reset: this.#queuedCommand((c, convId) => c.reset(convId)),
+    'forget-rule': this.#queuedCommand((c, convId, d) => c.forgetRule(convId, d.classified.index ?? 0)),
     history: async (m, d) => {
       await d.emit({ type: 'info', text: formatHistory(await m.#commands.history(d.convId, 10)) });
       return { intent: 'history' };

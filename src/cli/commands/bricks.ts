@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { renderBrick } from '../../engine/registry.ts';
-import { createRuntime } from '../../runtime.ts';
 
 export function registerBricks(program: Command): void {
   program
@@ -8,6 +6,8 @@ export function registerBricks(program: Command): void {
     .description('List the bricks as the Builder sees them, with the backend each would use here')
     .option('--catalogue', 'print only the Builder catalogue text')
     .action(async (opts: { catalogue?: boolean }) => {
+      const { renderBrick } = await import('../../engine/registry.ts');
+      const { createRuntime } = await import('../../runtime.ts');
       const rt = createRuntime();
       if (opts.catalogue) {
         console.log(rt.registry.catalogue());

@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createRuntime } from '../../runtime.ts';
 
 export function registerChat(program: Command): void {
   program
@@ -10,7 +9,8 @@ export function registerChat(program: Command): void {
     .argument('[image]', 'a photo to start with; it goes with your first instruction')
     .option('--chat <id>', 'conversation name, to keep several apart', 'local')
     .action(async (image: string | undefined, opts: { chat: string }) => {
-      // Loaded here so that other commands never pay for the database drivers.
+      // Loaded here so that other commands never pay for the database drivers, the bricks or the Builder.
+      const { createRuntime } = await import('../../runtime.ts');
       const { openSessions } = await import('../../sessions/index.ts');
       const { TerminalChat } = await import('../../../adapters/terminal/terminal-chat.ts');
       const rt = createRuntime();
@@ -33,12 +33,15 @@ export function registerChat(program: Command): void {
         });
       };
       process.on('SIGINT', onSigint);
+      // The prompt is up: the models load in the pool's threads while the user types.
+      rt.pool?.warm().catch((err: unknown) => rt.logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'));
       try {
         await chat.run();
       } finally {
         process.off('SIGINT', onSigint);
         await sessions.close();
         await rt.remote.close();
+        await rt.pool?.close();
       }
     });
 }

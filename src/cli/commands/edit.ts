@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
-import { runPipeline } from '../../pipeline/index.ts';
-import { createRuntime } from '../../runtime.ts';
-import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
+import type { Runtime } from '../../runtime.ts';
+import { CliError } from '../errors.ts';
 
 export function registerEdit(program: Command): void {
   program
@@ -14,35 +12,56 @@ export function registerEdit(program: Command): void {
     .option('--mask <file>', 'a mask of the region to edit (white = edit)')
     .option('--reference <file>', 'a second photo, e.g. of something to paste in ("add this next to the dog")')
     .option('--show-plan', 'print the workflow before running it')
-    .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
-      const rt = createRuntime();
-      const inputs = await readRunInputs(rt, imagePath, opts);
-      const result = await runPipeline({
-        builder: rt.builder,
-        request: {
-          image: inputs.image,
-          instruction,
-          hasMask: inputs.mask !== undefined,
-          hasReference: inputs.reference !== undefined,
-          available: await rt.registry.available(),
-        },
-        maxRepairs: rt.config.runRepairs,
-        logger: rt.logger,
-        run: (plan) => runWithProgress(rt, plan.workflow, inputs),
-        onPlanned: (plan) => {
-          const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
-          const corrections = (plan.attempts?.length ?? 1) - 1;
-          console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
-          if (opts.showPlan) {
-            if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
-            console.log(serialiseWorkflow(plan.workflow));
-          }
-        },
-        onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
-      });
-      if (result.status === 'plan-failed') throw result.error;
-      if (result.status === 'rejected') throw result.error;
-      if (result.status === 'cancelled') throw new CliError('Cancelled.');
-      return reportOutcome(result.outcome, opts.out);
+    .action(async (imagePath: string, instruction: string, opts: EditOptions) => {
+      const { createRuntime } = await import('../../runtime.ts');
+      const rt = createRuntime({ oneShot: true });
+      // With threads configured: most edits find an object first, and its models load in a thread while the photo is read and the edit planned.
+      rt.pool?.warm().catch(() => undefined);
+      try {
+        await edit(rt, imagePath, instruction, opts);
+      } finally {
+        await rt.pool?.close();
+      }
     });
+}
+
+interface EditOptions {
+  out: string;
+  mask?: string;
+  reference?: string;
+  showPlan?: boolean;
+}
+
+async function edit(rt: Runtime, imagePath: string, instruction: string, opts: EditOptions): Promise<void> {
+  const { serialiseWorkflow, summariseWorkflow } = await import('../../engine/workflow/serialise.ts');
+  const { runPipeline } = await import('../../pipeline/index.ts');
+  const { readRunInputs, reportOutcome, runWithProgress } = await import('../shared.ts');
+  const inputs = await readRunInputs(rt, imagePath, opts);
+  const result = await runPipeline({
+    builder: rt.builder,
+    request: {
+      image: inputs.image,
+      instruction,
+      hasMask: inputs.mask !== undefined,
+      hasReference: inputs.reference !== undefined,
+      available: await rt.registry.available(),
+    },
+    maxRepairs: rt.config.runRepairs,
+    logger: rt.logger,
+    run: (plan) => runWithProgress(rt, plan.workflow, inputs),
+    onPlanned: (plan) => {
+      const which = plan.builder === 'offline' ? 'offline' : `MLLM (${plan.builder})`;
+      const corrections = (plan.attempts?.length ?? 1) - 1;
+      console.log(`planned with the ${which} Builder${corrections > 0 ? ` after ${corrections} correction${corrections > 1 ? 's' : ''}` : ''}: ${summariseWorkflow(plan.workflow)}`);
+      if (opts.showPlan) {
+        if (plan.reasoning) console.log(`reasoning: ${plan.reasoning}`);
+        console.log(serialiseWorkflow(plan.workflow));
+      }
+    },
+    onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
+  });
+  if (result.status === 'plan-failed') throw result.error;
+  if (result.status === 'rejected') throw result.error;
+  if (result.status === 'cancelled') throw new CliError('Cancelled.');
+  return reportOutcome(result.outcome, opts.out);
 }

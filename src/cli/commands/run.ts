@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { createRuntime } from '../../runtime.ts';
-import { loadWorkflow, runAndReport } from '../shared.ts';
 
 export function registerRun(program: Command): void {
   program
@@ -12,6 +10,13 @@ export function registerRun(program: Command): void {
     .option('--reference <file>', 'a second photo, init[reference]')
     .requiredOption('-o, --out <file>', 'where to write the result')
     .action(async (workflowPath: string, opts: { image: string; mask?: string; reference?: string; out: string }) => {
-      await runAndReport(createRuntime(), await loadWorkflow(workflowPath), opts.image, opts, opts.out);
+      const { createRuntime } = await import('../../runtime.ts');
+      const { loadWorkflow, runAndReport } = await import('../shared.ts');
+      const rt = createRuntime({ oneShot: true });
+      try {
+        await runAndReport(rt, await loadWorkflow(workflowPath), opts.image, opts, opts.out);
+      } finally {
+        await rt.pool?.close();
+      }
     });
 }

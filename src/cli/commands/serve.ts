@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
-import { createRuntime } from '../../runtime.ts';
 import type { ConversationKey } from '../../sessions/types.ts';
-import { CliError } from '../shared.ts';
+import { CliError } from '../errors.ts';
 
 /** What `serve` needs from an adapter: start, the phases of a graceful stop, and unprompted notices. */
 interface ChatAdapter {
@@ -37,8 +36,9 @@ export function registerServe(program: Command): void {
       const config = loadConfig();
       const platforms = enabledPlatforms(config);
       const logger = createLogger(config.logLevel, 'service');
+      // Loaded here so that other commands never pay for the bricks, telegraf, discord.js or the database drivers.
+      const { createRuntime } = await import('../../runtime.ts');
       const rt = createRuntime({ config, logger });
-      // Loaded here so that other commands never pay for telegraf, discord.js or the database drivers.
       const { openSessions } = await import('../../sessions/index.ts');
       const { TelegramAdapter } = await import('../../../adapters/telegram/telegram-adapter.ts');
       const { DiscordAdapter } = await import('../../../adapters/discord/discord-adapter.ts');
@@ -88,9 +88,15 @@ export function registerServe(program: Command): void {
         await Promise.allSettled(adapters.map((a) => a.disconnect()));
         await sessions.close();
         await rt.remote.close();
+        await rt.pool?.close();
         throw new CliError(`Could not start: ${(err as Error).message.replace(/bot\d+:[\w-]+/g, 'bot[redacted]')}`);
       }
       logger.info({ platforms }, 'serving');
+      // Connected: the models load in the pool's threads now, so the first edit does not wait for them.
+      rt.pool?.warm().then(
+        (threads) => logger.info({ threads: threads.length }, 'models loaded'),
+        (err: unknown) => logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'),
+      );
       for (const notice of await sessions.manager.pendingNotices()) {
         const adapter = adapters.find((a) => a.platform === notice.key.platform);
         await adapter?.notify(notice.key, notice.text).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not deliver a notice'));
@@ -118,6 +124,7 @@ export function registerServe(program: Command): void {
       await Promise.all(adapters.map((a) => a.drain(5_000)));
       await Promise.all(adapters.map((a) => a.disconnect()));
       await rt.remote.close();
+      await rt.pool?.close();
       logger.info('stopped');
     });
 }

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { formatIssues, validateWorkflow } from '../../engine/workflow/validate.ts';
-import { createRuntime } from '../../runtime.ts';
-import { loadWorkflow } from '../shared.ts';
 
 export function registerValidate(program: Command): void {
   program
@@ -10,6 +7,9 @@ export function registerValidate(program: Command): void {
     .argument('<workflow>')
     .option('--mask', 'the run will have a user mask (init[mask])')
     .action(async (workflowPath: string, opts: { mask?: boolean }) => {
+      const { formatIssues, validateWorkflow } = await import('../../engine/workflow/validate.ts');
+      const { createRuntime } = await import('../../runtime.ts');
+      const { loadWorkflow } = await import('../shared.ts');
       const rt = createRuntime();
       const provided = new Set(['image', ...(opts.mask ? ['mask'] : [])]);
       const result = validateWorkflow(await loadWorkflow(workflowPath), rt.registry, { provided });

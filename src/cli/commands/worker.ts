@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
-import { startWorkerHost } from '../../remote/worker/worker-host.ts';
 
 interface WorkerOpts {
   listen?: string;
@@ -27,6 +26,7 @@ export function registerWorker(program: Command): void {
     .action(async (opts: WorkerOpts) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, 'service');
+      const { startWorkerHost } = await import('../../remote/worker/worker-host.ts');
       const host = await startWorkerHost({
         config,
         logger,

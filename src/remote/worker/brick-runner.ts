@@ -11,6 +11,7 @@ import { BrickInputError, CancelledError, LegoEditError } from '../../engine/err
 import type { Value } from '../../engine/values.ts';
 import { typeOfValue } from '../../engine/values.ts';
 import type { ServedBrick } from '../client/transport.ts';
+import type { BrickPool } from '../../engine/pool/brick-pool.ts';
 
 export class BrickTimeoutError extends LegoEditError {
   constructor(brick: string, ms: number) {
@@ -47,6 +48,8 @@ export interface ServeOptions {
   readonly timeoutMs: number;
   /** The caller asked for a fresh sample ("try again"). */
   readonly resample?: boolean;
+  /** Worker threads for the CPU-heavy bricks, as the bot's Executor has; without one they run on the main thread. */
+  readonly pool?: BrickPool;
 }
 
 /** What a served brick returned, and what it warned about on the way (sent back with the outputs). */
@@ -71,7 +74,9 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
   try {
     const warnings: string[] = [];
     const warn = (message: string): void => void warnings.push(message);
-    const out = (await Promise.race([brick.run(args as never, { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) }), aborted])) as Record<string, Value>;
+    const ctx = { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) };
+    const running = opts.pool?.serves(brick) ? opts.pool.run(brick, args, ctx) : brick.run(args as never, ctx);
+    const out = (await Promise.race([running, aborted])) as Record<string, Value>;
     const result: Record<string, Value> = {};
     for (const [name, spec] of Object.entries(brick.outputs)) {
       const v = out?.[name];

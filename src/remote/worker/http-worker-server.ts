@@ -10,12 +10,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AnyBrick, BrickProgress } from '../../engine/brick.ts';
 import { errorMessage } from '../../engine/errors.ts';
+import type { BrickPool } from '../../engine/pool/brick-pool.ts';
 import { describeServed, runServedBrick } from './brick-runner.ts';
 import { PayloadTooLargeError, WireFormatError, toWireError } from '../protocol/errors.ts';
 import { type PixelEncoding, decodeValues, encodeValues, packFrame, packRecord, unpackFrame } from '../protocol/wire.ts';
 
 export interface HttpWorkerServerOptions {
   readonly bricks: readonly AnyBrick[];
+  /** Threads for the CPU-heavy bricks, so one request's inference does not hold up the others. */
+  readonly pool?: BrickPool;
   /** Shared secret; requests must carry `Authorization: Bearer <token>`. */
   readonly token: string;
   /** Largest request body, and largest result payload. */
@@ -118,7 +121,14 @@ export function createHttpWorkerServer(opts: HttpWorkerServerOptions): HttpWorke
       if (!res.writableEnded) res.write(packRecord('P', Buffer.from(JSON.stringify(p))));
     };
     try {
-      const { outputs, warnings } = await runServedBrick(brick, inputs, { signal: controller.signal, onProgress, logger: log.child({ brick: brick.name }), timeoutMs: opts.jobTimeoutMs, ...(resample ? { resample: true } : {}) });
+      const { outputs, warnings } = await runServedBrick(brick, inputs, {
+        signal: controller.signal,
+        onProgress,
+        logger: log.child({ brick: brick.name }),
+        timeoutMs: opts.jobTimeoutMs,
+        ...(resample ? { resample: true } : {}),
+        ...(opts.pool ? { pool: opts.pool } : {}),
+      });
       const { header, blobs } = await encodeValues(outputs, encoding, limits);
       // Warnings ride in the result frame's JSON, which callers that predate them read past.
       res.end(packRecord('R', packFrame({ outputs: header, ...(warnings.length ? { warnings } : {}) }, blobs)));

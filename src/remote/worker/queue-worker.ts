@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AnyBrick } from '../../engine/brick.ts';
 import { errorMessage } from '../../engine/errors.ts';
+import type { BrickPool } from '../../engine/pool/brick-pool.ts';
 import { runServedBrick } from './brick-runner.ts';
 import { toWireError } from '../protocol/errors.ts';
 import {
@@ -28,6 +29,8 @@ import { type PixelEncoding, decodeValues, encodeValues } from '../protocol/wire
 
 export interface QueueWorkerOptions {
   readonly bricks: readonly AnyBrick[];
+  /** Threads for the CPU-heavy bricks, so a job's inference does not stall lock renewal and progress. */
+  readonly pool?: BrickPool;
   readonly redisUrl: string;
   readonly prefix: string;
   /** Jobs one process runs at once, per brick. */
@@ -100,6 +103,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
             logger: jobLog,
             timeoutMs: opts.jobTimeoutMs,
             ...(job.data.resample === true ? { resample: true } : {}),
+            ...(opts.pool ? { pool: opts.pool } : {}),
             onProgress: (p) => {
               // Progress goes through Redis streams; a brick reporting per pixel row must not flood them.
               const now = performance.now();

@@ -7,11 +7,12 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { brickEnvironment } from '../../../bricks/environment.ts';
+import { brickEnvironment, modelsDirOf } from '../../../bricks/environment.ts';
 import { builtinBricks } from '../../../bricks/index.ts';
 import type { Config } from '../../config.ts';
 import type { AnyBrick } from '../../engine/brick.ts';
 import { LegoEditError, errorMessage } from '../../engine/errors.ts';
+import { BrickPool } from '../../engine/pool/brick-pool.ts';
 import { BrickRegistry } from '../../engine/registry.ts';
 import { describeServed } from './brick-runner.ts';
 import { createHttpWorkerServer } from './http-worker-server.ts';
@@ -91,6 +92,11 @@ export async function startWorkerHost(opts: WorkerHostOptions): Promise<WorkerHo
     }
   }
   const served = await Promise.all(bricks.map(describeServed));
+  // The CPU-heavy bricks (built-ins, and a module's that say so) run in threads, as in the bot; GPU and declared bricks stay here.
+  const pool =
+    config.brickThreads === 0
+      ? undefined
+      : new BrickPool({ bricks, ...(config.brickThreads ? { threads: config.brickThreads } : {}), modelsDir: modelsDirOf(config), modules: opts.modules ?? [], logger });
   let httpUrl: string | undefined;
   let closeHttp: (() => Promise<void>) | undefined;
   let queue: QueueWorkerHandle | undefined;
@@ -107,6 +113,7 @@ export async function startWorkerHost(opts: WorkerHostOptions): Promise<WorkerHo
         jobTimeoutMs: config.remoteJobTimeoutMs,
         encoding: config.remoteEncoding,
         logger,
+        ...(pool ? { pool } : {}),
       });
       httpUrl = await server.listen(Number(m[2]), m[1] || '127.0.0.1');
       closeHttp = () => server.close();
@@ -127,6 +134,7 @@ export async function startWorkerHost(opts: WorkerHostOptions): Promise<WorkerHo
           blobTtlS: 3600,
           encoding: config.remoteEncoding,
           logger,
+          ...(pool ? { pool } : {}),
         });
       } catch (err) {
         if (err instanceof LegoEditError) throw err;
@@ -135,6 +143,7 @@ export async function startWorkerHost(opts: WorkerHostOptions): Promise<WorkerHo
     }
   } catch (err) {
     await closeHttp?.();
+    await pool?.close();
     throw err;
   }
   return {
@@ -143,6 +152,7 @@ export async function startWorkerHost(opts: WorkerHostOptions): Promise<WorkerHo
     served,
     async close() {
       await Promise.all([closeHttp?.(), queue?.close()]);
+      await pool?.close();
     },
   };
 }

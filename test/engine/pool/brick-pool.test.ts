@@ -1,0 +1,134 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, assert, describe, expect, it } from 'vitest';
+import { FASTINPAINT } from '../../../bricks/edit/fastinpaint.ts';
+import { FLUX_RCM } from '../../../bricks/edit/flux-rcm.ts';
+import type { AnyBrick } from '../../../src/engine/brick.ts';
+import { NeedsGpuHostError } from '../../../src/engine/errors.ts';
+import type { ExecutorEvent } from '../../../src/engine/events.ts';
+import { Executor, StepFailedError } from '../../../src/engine/executor.ts';
+import { BrickPool } from '../../../src/engine/pool/brick-pool.ts';
+import { BrickWorkerCrashedError } from '../../../src/engine/pool/worker-errors.ts';
+import { BrickRegistry } from '../../../src/engine/registry.ts';
+import type { ImageData } from '../../../src/engine/values.ts';
+import { makeImage } from '../../../src/engine/values.ts';
+import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
+import { rectMask } from '../../support/pixels.ts';
+import { COUNTER_CELL, CRASH, INVERT, SPIN, THREAD_CELL, WASM_ABORT } from './pool-bricks.ts';
+
+const MODULE = fileURLToPath(new URL('./pool-bricks.ts', import.meta.url));
+const bricks: AnyBrick[] = [FLUX_RCM, FASTINPAINT, SPIN, CRASH, WASM_ABORT, INVERT];
+const pool = new BrickPool({ bricks, threads: 2, modules: [MODULE] });
+const pooled = new Executor(new BrickRegistry(bricks), { pool });
+const onMain = new Executor(new BrickRegistry(bricks), { cacheBytes: 0 });
+afterAll(() => pool.close());
+
+function workflow(model: string, input: Record<string, unknown>) {
+  return parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model, input, output: {} }, { result: '[step1[image]]' }] }));
+}
+
+/** A photo-like gradient: every pixel differs from its neighbours, so any difference between runs shows. */
+function gradient(width: number, height: number): ImageData {
+  const img = makeImage(width, height, 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      img.data[i] = (x * 255) / width;
+      img.data[i + 1] = (y * 255) / height;
+      img.data[i + 2] = ((x + y) * 7) % 256;
+    }
+  return img;
+}
+
+/** An image whose pixels are shared with the pool's threads (a SharedArrayBuffer is passed, not copied). */
+function sharedImage(): { image: ImageData; cells: Int32Array } {
+  const buffer = new SharedArrayBuffer(16 * 16 * 3);
+  return { image: makeImage(16, 16, 3, new Uint8Array(buffer)), cells: new Int32Array(buffer) };
+}
+
+const photo = gradient(120, 80);
+const mask = rectMask(120, 80, 40, 20, 30, 30);
+
+async function result(executor: Executor, model: string, input: Record<string, unknown>): Promise<ImageData> {
+  const outcome = await executor.run(workflow(model, input), { image: photo, mask });
+  assert(outcome.status === 'ok', outcome.status === 'failed' ? outcome.error.message : outcome.status);
+  return outcome.results[0] as ImageData;
+}
+
+describe('BrickPool', () => {
+  it('serves only the CPU-heavy bricks it was given, not a stand-in under the same name', () => {
+    expect(pool.serves(FLUX_RCM)).toBe(true);
+    expect(pool.serves({ ...FLUX_RCM })).toBe(false);
+    expect(new BrickPool({ bricks: [{ ...FLUX_RCM, cpuHeavy: false }] }).serves(FLUX_RCM)).toBe(false);
+  });
+
+  it.each([
+    ['FLUX-RCM', { image: 'init[image]', mask: 'init[mask]', prompt: 'light blue' }],
+    ['FASTINPAINT', { image: 'init[image]', mask: 'init[mask]' }],
+  ])('gives %s the same pixels in a worker thread as on the main thread', async (model, input) => {
+    const [inPool, inMain] = await Promise.all([result(pooled, model, input), result(onMain, model, input)]);
+    expect(inPool.width).toBe(inMain.width);
+    expect(Buffer.from(inPool.data).equals(Buffer.from(inMain.data))).toBe(true);
+    // The edit did something, so equality is not two untouched copies of the input.
+    expect(Buffer.from(inPool.data).equals(Buffer.from(photo.data))).toBe(false);
+  });
+
+  it("returns a brick's error as the same class, code and user message as on the main thread", async () => {
+    const input = { image: 'init[image]', mask: 'init[mask]', prompt: 'make it wooden' };
+    const [inPool, inMain] = await Promise.all([pooled.run(workflow('FLUX-RCM', input), { image: photo, mask }), onMain.run(workflow('FLUX-RCM', input), { image: photo, mask })]);
+    assert(inPool.status === 'failed' && inMain.status === 'failed');
+    expect(inPool.error.cause).toBeInstanceOf(NeedsGpuHostError);
+    expect(inPool.error.planFixable).toBe(true);
+    expect(inPool.error.code).toBe(inMain.error.code);
+    expect(inPool.error.userMessage).toBe(inMain.error.userMessage);
+  });
+
+  it("passes a worker's warnings and progress on to the run", async () => {
+    const events: ExecutorEvent[] = [];
+    const outcome = await pooled.run(workflow('INVERT', { image: 'init[image]' }), { image: photo }, { onEvent: (e) => events.push(e) });
+    assert(outcome.status === 'ok');
+    expect(outcome.warnings.map((w) => w.message).join()).toContain('inverted in a worker thread');
+    expect((outcome.results[0] as ImageData).data[0]).toBe(255 - photo.data[0]!);
+    expect(events.some((e) => e.type === 'step-progress' && e.message === 'inverted')).toBe(true);
+  });
+
+  it('stops a cancelled brick in its thread, and the pool goes on with a fresh thread', async () => {
+    const { image, cells } = sharedImage();
+    const cancel = new AbortController();
+    const running = pooled.run(workflow('SPIN', { image: 'init[image]' }), { image }, { signal: cancel.signal });
+    while (Atomics.load(cells, COUNTER_CELL) === 0) await new Promise((r) => setTimeout(r, 10));
+    const spinner = Atomics.load(cells, THREAD_CELL);
+    expect(pool.threadIds()).toContain(spinner);
+    cancel.abort();
+    expect((await running).status).toBe('cancelled');
+    // The loop never yields, so only a terminated thread stops counting.
+    await waitFor(() => !pool.threadIds().includes(spinner));
+    const after = Atomics.load(cells, COUNTER_CELL);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(Atomics.load(cells, COUNTER_CELL)).toBe(after);
+    expect(Buffer.from((await result(pooled, 'INVERT', { image: 'init[image]' })).data)[0]).toBe(255 - photo.data[0]!);
+  });
+
+  it.each([
+    ['CRASH', 'a thread that dies mid-step'],
+    ['WASM-ABORT', 'a WebAssembly abort'],
+  ])('fails only the step of %s (%s) with a typed error; other runs finish', async (model) => {
+    const [crashed, other] = await Promise.all([
+      pooled.run(workflow(model, { image: 'init[image]' }), { image: photo }),
+      pooled.run(workflow('INVERT', { image: 'init[image]' }), { image: photo }),
+    ]);
+    assert(crashed.status === 'failed');
+    expect(crashed.error).toBeInstanceOf(StepFailedError);
+    expect(crashed.error.cause).toBeInstanceOf(BrickWorkerCrashedError);
+    expect(crashed.error.code).toBe('brick-worker-crashed');
+    expect(crashed.error.userMessage).toContain(model);
+    expect(other.status).toBe('ok');
+    // The pool is whole again: as many threads as it was given, and they work.
+    await waitFor(() => pool.threadIds().length === 2);
+    expect((await result(pooled, 'INVERT', { image: 'init[image]' })).data[0]).toBe(255 - photo.data[0]!);
+  });
+});
+
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(ok()).toBe(true);
+}
