@@ -134,7 +134,7 @@ export class ChatController {
     if (!plan) return surface.text('There is no plan to show yet.');
     const png = await renderWorkflowPng(plan.workflow);
     await surface.send(
-      `Plan of #${plan.turnId} (${plan.builder} Builder): ${plan.summary}`,
+      `Plan of #${plan.number} (${plan.builder} Builder): ${plan.summary}`,
       [
         { name: `plan-${plan.turnId}.png`, bytes: png },
         { name: `plan-${plan.turnId}.json`, bytes: Buffer.from(JSON.stringify(plan.workflow, null, 2)) },

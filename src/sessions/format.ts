@@ -14,7 +14,7 @@ export function interruptedText(text: string): string {
 export function formatHistory(entries: readonly HistoryEntry[]): string {
   if (!entries.length) return 'No history yet.';
   return entries
-    .map((e) => `#${e.turnId} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
+    .map((e) => `#${e.number} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
     .join('\n');
 }
 
@@ -29,5 +29,5 @@ export function formatRules(list: readonly RuleEntry[]): string {
 }
 
 export function formatPlan(view: PlanView): string {
-  return `Plan of turn #${view.turnId} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
+  return `Plan of turn #${view.number} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
 }
