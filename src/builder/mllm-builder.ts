@@ -52,7 +52,7 @@ export class BuilderUnavailableError extends LegoEditError {
 
   /** Where the model was and what failed are for the operator's log; the user learns only that planning is down. */
   override get userMessage(): string {
-    return 'I cannot plan edits right now because my planning service is not answering. Please try again in a few minutes.';
+    return 'I can’t reach my planner right now, so I can’t plan edits. Please try again in a few minutes.';
   }
 }
 

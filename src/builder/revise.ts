@@ -110,6 +110,8 @@ function scaleStrength(wf: Workflow, factor: number, feedback: string): Revision
       if (port === 'brightness' && (tooBright || tooDark)) f = (tooBright ? v > 1 : v < 1) ? 0.5 : 1.6;
       const next = Number((zero + (v - zero) * f).toFixed(3));
       const bounded = n.brick === 'BLUR' ? Math.min(0.5, Math.max(0.001, next)) : port === 'hue' ? Math.max(-360, Math.min(360, next)) : Math.max(0, Math.min(4, next));
+      // At a bound already ("saturation 0" made grey): nothing to change in this direction.
+      if (bounded === v) continue;
       workflow = setLiteral(workflow, n.step, port, bounded);
       changed.push(`${n.brick} ${port} ${v} → ${bounded}`);
     }

@@ -1,6 +1,6 @@
 /** The conversation commands: undo and redo, reset, rules and forgetting one, history and plan views. */
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
-import { quote } from './format.ts';
+import { formatTimings, quote } from './format.ts';
 import type { SessionImages } from './session-images.ts';
 import type { ConversationStates } from './states.ts';
 import type { ImageState, TurnStore } from './store/turn-store.ts';
@@ -104,6 +104,7 @@ export class ConversationCommands {
       workflow: toLegoEditJson(row.workflow),
       builder: row.builder ?? 'unknown',
       ...(row.reasoning ? { reasoning: row.reasoning } : {}),
+      ...(row.trace?.length ? { timings: formatTimings(row.trace) } : {}),
     };
   }
 }

@@ -19,6 +19,7 @@ import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.
 import { type PlanRecord, plainTrace, runPipeline } from '../pipeline/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import { SessionError } from './errors.ts';
+import { whatWasDone } from './caption.ts';
 import { quote } from './format.ts';
 import type { Retention } from './retention.ts';
 import type { SessionImages } from './session-images.ts';
@@ -330,7 +331,8 @@ export class TurnRunner {
     // A concurrent prune may have removed a blob this turn just linked; put it back.
     for (const r of results) if (!(await blobs.has(r.sha256))) await blobs.put(r.bytes);
 
-    const caption = [summariseWorkflow(plan.workflow), ...warnings].join('\n');
+    // For people: what was done and any honest warning; the plan and its timings are behind "Show plan".
+    const caption = [whatWasDone(plan.workflow, target.instruction), ...warnings].join('\n');
     await emit({ type: 'result', turnId, images: results, texts, caption });
     if (++conv.turnsSincePrune >= this.#o.settings.pruneEvery || this.#o.retention.overLimit) {
       conv.turnsSincePrune = 0;

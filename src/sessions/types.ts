@@ -161,6 +161,8 @@ export interface PlanView {
   readonly workflow: LegoEditJson;
   readonly builder: string;
   readonly reasoning?: string;
+  /** How each step ran, when the turn ran: "1 GRAYSCALE 0.2 s", for people who open the plan. */
+  readonly timings?: string;
 }
 
 export interface SessionManager {
