@@ -177,8 +177,9 @@ export class ChatController {
 
   /** An attachment that could not be taken (too large, not an image, unreachable) ends in one friendly line. */
   async refuse(surface: Surface, err: unknown): Promise<void> {
-    // Our own refusals are expected; anything else is worth a look.
-    if (!(err instanceof LegoEditError)) this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
+    // Every refusal is logged with its cause: ours (too large, not an image) at info, anything else as a warning.
+    if (err instanceof LegoEditError) this.#log.info({ err: describe(err) }, 'refused an attachment');
+    else this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
     await surface.text(friendlyError(err));
   }
 

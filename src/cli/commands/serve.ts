@@ -119,5 +119,7 @@ export function registerServe(program: Command): void {
       await Promise.all(adapters.map((a) => a.disconnect()));
       await rt.remote.close();
       logger.info('stopped');
+      // A client library may keep a timer alive (a reconnect after a lost connection): it must not keep the process up.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     });
 }
