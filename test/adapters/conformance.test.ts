@@ -79,6 +79,15 @@ describe.each([
     }
   });
 
+  it('stops promptly after losing its connection to the platform', async () => {
+    const lonely = await open(bot);
+    await lonely.loseConnection();
+    // Long enough for the client to notice and start reconnecting.
+    await new Promise((r) => setTimeout(r, 1000));
+    const outcome = await Promise.race([lonely.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
+    expect(outcome).toBe('stopped');
+  });
+
   it('a reply to a result revises that turn, from the same source photo', async () => {
     const ann = platform.user();
     const first = await ann.edit(photo, 'make it black and white');

@@ -45,6 +45,8 @@ export interface ChatPlatform {
   readonly name: string;
   /** A new user, with a conversation of their own. */
   user(): ChatUser;
+  /** The connection to the platform is lost and stays lost (Telegram's API unreachable, Discord's gateway cut). */
+  loseConnection(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function telegramPlatform(bot: BotSessions, options: PlatformOption
   const fake = await FakeTelegramBotApi.start();
   const adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, sessions: options.sessions ?? bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: MAX_IMAGE_BYTES, logger: silentLogger, progressIntervalMs: 0 });
   await adapter.start();
+  let lost = false;
   let nextId = 71_000;
   const data = (m: StoredMessage): string[] => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data ?? '');
   // One answer may span messages (a plan's picture and its JSON document); the one with buttons is the one to act on.
@@ -103,9 +106,13 @@ export async function telegramPlatform(bot: BotSessions, options: PlatformOption
         },
       };
     },
+    async loseConnection() {
+      lost = true;
+      await fake.stop();
+    },
     async stop() {
       await adapter.stop(2000);
-      await fake.stop();
+      if (!lost) await fake.stop();
     },
   };
 }
@@ -157,6 +164,9 @@ export async function discordPlatform(bot: BotSessions, options: PlatformOptions
           return answerOf(await fake.waitForOriginal(token, (m) => m.id !== pressed.id && until(answerOf(m))));
         },
       };
+    },
+    async loseConnection() {
+      fake.dropGateway();
     },
     async stop() {
       await adapter.stop(2000);
