@@ -51,7 +51,8 @@ export interface ChatPlatform {
 }
 
 const MAX_IMAGE_BYTES = 200_000;
-const isOutcome = (a: Answer): boolean => a.actions.includes('undo') || /⚠️|⏳/.test(a.text);
+// A status that says the message is queued behind the last turn (still finishing its bookkeeping) is not an outcome.
+const isOutcome = (a: Answer): boolean => a.actions.includes('undo') || /⚠️/.test(a.text) || (/⏳/.test(a.text) && !/Queued/.test(a.text));
 
 /** What a platform is opened with: the bot's sessions, and optionally another session manager in front of them. */
 export interface PlatformOptions {
