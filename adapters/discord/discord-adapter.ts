@@ -65,6 +65,24 @@ const DISCORD_CDN_ORIGINS = ['https://cdn.discordapp.com', 'https://media.discor
 /** Discord's "Invalid Webhook Token" and "Unknown Webhook" (interaction token expired or gone). */
 const TOKEN_GONE = new Set([50027, 10015]);
 
+/** How long disconnect() waits for discord.js to close. */
+const DISCONNECT_MS = 3000;
+
+const MESSAGE_CONTENT_HOW =
+  'Turn on "Message Content Intent" at https://discord.com/developers/applications → your app → Bot → Privileged Gateway Intents.';
+const MESSAGE_CONTENT_OFF = `Discord: the Message Content intent is off for this app, so replies to results are not read as feedback; slash commands, buttons and mentions work. ${MESSAGE_CONTENT_HOW}`;
+
+/** The gateway closed with 4014 "Disallowed intent(s)": a privileged intent the portal has not enabled. */
+function isDisallowedIntents(err: unknown): boolean {
+  return err instanceof Error && (/disallowed intent/i.test(err.message) || (err as { code?: unknown }).code === 4014);
+}
+
+/** The URL of a failed REST call (DiscordAPIError, HTTPError), when `err` is one. */
+function requestUrl(err: unknown): string | undefined {
+  const url = (err as { url?: unknown } | undefined)?.url;
+  return typeof url === 'string' ? url : undefined;
+}
+
 /** Discord's message length limit. */
 const MAX_CONTENT = 2000;
 
@@ -96,7 +114,8 @@ export function slashCommands(): unknown[] {
 
 export class DiscordAdapter {
   readonly platform = 'discord';
-  readonly client: Client;
+  client: Client;
+  #messageContent = true;
   readonly #options: DiscordAdapterOptions;
   readonly #access: AccessPolicy;
   readonly #log: Logger;
@@ -116,15 +135,31 @@ export class DiscordAdapter {
       ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
       ...(options.timings ? { timings: options.timings } : {}),
     });
-    this.client = new Client({
-      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
+    this.client = this.#newClient(true);
+  }
+
+  /** Whether the app may read message text (the privileged Message Content intent); false once start found it off. */
+  get messageContent(): boolean {
+    return this.#messageContent;
+  }
+
+  #newClient(messageContent: boolean): Client {
+    const client = new Client({
+      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, ...(messageContent ? [GatewayIntentBits.MessageContent] : []), GatewayIntentBits.DirectMessages],
       partials: [Partials.Channel],
-      rest: options.apiUrl ? { api: options.apiUrl } : {},
+      rest: this.#options.apiUrl ? { api: this.#options.apiUrl } : {},
       allowedMentions: { parse: [], repliedUser: true },
     });
-    this.client.on(Events.InteractionCreate, (i) => void this.#onInteraction(i).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'interaction failed')));
-    this.client.on(Events.MessageCreate, (m) => void this.#onMessage(m).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'message failed')));
-    this.client.on(Events.Error, (err) => this.#log.error({ err: describe(err) }, 'discord client error'));
+    client.on(Events.InteractionCreate, (i) => void this.#onInteraction(i).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'interaction failed')));
+    client.on(Events.MessageCreate, (m) => void this.#onMessage(m).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'message failed')));
+    client.on(Events.Error, (err) => this.#log.error({ err: describe(err) }, 'discord client error'));
+    // A lost gateway connection is worth knowing about: discord.js reconnects on its own, or gives up.
+    client.on(Events.ShardReconnecting, (shard) => this.#log.warn({ shard }, 'discord gateway connection lost; reconnecting'));
+    client.on(Events.ShardResume, (shard, replayed) => this.#log.info({ shard, replayed }, 'discord gateway connection resumed'));
+    client.on(Events.ShardReady, (shard) => this.#log.debug({ shard }, 'discord gateway ready'));
+    client.on(Events.ShardDisconnect, (event, shard) => this.#log.error({ shard, code: event.code }, 'discord gateway connection closed for good'));
+    client.on(Events.ShardError, (err, shard) => this.#log.warn({ shard, err: describe(err) }, 'discord gateway error'));
+    return client;
   }
 
   get inFlight(): number {
@@ -134,12 +169,45 @@ export class DiscordAdapter {
   /** Logs in over the gateway, waits for READY and registers the slash commands. */
   async start(): Promise<void> {
     this.#accepting = true;
+    try {
+      await this.#login();
+    } catch (err) {
+      if (!isDisallowedIntents(err)) throw this.#startError(err);
+      // Most bots never get the privileged Message Content intent: run without it.
+      await this.client.destroy();
+      this.#messageContent = false;
+      this.client = this.#newClient(false);
+      try {
+        await this.#login();
+      } catch (again) {
+        throw this.#startError(again);
+      }
+      this.#log.warn(MESSAGE_CONTENT_OFF);
+    }
+    const { appId, guildId } = this.#options;
+    try {
+      await this.client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body: slashCommands() });
+    } catch (err) {
+      throw this.#startError(err);
+    }
+    this.#log.info({ user: this.client.user?.tag, guildScoped: Boolean(guildId), messageContent: this.#messageContent }, 'discord adapter started');
+  }
+
+  async #login(): Promise<void> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
     await this.client.login(this.#options.token);
     await ready;
-    const { appId, guildId } = this.#options;
-    await this.client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body: slashCommands() });
-    this.#log.info({ user: this.client.user?.tag, guildScoped: Boolean(guildId) }, 'discord adapter started');
+  }
+
+  /** What went wrong at start, with the setting to look at: the API URL that failed, the intent and its portal switch. */
+  #startError(err: unknown): Error {
+    if (isDisallowedIntents(err)) return new Error(`Discord refused the gateway intents (${(err as Error).message}). ${MESSAGE_CONTENT_HOW}`, { cause: err });
+    const failed = requestUrl(err);
+    if (failed !== undefined) {
+      const base = this.#options.apiUrl ?? 'https://discord.com/api';
+      return new Error(`Discord's API at ${base} (DISCORD_API_URL) answered ${(err as Error).message} for ${failed}. Check DISCORD_API_URL: it should be the REST base, such as https://discord.com/api.`, { cause: err });
+    }
+    return err instanceof Error ? err : new Error(String(err));
   }
 
   /**
@@ -156,8 +224,13 @@ export class DiscordAdapter {
     return this.#controller.drain(timeoutMs);
   }
 
+  /** Closes the gateway; bounded, since a client that lost its connection may be waiting to reconnect. */
   async disconnect(): Promise<void> {
-    await this.client.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), DISCONNECT_MS)));
+    const outcome = await Promise.race([this.client.destroy().then(() => 'closed' as const), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.#log.warn({ afterMs: DISCONNECT_MS }, 'the discord client did not close in time; leaving it');
   }
 
   async stop(graceMs = 10_000): Promise<void> {

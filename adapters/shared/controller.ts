@@ -9,11 +9,12 @@
 import type { Logger } from 'pino';
 import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
+import { planHeading } from '../../src/sessions/format.ts';
 import type { CommandReply, ConversationKey, IncomingMessage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
 import { commandNamed } from './commands.ts';
 import { renderWorkflowPng } from './dag.ts';
 import { describe } from './describe.ts';
-import { CoalescingEditor, TurnProgress, seconds } from './progress.ts';
+import { CoalescingEditor, TurnProgress } from './progress.ts';
 import type { Button, ButtonAction, ButtonPress, OutgoingFile, Surface } from './surface.ts';
 import { errorText, friendlyError, isPersonalNotice } from './texts.ts';
 import { type AdapterTimings, TurnTracker } from './turns.ts';
@@ -27,6 +28,8 @@ export interface ChatControllerOptions {
   readonly logger: Logger;
   /** Least time between two edits of a status message (platforms rate-limit edits). */
   readonly progressIntervalMs?: number;
+  /** A message nothing has answered after this long gets its status message ("Got it — working on it…", Cancel). */
+  readonly acknowledgeMs?: number;
   /** Put in front of every button's data (Discord's custom ids start "le:"). */
   readonly buttonPrefix?: string;
   readonly timings?: AdapterTimings;
@@ -38,6 +41,8 @@ const BUTTONS: Readonly<Record<ButtonAction, { readonly label: string; readonly 
   plan: { label: 'Show plan', emoji: '🧩' },
   cancel: { label: 'Cancel', emoji: '✖️' },
 };
+/** How long a message may go without any sign of life (the platforms' "typing…" aside). */
+const ACKNOWLEDGE_MS = 500;
 const ACTIONS: ReadonlySet<string> = new Set(Object.keys(BUTTONS));
 const RESULT_ACTIONS: readonly ButtonAction[] = ['undo', 'retry', 'plan'];
 
@@ -60,6 +65,8 @@ export class ChatController {
   readonly #turns = new TurnTracker();
   /** `chatId:messageId` of a result → its turn, so a reply resolves without a database round trip. */
   readonly #resultTurns = new Map<string, number>();
+  /** Results being sent, by chat: a reply that names a message not known yet waits for them. */
+  readonly #sending = new Map<string, Set<Promise<unknown>>>();
 
   constructor(options: ChatControllerOptions) {
     this.#o = options;
@@ -134,7 +141,7 @@ export class ChatController {
     if (!plan) return surface.text('There is no plan to show yet.');
     const png = await renderWorkflowPng(plan.workflow);
     await surface.send(
-      `Plan of #${plan.turnId} (${plan.builder} Builder): ${plan.summary}`,
+      planHeading(plan),
       [
         { name: `plan-${plan.turnId}.png`, bytes: png },
         { name: `plan-${plan.turnId}.json`, bytes: Buffer.from(JSON.stringify(plan.workflow, null, 2)) },
@@ -170,8 +177,9 @@ export class ChatController {
 
   /** An attachment that could not be taken (too large, not an image, unreachable) ends in one friendly line. */
   async refuse(surface: Surface, err: unknown): Promise<void> {
-    // Our own refusals are expected; anything else is worth a look.
-    if (!(err instanceof LegoEditError)) this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
+    // Every refusal is logged with its cause: ours (too large, not an image) at info, anything else as a warning.
+    if (err instanceof LegoEditError) this.#log.info({ err: describe(err) }, 'refused an attachment');
+    else this.#log.warn({ err: describe(err) }, 'could not fetch an attachment');
     await surface.text(friendlyError(err));
   }
 
@@ -185,20 +193,28 @@ export class ChatController {
    * A reply to a result this process sent gets its turn filled in.
    */
   async handle(message: IncomingMessage, surface: Surface, receivedAt = performance.now()): Promise<void> {
-    const knownTurn = message.replyTo?.messageId !== undefined && message.replyTo.turnId === undefined ? this.turnOf(message.chatId, message.replyTo.messageId) : undefined;
+    const repliedTo = message.replyTo?.turnId === undefined ? message.replyTo?.messageId : undefined;
+    // A reply to a result still being sent: its link is recorded as the send returns.
+    if (repliedTo !== undefined && this.turnOf(message.chatId, repliedTo) === undefined) await Promise.allSettled([...(this.#sending.get(message.chatId) ?? [])]);
+    const knownTurn = repliedTo !== undefined ? this.turnOf(message.chatId, repliedTo) : undefined;
     const incoming: IncomingMessage = knownTurn !== undefined ? { ...message, replyTo: { ...message.replyTo, turnId: knownTurn } } : message;
     const turn = new TurnView(this, surface, incoming, this.#o.progressIntervalMs ?? 1000);
     this.#o.timings?.mark(incoming.messageId, 'handle', performance.now(), receivedAt, incoming.images.length > 0);
+    // Storing and decoding a photo can take a while before the first event: the user hears within a second anyway.
+    const acknowledge = setTimeout(() => turn.acknowledge(), Math.max(0, (this.#o.acknowledgeMs ?? ACKNOWLEDGE_MS) - (performance.now() - receivedAt)));
     try {
       await this.#o.sessions.handle(incoming, (event) => this.#render(turn, event));
     } catch (err) {
       this.#log.error({ err: describe(err) }, 'session manager failed');
       await turn.finish();
       await surface.text(friendlyError(err)).catch(() => undefined);
+    } finally {
+      clearTimeout(acknowledge);
     }
   }
 
   async #render(turn: TurnView, event: SessionEvent): Promise<void> {
+    turn.answered = true;
     const changed = turn.progress.apply(event);
     const surface = turn.surface;
     switch (event.type) {
@@ -219,40 +235,55 @@ export class ChatController {
         return;
       case 'error': {
         const line = errorText(event.code, event.userMessage);
-        if (turn.shown && surface.outcomeInStatus) return turn.finish(`${turn.progress.render()}\n${line}`);
+        if (turn.shown && surface.outcomeInStatus) return turn.finish(line);
         if (turn.shown) await turn.finish();
         else if (isPersonalNotice(event.code) && surface.personal) return surface.personal(line);
         await surface.text(line);
         return;
       }
       case 'info':
-        return surface.text(event.text);
+        return turn.answer(event.text);
       case 'clarify':
-        return surface.text(event.options?.length ? `${event.question}\n${event.options.map((o) => `• ${o}`).join('\n')}` : event.question);
+        return turn.answer(event.options?.length ? `${event.question}\n${event.options.map((o) => `• ${o}`).join('\n')}` : event.question);
       default:
         return;
     }
   }
 
   async #result(turn: TurnView, event: Extract<SessionEvent, { type: 'result' }>): Promise<void> {
-    const { surface, progress } = turn;
+    const { surface } = turn;
     this.#o.timings?.mark(event.turnId, 'result', performance.now());
-    const caption = [`${event.caption || progress.summary || 'Done'} · ${seconds(progress.elapsedMs())}`, ...event.texts].join('\n');
-    const shown = turn.shown;
+    // Words for people; the plan and its timings are behind "Show plan".
+    const caption = [event.caption || 'Done.', ...event.texts].join('\n');
     // The result matters more than the last status edit: it goes at once, the status is finalised alongside.
     const finalising = surface.outcomeInStatus ? turn.close() : turn.finish();
     if (surface.outcomeInStatus) await finalising;
     const ext = (format: string): string => (format === 'jpeg' ? 'jpg' : 'png');
     const files: OutgoingFile[] = event.images.map((image, i) => ({ name: `result-${event.turnId}${event.images.length > 1 ? `-${i + 1}` : ''}.${ext(image.format)}`, bytes: image.bytes, image }));
     this.#o.timings?.mark(event.turnId, 'sent', performance.now());
-    const sent = await surface.send(
-      surface.outcomeInStatus && shown ? `${progress.render()}\n\n${caption}` : caption,
+    // A reply to this result can arrive before `send` returns (Discord's gateway beats its REST answer): until
+    // the link is known, replies in this chat wait for it (see handle).
+    const sending = surface.send(
+      caption,
       files,
       RESULT_ACTIONS.map((a) => this.button(a, event.turnId, turn.message)),
     );
+    const pending = this.#sending.get(turn.message.chatId) ?? new Set<Promise<unknown>>();
+    this.#sending.set(turn.message.chatId, pending);
+    const settled = sending.then((ids) => {
+      for (const id of ids) this.#remember(`${turn.message.chatId}:${id}`, event.turnId);
+    });
+    pending.add(settled);
+    let sent: readonly string[];
+    try {
+      sent = await sending;
+      await settled;
+    } finally {
+      pending.delete(settled);
+      if (!pending.size) this.#sending.delete(turn.message.chatId);
+    }
     await finalising;
     for (const id of sent) {
-      this.#remember(`${turn.message.chatId}:${id}`, event.turnId);
       await this.#o.sessions.linkMessage(turn.message, event.turnId, id).catch((err: unknown) => this.#log.warn({ err: describe(err) }, 'linkMessage failed'));
     }
   }
@@ -280,9 +311,23 @@ class TurnView {
     this.#intervalMs = intervalMs;
   }
 
+  /** Whether the session has said anything about this message yet. */
+  answered = false;
+
   /** Whether a status message was started. */
   get shown(): boolean {
     return this.#editor !== undefined;
+  }
+
+  /** Nothing said yet: the status message goes up now, with Cancel. */
+  acknowledge(): void {
+    if (!this.answered && !this.shown) this.show();
+  }
+
+  /** A line of text for this message; an acknowledgement still showing "working on it" becomes that line. */
+  async answer(text: string): Promise<void> {
+    if (this.shown && this.progress.phase === 'received') return this.finish(text);
+    return this.surface.text(text);
   }
 
   #buttons(): Button[] {

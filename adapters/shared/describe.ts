@@ -13,7 +13,9 @@ function redact(text: string): string {
 
 /** What a log line says about an error: our own code and message, or a platform error's status fields, never a token. */
 export function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof LegoEditError) return { code: err.code, message: err.message };
+  // The cause says why (a DNS failure behind "network error", a TypeError behind a bad link): it goes to the log too.
+  const cause = err instanceof Error && err.cause !== undefined ? { cause: describe(err.cause) } : {};
+  if (err instanceof LegoEditError) return { code: err.code, message: err.message, ...cause };
   if (err instanceof Error) {
     // Platform API errors (DiscordAPIError, telegraf's TelegramError) carry their status as plain fields.
     const fields = Object.fromEntries(
@@ -22,7 +24,7 @@ export function describe(err: unknown): Record<string, unknown> {
         return typeof v === 'string' || typeof v === 'number' ? [[k, v]] : [];
       }),
     );
-    return { name: err.name, ...fields, message: redact(err.message), ...(err.stack ? { stack: redact(err.stack) } : {}) };
+    return { name: err.name, ...fields, message: redact(err.message), ...(err.stack ? { stack: redact(err.stack) } : {}), ...cause };
   }
   return { message: redact(String(err)) };
 }

@@ -39,7 +39,12 @@ export function checkDeclaredSize(declaredSize: number | undefined, maxBytes: nu
 }
 
 export async function downloadCapped(url: string | URL, options: DownloadOptions): Promise<Buffer> {
-  const target = new URL(url);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (err) {
+    throw new DownloadError('the link is not a valid address', { cause: err });
+  }
   if (!options.allowedOrigins.includes(target.origin)) throw new DownloadError('the link does not point at the platform’s file service');
   checkDeclaredSize(options.declaredSize, options.maxBytes);
   // Aborted on refusal, which closes the connection: the rest of an oversized body is never transferred.

@@ -9,22 +9,38 @@ import type { SessionEvent } from '../../src/sessions/types.ts';
 
 interface StepState {
   readonly brick: string;
-  readonly label: string;
   state: 'running' | 'ok' | 'cached' | 'failed';
   durationMs?: number;
   fraction?: number;
 }
 
-/** "RES 'the left sheep'": the brick and its first text literal, as a user recognises the step. */
-export function stepLabels(workflow: LegoEditJson): Map<number, string> {
-  const labels = new Map<number, string>();
+/** The first text literal of each step ("the left sheep"), as a user recognises what the step works on. */
+function stepLiterals(workflow: LegoEditJson): Map<number, string> {
+  const literals = new Map<number, string>();
   for (const item of workflow.pipeline) {
     if (!('step' in item)) continue;
     const literal = Object.values(item.input).find((v) => typeof v === 'string' && !/(init|step\s*\d+)\s*\[/i.test(v));
-    const text = typeof literal === 'string' ? ` '${literal.length > 40 ? `${literal.slice(0, 39)}…` : literal}'` : '';
-    labels.set(item.step, `${item.model}${text}`);
+    if (typeof literal === 'string') literals.set(item.step, literal.length > 40 ? `${literal.slice(0, 39)}…` : literal);
   }
-  return labels;
+  return literals;
+}
+
+/** What a step is doing, in words ("finding the car", "removing it"), never a brick name. */
+export function stepInWords(brick: string, literal: string | undefined): string {
+  const b = brick.toUpperCase();
+  if (['RES', 'MASK-SEG', 'SEGMENT', 'REFERRING'].includes(b)) return literal ? `finding ${literal}` : 'finding what to edit';
+  if (b === 'SOS') return 'finding the main subject';
+  if (b === 'FACE-DET') return 'finding faces';
+  if (b === 'TEXT-DET') return 'finding text';
+  if (b === 'ADD-PRED' || b === 'CMI-PRED') return 'working out where it goes';
+  if (['BBOX', 'DILATE', 'INVERSE', 'COMPOSE'].includes(b)) return 'shaping the area to edit';
+  if (b === 'FASTINPAINT' || b === 'FLUX-INPAINT') return 'filling in the background';
+  if (b === 'FLUX-RCM') return literal ? `recolouring it ${literal}` : 'recolouring it';
+  if (b === 'GRAYSCALE') return 'making it black and white';
+  if (b === 'ADJUST') return 'adjusting the light and colour';
+  if (b === 'BLUR') return 'blurring';
+  if (b.startsWith('FLUX-')) return 'painting the new version';
+  return 'editing the picture';
 }
 
 export function seconds(ms: number): string {
@@ -39,7 +55,7 @@ export class TurnProgress {
   readonly startedAt = performance.now();
   #position = 0;
   #total = 0;
-  #labels = new Map<number, string>();
+  #literals = new Map<number, string>();
   readonly #steps = new Map<number, StepState>();
 
   /** Folds one event in; returns whether the status text changed. */
@@ -60,11 +76,11 @@ export class TurnProgress {
         this.summary = event.summary;
         this.workflow = event.workflow;
         this.#total = event.steps;
-        this.#labels = stepLabels(event.workflow);
+        this.#literals = stepLiterals(event.workflow);
         break;
       case 'step-started':
         this.phase = 'running';
-        this.#steps.set(event.step, { brick: event.brick, label: this.#labels.get(event.step) ?? event.brick, state: 'running' });
+        this.#steps.set(event.step, { brick: event.brick, state: 'running' });
         break;
       case 'step-progress': {
         const s = this.#steps.get(event.step);
@@ -72,14 +88,14 @@ export class TurnProgress {
         break;
       }
       case 'step-finished': {
-        const s = this.#steps.get(event.step) ?? { brick: event.brick, label: this.#labels.get(event.step) ?? event.brick, state: 'running' as const };
+        const s: StepState = this.#steps.get(event.step) ?? { brick: event.brick, state: 'running' };
         s.state = event.cached ? 'cached' : 'ok';
         s.durationMs = event.durationMs;
         this.#steps.set(event.step, s);
         break;
       }
       case 'step-failed': {
-        const s = this.#steps.get(event.step) ?? { brick: event.brick, label: this.#labels.get(event.step) ?? event.brick, state: 'running' as const };
+        const s: StepState = this.#steps.get(event.step) ?? { brick: event.brick, state: 'running' };
         s.state = 'failed';
         this.#steps.set(event.step, s);
         break;
@@ -110,26 +126,28 @@ export class TurnProgress {
   render(): string {
     switch (this.phase) {
       case 'received':
-        return '⏳ Got it — working on it…';
+        return '👀 Got it — working on it…';
       case 'queued':
         return this.#position <= 1 ? '⏳ Queued: you’re next (one edit at a time per conversation).' : `⏳ Queued: position ${this.#position}.`;
       case 'planning':
-        return '🧠 planning…';
+        return '🧠 Planning your edit…';
+      case 'done':
+        return '✅ Done.';
+      case 'failed':
+        return '✖️ Stopped.';
+      case 'cancelled':
+        return 'Cancelled.';
       default:
         break;
     }
-    const lines: string[] = [];
-    if (this.summary) lines.push(`Plan: ${this.summary}`);
     const total = this.#total || this.#steps.size;
-    for (const [step, s] of [...this.#steps.entries()].sort((a, b) => a[0] - b[0])) {
-      const mark =
-        s.state === 'ok' ? `✓ ${seconds(s.durationMs ?? 0)}` : s.state === 'cached' ? '✓ cached' : s.state === 'failed' ? '✗' : s.fraction !== undefined ? `… ${Math.round(s.fraction * 100)}%` : '…';
-      lines.push(`${step}/${total} ${s.label} ${mark}`);
-    }
-    if (this.phase === 'cancelled') lines.push('Cancelled.');
-    if (this.phase === 'failed') lines.push('Failed.');
-    if (this.phase === 'done') lines.push(`Done in ${seconds(this.elapsedMs())}.`);
-    return lines.join('\n') || '⚙️ running…';
+    // The furthest step started is what the user is waiting for.
+    const current = [...this.#steps.entries()].sort((a, b) => b[0] - a[0])[0];
+    if (!current) return total > 1 ? `⚙️ Starting: ${total} steps…` : '⚙️ Working on it…';
+    const [step, s] = current;
+    const percent = s.state === 'running' && s.fraction !== undefined ? ` ${Math.round(s.fraction * 100)}%` : '';
+    const words = stepInWords(s.brick, this.#literals.get(step));
+    return total > 1 ? `⚙️ Step ${step} of ${total}: ${words}…${percent}` : `⚙️ ${words.charAt(0).toUpperCase()}${words.slice(1)}…${percent}`;
   }
 }
 

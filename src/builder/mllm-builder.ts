@@ -49,12 +49,21 @@ export class BuilderUnavailableError extends LegoEditError {
   constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
     super('builder-unavailable', message, { retryable: true, ...options });
   }
+
+  /** Where the model was and what failed are for the operator's log; the user learns only that planning is down. */
+  override get userMessage(): string {
+    return 'I can’t reach my planner right now, so I can’t plan edits. Please try again in a few minutes.';
+  }
 }
 
 /** The endpoint refused our credentials or does not serve the model: a configuration problem. */
 export class BuilderConfigError extends LegoEditError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('builder-config', message, options);
+  }
+
+  override get userMessage(): string {
+    return 'I cannot plan edits right now because of a setup problem on my side; the bot’s operator has been told in the log.';
   }
 }
 

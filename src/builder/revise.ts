@@ -23,6 +23,9 @@ export interface Revision {
   readonly rerun?: boolean;
 }
 
+/** A leading "undo that and", "scrap that,", "go back and" of a compound correction. */
+const UNDO_AND = /^(?:undo|revert|scrap|cancel|forget|go back(?: on)?)(?: (?:that|it|this|the last (?:one|edit|change)))?\s*(?:,|;|and then|and|then)\s*/i;
+
 const AGAIN = /^(again|try again|retry|redo|once more|one more time|another (one|try|version|go)|(do|redo) it again)\b/i;
 
 /** Feedback that only asks to run the same request again ("again", "try again"), with nothing to change. */
@@ -110,6 +113,8 @@ function scaleStrength(wf: Workflow, factor: number, feedback: string): Revision
       if (port === 'brightness' && (tooBright || tooDark)) f = (tooBright ? v > 1 : v < 1) ? 0.5 : 1.6;
       const next = Number((zero + (v - zero) * f).toFixed(3));
       const bounded = n.brick === 'BLUR' ? Math.min(0.5, Math.max(0.001, next)) : port === 'hue' ? Math.max(-360, Math.min(360, next)) : Math.max(0, Math.min(4, next));
+      // At a bound already ("saturation 0" made grey): nothing to change in this direction.
+      if (bounded === v) continue;
       workflow = setLiteral(workflow, n.step, port, bounded);
       changed.push(`${n.brick} ${port} ${v} → ${bounded}`);
     }
@@ -189,6 +194,13 @@ function instead(wf: Workflow, feedback: string): Revision | undefined {
     const n = wf.nodes.find((x) => x.brick === brick && typeof literal(x, 'prompt') === 'string');
     if (n) return { workflow: setLiteral(wf, n.step, 'prompt', value), reasoning: `${brick} now uses "${value}".` };
   }
+  // "The truck instead": the same edit on another object.
+  const object = /^(?:on\s+)?(?:the|that|this)\s+([a-z][a-z\s-]*)$/i.exec(value);
+  const seg = [...wf.nodes].reverse().find((n) => n.brick === 'RES' && typeof literal(n, 'prompt') === 'string');
+  if (object && seg && !isColourPhrase(object[1]!) && !isMaterialPhrase(object[1]!)) {
+    const prompt = `the ${object[1]!.trim()}`;
+    return { workflow: setLiteral(wf, seg.step, 'prompt', prompt), reasoning: `RES now looks for "${prompt}" instead of "${String(literal(seg, 'prompt'))}".` };
+  }
   const style = wf.nodes.find((n) => n.brick === 'FLUX-STYLE');
   if (style) return { workflow: setLiteral(wf, style.step, 'style', value.replace(/\s+style$/i, '')), reasoning: `FLUX-STYLE now uses "${value}".` };
   return undefined;
@@ -221,6 +233,20 @@ export function afterEmptyMask(turn: PriorTurn, wf: Workflow): Revision | undefi
   return undefined;
 }
 
+/**
+ * Another version of a plan that gave the same picture when run again (it has no randomness): a wider mask
+ * where it edits inside one, else a stronger setting. `what` says which, for the user; undefined when the
+ * plan has nothing to vary.
+ */
+export function againVariant(request: PlanRequest, wf: Workflow, registry: BrickRegistry): (Revision & { readonly what: string }) | undefined {
+  const ok = (r: Revision | undefined): r is Revision => r !== undefined && revisionProblems(r.workflow, request, registry).length === 0;
+  const wider = resizeMask(wf, registry, request, 1);
+  if (ok(wider)) return { ...wider, what: 'a slightly wider mask' };
+  const stronger = scaleStrength(wf, 1.6, 'stronger');
+  if (ok(stronger)) return { ...stronger, what: 'a stronger setting' };
+  return undefined;
+}
+
 /** Why a revised workflow cannot replace the old one: validation issues and broken rules; empty when it can. */
 export function revisionProblems(workflow: Workflow, request: PlanRequest, registry: BrickRegistry): string[] {
   const provided = providedInputs(request);
@@ -236,7 +262,9 @@ export function revisionProblems(workflow: Workflow, request: PlanRequest, regis
  */
 export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, planFresh: Fresh): Revision {
   const { turn, feedback: rawFeedback } = request.revise!;
-  const feedback = directCommand(normalise(stripPoliteness(rawFeedback.replace(/^(no|nope|nah|hmm+|ugh|ok(ay)?|well)\b[,.!]*\s*/i, '')))).replace(/^(?:no|nope|oops|sorry)\b[,.!]*\s*/i, '');
+  // "Undo that and make the car green instead": the undo is what a revision does anyway (it starts from the same
+  // photo), so the correction is the rest.
+  const feedback = directCommand(normalise(stripPoliteness(rawFeedback.replace(/^(no|nope|nah|hmm+|ugh|ok(ay)?|well)\b[,.!]*\s*/i, '').replace(UNDO_AND, '')))).replace(/^(?:no|nope|oops|sorry)\b[,.!]*\s*/i, '');
   const rules = request.rules ?? [];
   const catalogue = registry.list();
   const previous = turn.workflow;
@@ -278,8 +306,9 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   // Feedback that is itself an edit ("no, make it blue") is planned for the same source image.
   if (feedback) {
     try {
-      const fresh = planFresh(feedback);
-      return { workflow: fresh.workflow, reasoning: `I read "${feedback}" as a new instruction for the same image. ${fresh.reasoning}` };
+      const instruction = feedback.replace(/[,\s]*\binstead\b[.!]*/i, ' ').trim() || feedback;
+      const fresh = planFresh(instruction);
+      return { workflow: fresh.workflow, reasoning: `I read "${instruction}" as a new instruction for the same image. ${fresh.reasoning}` };
     } catch (err) {
       if (!(err instanceof PlanRefusedError)) throw err;
     }

@@ -76,7 +76,15 @@ export class BrickUnavailableError extends PlanFixableError {
   ) {
     super('brick-unavailable', `${brick} cannot run here: ${reason}. ${howToEnable}`);
   }
+
+  /** The operator's hint (which setting enables it) is in `message`, for the log and `lego-edit bricks`; chat users get what they can ask for instead. */
+  override get userMessage(): string {
+    return `I can't make that edit here: it needs a tool this bot has not been set up with. ${ASK_INSTEAD}`;
+  }
 }
+
+/** What a user can ask for when an edit needs something this host lacks: edits every host can run. */
+export const ASK_INSTEAD = 'You can ask for something else, for example "make it black and white" or "make it brighter".';
 
 /** A generative brick that only runs on a configured GPU host. */
 export class NeedsGpuHostError extends BrickUnavailableError {

@@ -1,5 +1,5 @@
 /** What the Executor reports about a single step: its failure, an empty mask, a brick's warning. */
-import { LegoEditError, PlanFixableError, errorMessage } from './errors.ts';
+import { BrickUnavailableError, LegoEditError, PlanFixableError, errorMessage } from './errors.ts';
 import type { BrickKind } from './brick.ts';
 import type { Source } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
@@ -24,6 +24,8 @@ export class StepFailedError extends LegoEditError {
 
   override get userMessage(): string {
     const cause = this.cause;
+    // A tool missing on this host is not about the step: its message says what the user can do.
+    if (cause instanceof BrickUnavailableError) return cause.userMessage;
     return cause instanceof LegoEditError ? `Step ${this.step} (${this.brick}): ${cause.userMessage}` : this.message;
   }
 }

@@ -1,10 +1,10 @@
 /** The conversation commands: undo and redo, reset, rules and forgetting one, history and plan views. */
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
-import { quote } from './format.ts';
+import { formatTimings, quote } from './format.ts';
 import { DamagedImageError } from './storage-errors.ts';
 import type { SessionImages } from './session-images.ts';
 import type { ConversationStates } from './states.ts';
-import type { TurnStore } from './store/turn-store.ts';
+import type { ImageState, TurnStore } from './store/turn-store.ts';
 import type { TurnRunner } from './turn-runner.ts';
 import type { CommandReply, HistoryEntry, Intent, PlanView, RuleEntry } from './types.ts';
 
@@ -41,10 +41,22 @@ export class ConversationCommands {
     const stacks = { current: next, undo: which === 'undo' ? from : to, redo: which === 'undo' ? to : from };
     await this.#store.moveCurrent(convId, stacks, judged?.turnId != null ? { turnId: judged.turnId, image: judged.image, kind: which } : undefined);
     this.#states.apply(conv, stacks);
-    const turn = next.turnId !== null ? await this.#store.turn(convId, next.turnId) : undefined;
-    const what = turn?.text ? ` (${quote(turn.text)})` : '';
-    const text = `${which === 'undo' ? 'Undone' : 'Redone'}: the current image is now the one from turn ${next.turnId ?? '?'}${what}.`;
+    const text = `${which === 'undo' ? 'Back to' : 'Forward again to'} ${await this.describeImage(convId, next)}.`;
     return image ? { ok: true, text, image } : { ok: true, text };
+  }
+
+  /**
+   * What an image of the stacks is, in the user's terms: the result of a turn ("the result of #1 ("make the car
+   * red")") or a photo they sent. A stack entry names the turn that put it there, which for an edit's starting
+   * photo is that edit, so only the turn's outputs say whether it is its result.
+   */
+  async describeImage(convId: number, state: ImageState): Promise<string> {
+    if (state.turnId !== null && (await this.#store.outputs(state.turnId)).includes(state.image)) {
+      const turn = await this.#store.turn(convId, state.turnId);
+      const number = await this.#store.turnNumber(convId, state.turnId);
+      return `the result of #${number}${turn?.text ? ` (${quote(turn.text)})` : ''}`;
+    }
+    return 'your original photo';
   }
 
   async reset(convId: number): Promise<CommandReply> {
@@ -72,14 +84,21 @@ export class ConversationCommands {
 
   async history(convId: number, limit: number): Promise<HistoryEntry[]> {
     const [conv, rows] = await Promise.all([this.#states.get(convId), this.#store.history(convId, limit)]);
-    return [...rows].reverse().map((r) => ({
+    const oldest = rows.at(-1);
+    // A conversation's turns are numbered from 1 in order, so the listed ones count on from the oldest listed.
+    const first = oldest ? await this.#store.turnNumber(convId, oldest.id) : 1;
+    const current = conv.current;
+    // Marked current only when the current image is that turn's result, not the photo it started from.
+    const currentTurn = current?.turnId != null && (await this.#store.outputs(current.turnId)).includes(current.image) ? current.turnId : undefined;
+    return [...rows].reverse().map((r, i) => ({
       turnId: r.id,
+      number: first + i,
       intent: r.intent as Intent,
       instruction: r.text,
       status: r.status,
       ...(r.workflow ? { summary: summariseWorkflow(r.workflow) } : {}),
       createdAt: r.createdAt,
-      current: conv.current?.turnId === r.id,
+      current: currentTurn === r.id,
     }));
   }
 
@@ -88,10 +107,12 @@ export class ConversationCommands {
     if (!row?.workflow) return undefined;
     return {
       turnId: row.id,
+      number: await this.#store.turnNumber(convId, row.id),
       summary: summariseWorkflow(row.workflow),
       workflow: toLegoEditJson(row.workflow),
       builder: row.builder ?? 'unknown',
       ...(row.reasoning ? { reasoning: row.reasoning } : {}),
+      ...(row.trace?.length ? { timings: formatTimings(row.trace) } : {}),
     };
   }
 }

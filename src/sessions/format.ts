@@ -1,4 +1,5 @@
 /** Texts the session manager and the adapters show: history, rules, plans, notices. */
+import type { StepTrace } from '../engine/executor.ts';
 import type { HistoryEntry, PlanView, RuleEntry } from './types.ts';
 
 /** A user's words in a reply, shortened. */
@@ -14,7 +15,7 @@ export function interruptedText(text: string): string {
 export function formatHistory(entries: readonly HistoryEntry[]): string {
   if (!entries.length) return 'No history yet.';
   return entries
-    .map((e) => `#${e.turnId} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
+    .map((e) => `#${e.number} ${e.current ? '* ' : ''}[${e.status}] ${e.instruction ? quote(e.instruction) : '(photo)'}${e.summary ? ` → ${e.summary}` : ''}`)
     .join('\n');
 }
 
@@ -29,5 +30,18 @@ export function formatRules(list: readonly RuleEntry[]): string {
 }
 
 export function formatPlan(view: PlanView): string {
-  return `Plan of turn #${view.turnId} (${view.builder} Builder): ${view.summary}\n${JSON.stringify(view.workflow, null, 2)}`;
+  return `${planHeading(view)}\n${JSON.stringify(view.workflow, null, 2)}`;
+}
+
+/** The plan's first lines: which turn, which Builder, the steps and how each ran. */
+export function planHeading(view: PlanView): string {
+  return `Plan of turn #${view.number} (${view.builder} Builder): ${view.summary}${view.timings ? `\n${view.timings}` : ''}`;
+}
+
+/** One line per step that ran: "1 GRAYSCALE 0.2 s", "2 RES cached". */
+export function formatTimings(trace: readonly StepTrace[]): string {
+  return trace
+    .filter((t) => t.status !== 'unused' && t.status !== 'pending')
+    .map((t) => `${t.step} ${t.brick} ${t.status === 'ok' ? (t.cache === 'hit' ? 'cached' : `${((t.durationMs ?? 0) / 1000).toFixed(1)} s`) : t.status}`)
+    .join('\n');
 }

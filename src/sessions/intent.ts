@@ -57,6 +57,8 @@ const FEEDBACK: readonly RegExp[] = [
   /\bnot (enough|strong enough|bright enough|dark enough)\b/i,
   /^(again|try again|once more|one more time|another (one|try|version|go)|(do|redo) it again|the other one|other one)\b/i,
   /\binstead\b/i,
+  // A compound correction: "undo that and make it black and white" re-plans the last edit's photo.
+  /^(?:undo|revert|scrap|go back(?: on)?)(?: (?:that|it|this|the last (?:one|edit|change)))?\s*(?:,|;|and then|and|then)\s*\S/i,
 ];
 
 /** "in all my chats", "everywhere": the scope of a rule, said before or after it. */
@@ -83,11 +85,24 @@ function isNoise(text: string): boolean {
   return text.replace(/[\p{P}\p{S}\s]/gu, '').length < 2;
 }
 
+/** How a message that is only a rule starts. */
+const RULE_OPENING = /^(?:(?:in|for|across) (?:all|every) |everywhere\b|from now on\b|never\b|don'?t\b|do not\b|always\b|avoid\b|prefer\b|i'?d rather\b|no more\b)/i;
+
+/** A standing rule ("never use FLUX-STYLE", "… in all my chats"), or undefined. */
+function ruleOf(t: string, ctx: IntentContext): Classified | undefined {
+  // The scope is read off first, so the rule's own text (shown in /rules) is the rule alone.
+  const scoped = EVERYWHERE.test(t) ? t.replace(EVERYWHERE, ' ').trim() : undefined;
+  const rule = parseRule(scoped ?? t, ctx.bricks);
+  return rule ? { intent: 'rule', rule, ...(scoped !== undefined ? { everywhere: true } : {}) } : undefined;
+}
+
 export function classify(text: string | undefined, ctx: IntentContext): Classified {
   const t = (text ?? '').trim().replace(/\s+/g, ' ');
   if (ctx.hasImage) {
     if (!t || isNoise(t)) return { intent: 'ask-what-to-do', question: 'What should I do with this photo? For example: "make it black and white".' };
-    return { intent: 'edit' };
+    // A rule is a rule whenever it comes, with a photo too: the photo is kept for the next instruction.
+    // Only when the words are the rule alone ("never use FLUX-STYLE"), not an instruction that carries one.
+    return (RULE_OPENING.test(t) ? ruleOf(t, ctx) : undefined) ?? { intent: 'edit' };
   }
   if (!t) return { intent: 'clarify', question: 'Send me a photo with an instruction, for example "make it black and white".' };
   for (const c of COMMANDS) if (c.re.test(t)) return { intent: c.intent };
@@ -97,10 +112,8 @@ export function classify(text: string | undefined, ctx: IntentContext): Classifi
   if (SMALL_TALK.test(t)) return { intent: 'clarify', question: `${/^(hi|hello|hey|good (morning|afternoon|evening))/i.test(t) ? 'Hello!' : 'Glad to help.'} Send a photo with an instruction, or tell me what to change next. ${EXAMPLES}` };
   if (QUESTION_OR_HELP.test(t)) return { intent: 'clarify', question: `I edit photos from instructions. ${EXAMPLES} "show plan" shows how I did the last edit.` };
 
-  // The scope is read off first, so the rule's own text (shown in /rules) is the rule alone.
-  const scoped = EVERYWHERE.test(t) ? t.replace(EVERYWHERE, ' ').trim() : undefined;
-  const rule = parseRule(scoped ?? t, ctx.bricks);
-  if (rule) return { intent: 'rule', rule, ...(scoped !== undefined ? { everywhere: true } : {}) };
+  const rule = ruleOf(t, ctx);
+  if (rule) return rule;
 
   if (BARE_FEEDBACK.test(t) || isNoise(t)) {
     return ctx.hasLastTurn

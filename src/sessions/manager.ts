@@ -306,7 +306,10 @@ export class DbSessionManager implements SessionManager {
             if (classified.everywhere && message.sharedIdentity) {
               await emit({ type: 'info', turnId, text: 'You write anonymously here (as the group or a channel), so I keep this rule to this chat only.' });
             }
-            const replan = await this.#runner.applyRule(key, convId, turnId, classified.rule!, classified.everywhere === true && !message.sharedIdentity, emit);
+            // A photo sent with a rule becomes the image to edit; the last edit (of another photo) is not re-planned.
+            if (upload) await this.#states.push(await this.#states.get(convId), [{ image: upload.sha, turnId }]);
+            const everywhere = classified.everywhere === true && !message.sharedIdentity;
+            const replan = await this.#runner.applyRule(key, convId, turnId, classified.rule!, everywhere, emit, upload === undefined);
             if (!replan) return { intent, turnId, status: 'done' };
           }
           const status = await this.#runner.run({ conversationId: convId, turnId, intent, text, key, upload, replyTarget }, job.controller.signal, emit);
@@ -371,7 +374,9 @@ export class DbSessionManager implements SessionManager {
   }
 
   async forgetRule(key: ConversationKey, index: number): Promise<CommandReply> {
-    return this.#queued(key, { ok: false, text: 'You have no rules to forget.' }, (id) => this.#commands.forgetRule(id, index));
+    // A chat not started yet lists the user's rules for all chats (rules()), so forgetting one may start it.
+    const convId = await this.#states.conversationId(key);
+    return this.#queue.enqueue(convId, () => this.#commands.forgetRule(convId, index));
   }
 
   async reset(key: ConversationKey): Promise<CommandReply> {
@@ -385,7 +390,9 @@ export class DbSessionManager implements SessionManager {
 
   async rules(key: ConversationKey): Promise<readonly RuleEntry[]> {
     const convId = await this.#states.find(key);
-    return convId === undefined ? [] : this.#commands.rules(convId);
+    if (convId !== undefined) return this.#commands.rules(convId);
+    // A chat not started yet already has the user's rules for all their chats.
+    return (await this.#store.rulesEverywhere(key.platform, key.userId)).map((r, i) => ({ index: i + 1, text: r.rule.text, kind: r.rule.kind, everywhere: true }));
   }
 
   async showPlan(key: ConversationKey, turnId?: number): Promise<PlanView | undefined> {

@@ -7,9 +7,9 @@
  */
 import type { Logger } from 'pino';
 import type { Builder, Plan, PlanRequest, PriorTurn, Rule } from '../builder/builder.ts';
-import { isPlainAgain } from '../builder/revise.ts';
+import { againVariant, isPlainAgain } from '../builder/revise.ts';
 import { checkRules, describeRule } from '../builder/rules.ts';
-import { LegoEditError, errorMessage } from '../engine/errors.ts';
+import { BrickUnavailableError, LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { ExecutorEvent } from '../engine/events.ts';
 import type { Executor } from '../engine/executor.ts';
 import { encodeImage } from '../engine/image-io.ts';
@@ -19,6 +19,7 @@ import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.
 import { type PlanRecord, plainTrace, runPipeline } from '../pipeline/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import { SessionError } from './errors.ts';
+import { whatWasDone } from './caption.ts';
 import { quote } from './format.ts';
 import type { Retention } from './retention.ts';
 import type { SessionImages } from './session-images.ts';
@@ -49,6 +50,10 @@ export interface TurnToRun {
 }
 
 export type Emit = (e: SessionEvent) => Promise<void>;
+
+type OkOutcome = Extract<Awaited<ReturnType<Executor['run']>>, { status: 'ok' }>;
+
+const SAME_EVERY_TIME = 'This edit gives the same picture every time';
 
 export interface TurnRunnerOptions {
   readonly store: TurnStore;
@@ -93,6 +98,12 @@ export class TurnRunner {
     let planned: { instruction: string; workflow: Plan['workflow'] } | undefined;
     const finish = async (status: TurnStatus, extra: FinishFields = {}): Promise<TurnStatus> => {
       await store.finishTurn(turnId, status, extra);
+      // The photo the user gave stays the current image until something replaces it, whatever happened to this turn.
+      const photo = turn.intent === 'edit' ? turn.upload : undefined;
+      if (status !== 'done' && photo && conv.current?.image !== photo.sha) {
+        await states.push(conv, [{ image: photo.sha, turnId }]);
+        if (photo.mask || photo.reference) conv.wordless.add(turnId);
+      }
       const workflow = planned?.workflow ?? extra.workflow;
       if (workflow) {
         conv.lastPlanned = turnId;
@@ -110,6 +121,8 @@ export class TurnRunner {
       const err = storageFailure(raw) ?? raw;
       const known = err instanceof LegoEditError;
       if (!known) this.#o.logger.error({ err, turnId }, 'turn failed unexpectedly');
+      // The error's own message carries what an operator needs (a setting, a host); the user sees its userMessage.
+      else this.#o.logger.warn({ code: err.code, err: err.message, turnId }, 'turn failed');
       const code = known ? err.code : 'internal';
       const userMessage = known ? err.userMessage : 'Something went wrong on my side; your earlier images are safe. Please try again.';
       const s = await finish('failed', { errorCode: code, errorMessage: known ? err.message : errorMessage(err), ...extra });
@@ -129,6 +142,7 @@ export class TurnRunner {
       if (signal.aborted) return cancelled();
 
       const rules = conv.rules.map((r) => r.rule);
+      let repairing: LegoEditError | undefined;
       const request: PlanRequest = {
         image: target.image,
         instruction: target.instruction,
@@ -150,6 +164,12 @@ export class TurnRunner {
         logger: this.#o.logger,
         run: (plan) => this.#o.executor.run(plan.workflow, inputs, { signal, reuseCache: !plan.rerun, onEvent: (e) => void stepEvent(turnId, e, emit) }),
         onPlanned: async (plan, record) => {
+          // Said only now that another plan really follows the failed one.
+          if (repairing) {
+            const why = repairing instanceof BrickUnavailableError ? 'One tool of that plan is not set up here.' : repairing.userMessage;
+            await emit({ type: 'info', turnId, text: `${why} Trying another way…` });
+          }
+          repairing = undefined;
           await store.markRunning(turnId, planFields(plan, record));
           planned = { instruction: target.instruction, workflow: plan.workflow };
           conv.lastPlanned = turnId;
@@ -162,7 +182,9 @@ export class TurnRunner {
             steps: plan.workflow.nodes.length,
           });
         },
-        onRepairing: (error) => emit({ type: 'info', turnId, text: `${error.userMessage} Trying another plan…` }),
+        onRepairing: (error) => {
+          repairing = error;
+        },
       });
       switch (result.status) {
         case 'cancelled':
@@ -174,15 +196,37 @@ export class TurnRunner {
         case 'ran':
           break;
       }
-      const { outcome, plan } = result;
-      const runMs = Math.round(outcome.durationMs);
-      const trace = outcome.trace.map(plainTrace);
-      if (outcome.status === 'cancelled') return cancelled({ trace, runMs });
-      if (outcome.status === 'failed') {
+      let { outcome, plan } = result;
+      const ended = async (o: Exclude<typeof outcome, { status: 'ok' }>): Promise<TurnStatus> => {
+        const runMs = Math.round(o.durationMs);
+        const trace = o.trace.map(plainTrace);
+        if (o.status === 'cancelled') return cancelled({ trace, runMs });
         const attempts = result.record.attempts;
-        return fail(outcome.error, { trace, runMs, attempts: attempts.length ? [...attempts] : null });
+        return fail(o.error, { trace, runMs, attempts: attempts.length ? [...attempts] : null });
+      };
+      if (outcome.status !== 'ok') return ended(outcome);
+      let encoded = await this.#encode(outcome);
+      const warnings: string[] = [];
+      // "Again" on a plan with no randomness gives the same picture: never send it twice. A variant, where the
+      // plan has something to vary, is the different result the user asked for.
+      if (plan.rerun && target.revisesTurnId !== null && (await this.#sameOutputs(target.revisesTurnId, encoded.results))) {
+        const variant = againVariant(request, plan.workflow, this.#o.registry);
+        if (!variant) {
+          await finish('done', { trace: outcome.trace.map(plainTrace), runMs: Math.round(outcome.durationMs) });
+          await emit({ type: 'info', turnId, text: `${SAME_EVERY_TIME} and there is nothing in it I can vary, so I did not send the same picture again. Tell me what to change instead, e.g. "stronger", "too much" or "the other one".` });
+          return 'done';
+        }
+        plan = { ...plan, workflow: variant.workflow, reasoning: variant.reasoning, rerun: false };
+        await store.markRunning(turnId, planFields(plan, result.record));
+        planned = { instruction: target.instruction, workflow: plan.workflow };
+        await emit({ type: 'planned', turnId, summary: summariseWorkflow(plan.workflow), workflow: toLegoEditJson(plan.workflow), builder: plan.builder, steps: plan.workflow.nodes.length });
+        // The steps the variant shares with the plan just run come from the cache.
+        outcome = await this.#o.executor.run(plan.workflow, inputs, { signal, reuseCache: true, onEvent: (e) => void stepEvent(turnId, e, emit) });
+        if (outcome.status !== 'ok') return ended(outcome);
+        encoded = await this.#encode(outcome);
+        warnings.push(`${SAME_EVERY_TIME}, so this one uses ${variant.what}.`);
       }
-      return await this.#commit(turn, conv, target, plan, outcome, emit);
+      return await this.#commit(turn, conv, target, plan, outcome, encoded, warnings, emit);
     } catch (err) {
       if (signal.aborted) return cancelled();
       return fail(err);
@@ -238,11 +282,9 @@ export class TurnRunner {
     };
   }
 
-  async #commit(turn: TurnToRun, conv: ConversationState, target: Target, plan: Plan, outcome: Extract<Awaited<ReturnType<Executor['run']>>, { status: 'ok' }>, emit: Emit): Promise<TurnStatus> {
-    const { store, states, images, blobs } = this.#o;
-    const { turnId } = turn;
-    const runMs = Math.round(outcome.durationMs);
-    const trace = outcome.trace.map(plainTrace);
+  /** A run's images encoded and put in the blob store, and its text outputs. */
+  async #encode(outcome: OkOutcome): Promise<{ readonly results: ResultImage[]; readonly texts: string[] }> {
+    const { images, blobs } = this.#o;
     const results: ResultImage[] = [];
     const texts: string[] = [];
     for (const v of outcome.results) {
@@ -255,10 +297,25 @@ export class TurnRunner {
       results.push({ bytes, format: 'png', sha256: sha, width: v.width, height: v.height });
       if (v.kind === 'image') images.remember(sha, v);
     }
-    const warnings = outcome.warnings.map((w) => w.userMessage);
-    if (plan.rerun && target.revisesTurnId !== null && (await this.#sameOutputs(target.revisesTurnId, results))) {
-      warnings.push('Same result as before: every tool in this plan gives the same output for the same photo. Tell me what to change instead, e.g. "the other one", "too much" or "darker instead".');
-    }
+    return { results, texts };
+  }
+
+  async #commit(
+    turn: TurnToRun,
+    conv: ConversationState,
+    target: Target,
+    plan: Plan,
+    outcome: OkOutcome,
+    encoded: { readonly results: ResultImage[]; readonly texts: string[] },
+    notes: readonly string[],
+    emit: Emit,
+  ): Promise<TurnStatus> {
+    const { store, states, images, blobs } = this.#o;
+    const { turnId } = turn;
+    const runMs = Math.round(outcome.durationMs);
+    const trace = outcome.trace.map(plainTrace);
+    const { results, texts } = encoded;
+    const warnings = [...notes, ...outcome.warnings.map((w) => w.userMessage)];
     const next = results.length
       ? states.nextStacks(conv, [...(target.pushSource ? [{ image: target.sourceSha, turnId }] : []), { image: results[0]!.sha256, turnId }])
       : undefined;
@@ -277,7 +334,8 @@ export class TurnRunner {
     // A concurrent prune may have removed a blob this turn just linked; put it back.
     for (const r of results) if (!(await blobs.has(r.sha256))) await blobs.put(r.bytes);
 
-    const caption = [summariseWorkflow(plan.workflow), ...warnings].join('\n');
+    // For people: what was done and any honest warning; the plan and its timings are behind "Show plan".
+    const caption = [whatWasDone(plan.workflow, target.instruction), ...warnings].join('\n');
     await emit({ type: 'result', turnId, images: results, texts, caption });
     if (++conv.turnsSincePrune >= this.#o.settings.pruneEvery || this.#o.retention.overLimit) {
       conv.turnsSincePrune = 0;
@@ -288,22 +346,34 @@ export class TurnRunner {
 
   /**
    * Stores the rule, then decides whether the last edit must be re-planned under it (turn `turnId`
-   * revises it) or already complies (the turn ends here). Returns whether to re-plan.
+   * revises it) or already complies (the turn ends here). Returns whether to re-plan; never when
+   * `replanLast` is false (the rule came with a new photo, which the next instruction edits).
    */
-  async applyRule(key: ConversationKey, convId: number, turnId: number, rule: Rule, everywhere: boolean, emit: Emit): Promise<boolean> {
+  async applyRule(key: ConversationKey, convId: number, turnId: number, rule: Rule, everywhere: boolean, emit: Emit, replanLast = true): Promise<boolean> {
     const { store } = this.#o;
     await this.#o.states.addRule(convId, key, rule, everywhere);
     const where = everywhere ? ' in all your chats' : '';
-    const last = await this.lastPlanned(convId);
-    const complies = last?.workflow && checkRules(last.workflow, [rule], this.#o.registry.list()).length === 0;
-    if (!last?.workflow || complies) {
+    const stored = `Rule stored: ${describeRule(rule)}.`;
+    const last = replanLast ? await this.lastPlanned(convId) : undefined;
+    const done = async (text: string): Promise<false> => {
       await store.finishTurn(turnId, 'done');
-      const already = complies ? ` Your last edit (${quote(last.instruction || last.text)}) already follows it.` : '';
-      await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}. It applies to every edit${where} from now on.${already}` });
+      await emit({ type: 'info', turnId, text });
       return false;
+    };
+    if (!replanLast) return done(`${stored} It applies to every edit${where} from now on. Now tell me what to change in your photo.`);
+    if (!last?.workflow) return done(`${stored} It applies to every edit${where} from now on.`);
+    const what = quote(last.instruction || last.text);
+    if (rule.kind === 'prefer') {
+      // A preference never makes a plan wrong, so "already follows it" would claim what no check showed: say what the last edit used.
+      const used = [...new Set(last.workflow.nodes.map((n) => n.brick))];
+      const uses = used.includes(rule.brick.toUpperCase()) ? `used ${used.join(', ')}` : `did not use ${rule.brick}`;
+      return done(`${stored} It applies to the next edits${where}; your last edit (${what}) ${uses}.`);
+    }
+    if (checkRules(last.workflow, [rule], this.#o.registry.list()).length === 0) {
+      return done(`${stored} It applies to every edit${where} from now on. Your last edit (${what}) already follows it.`);
     }
     await store.setRevises(turnId, last.id);
-    await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}${where ? `, for every edit${where}` : ''}. Re-planning your last edit (${quote(last.instruction || last.text)}) under it.` });
+    await emit({ type: 'info', turnId, text: `Rule stored: ${describeRule(rule)}${where ? `, for every edit${where}` : ''}. Re-planning your last edit (${what}) under it.` });
     return true;
   }
 

@@ -126,12 +126,14 @@ export interface HandleOutcome {
 
 export interface HistoryEntry {
   readonly turnId: number;
+  /** The turn's number in this conversation, as users see it ("#1" is its first turn). */
+  readonly number: number;
   readonly intent: Intent;
   readonly instruction: string;
   readonly status: TurnStatus;
   readonly summary?: string;
   readonly createdAt: Date;
-  /** Whether this turn's result is the current image. */
+  /** Whether this turn's result is the current image (not when the photo it started from is). */
   readonly current: boolean;
 }
 
@@ -153,10 +155,14 @@ export interface CommandReply {
 
 export interface PlanView {
   readonly turnId: number;
+  /** The turn's number in this conversation, as users see it. */
+  readonly number: number;
   readonly summary: string;
   readonly workflow: LegoEditJson;
   readonly builder: string;
   readonly reasoning?: string;
+  /** How each step ran, when the turn ran: "1 GRAYSCALE 0.2 s", for people who open the plan. */
+  readonly timings?: string;
 }
 
 export interface SessionManager {

@@ -6,6 +6,7 @@
 import { DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { TelegramAdapter } from '../../adapters/telegram/telegram-adapter.ts';
 import { silentLogger } from '../../src/logger.ts';
+import type { SessionManager } from '../../src/sessions/types.ts';
 import { waitUntil } from '../fakes/chat-platform-http.ts';
 import { FakeDiscordServer, type DiscordMessage } from '../fakes/discord-server.ts';
 import { FakeTelegramBotApi, type StoredMessage } from '../fakes/telegram-bot-api.ts';
@@ -24,9 +25,15 @@ export interface Answer {
   readonly message: unknown;
 }
 
+export interface EditOptions {
+  readonly declaredSize?: number;
+  /** Resolve on the first answer this accepts (a status message too), instead of the outcome. */
+  readonly until?: (a: Answer) => boolean;
+}
+
 export interface ChatUser {
   /** A photo with an instruction (Telegram: a captioned photo; Discord: /edit); resolves on its outcome, a result with buttons or a ⚠️ or ⏳ line. */
-  edit(photo: Buffer, instruction: string, options?: { readonly declaredSize?: number }): Promise<Answer>;
+  edit(photo: Buffer, instruction: string, options?: EditOptions): Promise<Answer>;
   /** A reply to one of the bot's answers; resolves on its outcome. */
   reply(to: Answer, text: string): Promise<Answer>;
   command(name: string): Promise<Answer>;
@@ -38,16 +45,25 @@ export interface ChatPlatform {
   readonly name: string;
   /** A new user, with a conversation of their own. */
   user(): ChatUser;
+  /** The connection to the platform is lost and stays lost (Telegram's API unreachable, Discord's gateway cut). */
+  loseConnection(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const MAX_IMAGE_BYTES = 200_000;
-const isOutcome = (a: Answer): boolean => a.actions.includes('undo') || /⚠️|⏳/.test(a.text);
+// A status that says the message is queued behind the last turn (still finishing its bookkeeping) is not an outcome.
+const isOutcome = (a: Answer): boolean => a.actions.includes('undo') || /⚠️/.test(a.text) || (/⏳/.test(a.text) && !/Queued/.test(a.text));
 
-export async function telegramPlatform(bot: BotSessions): Promise<ChatPlatform> {
+/** What a platform is opened with: the bot's sessions, and optionally another session manager in front of them. */
+export interface PlatformOptions {
+  readonly sessions?: SessionManager;
+}
+
+export async function telegramPlatform(bot: BotSessions, options: PlatformOptions = {}): Promise<ChatPlatform> {
   const fake = await FakeTelegramBotApi.start();
-  const adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, sessions: bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: MAX_IMAGE_BYTES, logger: silentLogger, progressIntervalMs: 0 });
+  const adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, sessions: options.sessions ?? bot.sessions.manager, registry: bot.rt.registry, maxImageBytes: MAX_IMAGE_BYTES, logger: silentLogger, progressIntervalMs: 0 });
   await adapter.start();
+  let lost = false;
   let nextId = 71_000;
   const data = (m: StoredMessage): string[] => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data ?? '');
   // One answer may span messages (a plan's picture and its JSON document); the one with buttons is the one to act on.
@@ -63,10 +79,11 @@ export async function telegramPlatform(bot: BotSessions): Promise<ChatPlatform> 
     user() {
       const me = fake.user(nextId++);
       const chat = fake.privateChat(me);
-      const outcomeAfter = async (sent: StoredMessage): Promise<Answer> =>
-        answerOf([await fake.waitForBotMessage(chat.id, (m) => isOutcome(answerOf([m])), { afterId: sent.message_id })]);
+      const outcomeAfter = async (sent: StoredMessage, until = isOutcome): Promise<Answer> =>
+        answerOf([await fake.waitForBotMessage(chat.id, (m) => until(answerOf([m])), { afterId: sent.message_id })]);
       return {
-        edit: (photo, instruction, options = {}) => outcomeAfter(fake.sendPhoto(me, chat, photo, instruction, options.declaredSize !== undefined ? { declaredSize: options.declaredSize } : {})),
+        edit: (photo, instruction, options = {}) =>
+          outcomeAfter(fake.sendPhoto(me, chat, photo, instruction, options.declaredSize !== undefined ? { declaredSize: options.declaredSize } : {}), options.until),
         reply: (to, text) => outcomeAfter(fake.sendText(me, chat, text, { replyTo: (to.message as StoredMessage).message_id })),
         async command(name) {
           const sent = fake.sendText(me, chat, `/${name}`);
@@ -90,21 +107,25 @@ export async function telegramPlatform(bot: BotSessions): Promise<ChatPlatform> 
         },
       };
     },
+    async loseConnection() {
+      lost = true;
+      await fake.stop();
+    },
     async stop() {
       await adapter.stop(2000);
-      await fake.stop();
+      if (!lost) await fake.stop();
     },
   };
 }
 
-export async function discordPlatform(bot: BotSessions): Promise<ChatPlatform> {
+export async function discordPlatform(bot: BotSessions, options: PlatformOptions = {}): Promise<ChatPlatform> {
   const fake = await FakeDiscordServer.start();
   const adapter = new DiscordAdapter({
     token: fake.token,
     appId: fake.appId,
     apiUrl: fake.apiUrl,
     guildId: fake.guildId,
-    sessions: bot.sessions.manager,
+    sessions: options.sessions ?? bot.sessions.manager,
     registry: bot.rt.registry,
     maxImageBytes: MAX_IMAGE_BYTES,
     logger: silentLogger,
@@ -127,7 +148,8 @@ export async function discordPlatform(bot: BotSessions): Promise<ChatPlatform> {
       return {
         async edit(photo, instruction, options = {}) {
           const image = { bytes: photo, name: 'photo.png', contentType: 'image/png', ...(options.declaredSize !== undefined ? { declaredSize: options.declaredSize } : {}) };
-          return answerOf(await fake.waitForOriginal(fake.slashCommand(me, 'edit', { image, instruction }), (m) => isOutcome(answerOf(m))));
+          const until = options.until ?? isOutcome;
+          return answerOf(await fake.waitForOriginal(fake.slashCommand(me, 'edit', { image, instruction }), (m) => until(answerOf(m))));
         },
         async reply(to, text) {
           const sent = fake.sendMessage(me, text, { replyTo: to.message as DiscordMessage });
@@ -143,6 +165,9 @@ export async function discordPlatform(bot: BotSessions): Promise<ChatPlatform> {
           return answerOf(await fake.waitForOriginal(token, (m) => m.id !== pressed.id && until(answerOf(m))));
         },
       };
+    },
+    async loseConnection() {
+      fake.dropGateway();
     },
     async stop() {
       await adapter.stop(2000);

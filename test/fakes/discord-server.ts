@@ -77,7 +77,12 @@ export interface FakeDiscordOptions {
   readonly appId?: string;
   readonly guildId?: string;
   readonly channelId?: string;
+  /** Whether the app has the privileged Message Content intent enabled in the portal (default true); without it, identifying with it closes 4014. */
+  readonly messageContentIntent?: boolean;
 }
+
+/** The gateway intent bit of Message Content (1 << 15). */
+const MESSAGE_CONTENT_INTENT = 1 << 15;
 
 export interface UserFile {
   readonly bytes: Buffer;
@@ -128,6 +133,9 @@ export class FakeDiscordServer {
   readonly #chunked = new Set<string>();
   #seq = 0;
   #identified = false;
+  readonly #messageContentIntent: boolean;
+  /** While true, the gateway is gone: sockets are dropped and new ones refused (a lost connection). */
+  #gatewayDown = false;
   #port = 0;
 
   private constructor(options: FakeDiscordOptions) {
@@ -135,6 +143,7 @@ export class FakeDiscordServer {
     this.appId = options.appId ?? snowflake();
     this.guildId = options.guildId ?? snowflake();
     this.channelId = options.channelId ?? snowflake();
+    this.#messageContentIntent = options.messageContentIntent ?? true;
     this.bot = { id: this.appId, username: 'lego-edit', discriminator: '0', global_name: 'Lego-Edit', avatar: null, bot: true };
     this.#server = createServer((req, res) => {
       this.#route(req, res).catch((err: unknown) => {
@@ -276,20 +285,34 @@ export class FakeDiscordServer {
 
   // ---- gateway ----------------------------------------------------------
 
+  /** The gateway connection is lost and stays lost: open sockets are cut without a close frame, new ones refused. */
+  dropGateway(): void {
+    this.#gatewayDown = true;
+    for (const s of this.#sockets) s.terminate();
+  }
+
   #onConnection(socket: WebSocket): void {
+    if (this.#gatewayDown) {
+      socket.terminate();
+      return;
+    }
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null }));
     socket.on('message', (raw) => {
       const payload = JSON.parse(String(raw)) as { op: number; d: unknown };
       if (payload.op === 1) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
-      else if (payload.op === 2) this.#identify(socket, payload.d as { token?: string });
+      else if (payload.op === 2) this.#identify(socket, payload.d as { token?: string; intents?: number });
     });
   }
 
-  #identify(socket: WebSocket, d: { token?: string }): void {
+  #identify(socket: WebSocket, d: { token?: string; intents?: number }): void {
     if (d.token !== this.token && d.token !== `Bot ${this.token}`) {
       socket.close(4004, 'Authentication failed.');
+      return;
+    }
+    if (!this.#messageContentIntent && ((d.intents ?? 0) & MESSAGE_CONTENT_INTENT) !== 0) {
+      socket.close(4014, 'Disallowed intent(s).');
       return;
     }
     this.#identified = true;

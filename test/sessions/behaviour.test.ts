@@ -245,17 +245,32 @@ describe('session manager behaviour', () => {
     expect((await h.database.db.select().from(conversations))[0]!.current?.image).toBe(sha256Hex(photo));
   });
 
-  it('"again" after a good result runs the same plan afresh and says when the result is unchanged', async () => {
+  it('"again" on a plan with no randomness says so and runs a stronger variant, never the same picture', async () => {
     h = await openHarness('pglite', { memory: true });
     const first = recorder();
     const done = await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), first.listener);
     const again = recorder();
     const out = await h.manager.handle(message('ann', 'try again', undefined, { replyTo: { turnId: done.turnId! } }), again.listener);
     expect(out.status).toBe('done');
-    expect(again.of('step-finished').map((e) => e.cached)).toEqual([false]);
+    // The same plan is run afresh once; its picture equals the last one, so a variant runs.
+    expect(again.of('planned').map((e) => e.summary)).toEqual(['ADJUST(1.3)', 'ADJUST(1.48)']);
     const result = again.of('result')[0]!;
-    expect(result.images[0]!.sha256).toBe(first.of('result')[0]!.images[0]!.sha256);
-    expect(result.caption).toMatch(/Same result as before/);
+    const before = first.of('result')[0]!.images[0]!;
+    expect(result.images[0]!.sha256).not.toBe(before.sha256);
+    expect((await meanAndSpread(result.images[0]!.bytes)).mean).toBeGreaterThan((await meanAndSpread(before.bytes)).mean);
+    expect(result.caption).toMatch(/This edit gives the same picture every time, so this one uses a stronger setting\./);
+  });
+
+  it('"again" on a plan with nothing to vary says so and sends no second copy of the picture', async () => {
+    h = await openHarness('pglite', { memory: true });
+    const done = await h.manager.handle(message('ann', 'make it black and white', await gradientPng()), () => {});
+    const current = (await h.database.db.select().from(conversations))[0]!.current;
+    const again = recorder();
+    const out = await h.manager.handle(message('ann', 'again', undefined, { replyTo: { turnId: done.turnId! } }), again.listener);
+    expect(out.status).toBe('done');
+    expect(again.of('result')).toHaveLength(0);
+    expect(again.of('info').at(-1)!.text).toMatch(/^This edit gives the same picture every time and there is nothing in it I can vary, so I did not send the same picture again\. Tell me what to change instead/);
+    expect((await h.database.db.select().from(conversations))[0]!.current).toEqual(current);
   });
 
   it('a step that fails ends the turn with the step named, keeping the current image and the trace', async () => {

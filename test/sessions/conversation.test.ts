@@ -150,7 +150,7 @@ function conversationSuite(kind: DbKind): void {
     const r = recorder();
     await h.manager.handle(message('ann', 'undo'), r.listener);
     const undone = r.of('result')[0]!;
-    expect(undone.caption).toMatch(/^Undone/);
+    expect(undone.caption).toBe('Back to the result of #1 ("make it brighter").');
     const afterUndo = await convRow();
     expect(afterUndo.current).not.toEqual(current);
     expect(afterUndo.redoStack.at(-1)).toEqual(current);
@@ -159,6 +159,7 @@ function conversationSuite(kind: DbKind): void {
     const redo = await h.manager.redo(key);
     expect(redo.ok).toBe(true);
     expect(redo.image?.sha256).toBe(current.image);
+    expect(redo.text).toBe('Forward again to the result of #2 ("no, make it darker instead").');
     expect((await convRow()).current).toEqual(current);
     expect((await h.manager.redo(key)).text).toBe('Nothing to redo.');
   });

@@ -41,7 +41,7 @@ describe('repair after a failed run', () => {
     expect(failed.workflow?.nodes[0]?.brick).toBe('RES');
     expect(failed.trace?.filter((t) => t.brick === 'RES' && t.emptyMasks.length > 0)).not.toEqual([]);
 
-    expect(r.of('info')[0]!.text).toMatch(/found nothing.*Trying another plan/);
+    expect(r.of('info')[0]!.text).toMatch(/found nothing.*Trying another way…$/);
     expect(r.of('planned').map((p) => p.summary)).toEqual([expect.stringMatching(/^RES/), 'GRAYSCALE']);
     expect((await meanAndSpread(r.of('result')[0]!.images[0]!.bytes)).channelSpread).toBeLessThan(1);
 
@@ -85,7 +85,8 @@ describe('the RUN_REPAIRS setting in chat', () => {
       const out = await h.manager.handle(message('ivy', 'remove the unicorn', await gradientPng()), r.listener);
       expect(out.status).toBe('failed');
       expect(failures).toHaveLength(repairs);
-      expect(r.of('info').filter((i) => /Trying another plan/.test(i.text))).toHaveLength(repairs);
+      // Said once per new plan that really runs, never before a failure that ends the turn.
+      expect(r.of('info').filter((i) => /Trying another way/.test(i.text))).toHaveLength(repairs);
       expect(r.of('planned')).toHaveLength(repairs + 1);
       expect(r.of('error')[0]!.code).toBe('empty-mask');
     } finally {

@@ -126,5 +126,7 @@ export function registerServe(program: Command): void {
       await rt.remote.close();
       await rt.pool?.close();
       logger.info('stopped');
+      // A client library may keep a timer alive (a reconnect after a lost connection): it must not keep the process up.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     });
 }

@@ -35,6 +35,10 @@ export class WorkerAuthError extends LegoEditError {
   constructor(message = 'The GPU worker refused the request: LEGO_EDIT_WORKER_TOKEN does not match the worker’s token.') {
     super('worker-auth', message);
   }
+
+  override get userMessage(): string {
+    return 'I cannot reach the computer that runs this edit because of a setup problem on my side. Please try again later.';
+  }
 }
 
 /** A payload exceeded the configured cap. */

@@ -18,6 +18,7 @@ import type {
   NewTurn,
   Notice,
   PlanFields,
+  RuleRecord,
   Stacks,
   TurnRecord,
   TurnStore,
@@ -193,6 +194,14 @@ export class DrizzleTurnStore implements TurnStore {
     return rows.map(toTurn);
   }
 
+  async turnNumber(convId: number, turnId: number): Promise<number> {
+    const [row] = await this.#db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(turns)
+      .where(and(eq(turns.conversationId, convId), sql`${turns.id} <= ${turnId}`));
+    return Number(row?.n ?? 0);
+  }
+
   async startPlanning(turnId: number, p: { instruction: string; revisesTurnId: number | null; inputs: InputImages & { image: string } }): Promise<void> {
     const mask = p.inputs.mask ?? null;
     const reference = p.inputs.reference ?? null;
@@ -306,6 +315,15 @@ export class DrizzleTurnStore implements TurnStore {
 
   async deleteRule(ruleId: number): Promise<void> {
     await this.#db.delete(rulesTable).where(eq(rulesTable.id, ruleId));
+  }
+
+  async rulesEverywhere(platform: string, userId: string): Promise<RuleRecord[]> {
+    const rows = await this.#db
+      .select({ id: rulesTable.id, data: rulesTable.data })
+      .from(rulesTable)
+      .where(and(isNull(rulesTable.conversationId), eq(rulesTable.platform, platform), eq(rulesTable.userId, userId)))
+      .orderBy(asc(rulesTable.id));
+    return rows.map((r) => ({ id: r.id, rule: r.data as Rule, scoped: false }));
   }
 
   async totalImageBytes(): Promise<number> {

@@ -15,6 +15,7 @@ import type {
   NewTurn,
   Notice,
   PlanFields,
+  RuleRecord,
   Stacks,
   TurnRecord,
   TurnStore,
@@ -154,6 +155,10 @@ export class MemoryTurnStore implements TurnStore {
       .map(toRecord);
   }
 
+  async turnNumber(convId: number, turnId: number): Promise<number> {
+    return this.#turnsOf(convId).filter((t) => t.id <= turnId).length;
+  }
+
   async startPlanning(turnId: number, p: { instruction: string; revisesTurnId: number | null; inputs: InputImages & { image: string } }): Promise<void> {
     const t = this.#turns.get(turnId);
     if (!t) return;
@@ -221,6 +226,13 @@ export class MemoryTurnStore implements TurnStore {
 
   async deleteRule(ruleId: number): Promise<void> {
     this.#rules.delete(ruleId);
+  }
+
+  async rulesEverywhere(platform: string, userId: string): Promise<RuleRecord[]> {
+    return [...this.#rules.values()]
+      .filter((r) => r.conversationId === null && r.platform === platform && r.userId === userId)
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({ id: r.id, rule: copy(r.rule), scoped: false }));
   }
 
   async totalImageBytes(): Promise<number> {

@@ -152,6 +152,8 @@ export interface TurnStore {
   turn(conversationId: number, turnId: number): Promise<TurnRecord | undefined>;
   /** Newest first. */
   history(conversationId: number, limit: number): Promise<readonly TurnRecord[]>;
+  /** The turn's number within its conversation, as its user sees it (#1 is the conversation's first turn). */
+  turnNumber(conversationId: number, turnId: number): Promise<number>;
   /** Planning starts: what is planned on which image (inputs not linked yet are linked). */
   startPlanning(turnId: number, p: { readonly instruction: string; readonly revisesTurnId: number | null; readonly inputs: InputImages & { readonly image: string } }): Promise<void>;
   markRunning(turnId: number, plan: PlanFields): Promise<void>;
@@ -174,6 +176,8 @@ export interface TurnStore {
   /** `conversationId` null: a rule for all the user's chats on this platform. */
   insertRule(r: { readonly conversationId: number | null; readonly platform: string; readonly userId: string; readonly rule: Rule }): Promise<number>;
   deleteRule(ruleId: number): Promise<void>;
+  /** The user's rules for all their chats on this platform, oldest first: what a chat has before its first message. */
+  rulesEverywhere(platform: string, userId: string): Promise<readonly RuleRecord[]>;
 
   // ---- images
   totalImageBytes(): Promise<number>;

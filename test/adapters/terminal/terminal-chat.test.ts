@@ -40,9 +40,11 @@ describe('terminal chat', () => {
     await done;
 
     expect(text).toContain(`Photo ${photoPath} will go with your next message.`);
-    // The status prints each line as it changes, as the chat platforms edit their status message.
-    expect(text).toMatch(/Plan: GRAYSCALE\n/);
-    expect(text).toMatch(/1\/1 GRAYSCALE ✓ \d+\.\d s/);
+    // The status prints each line as it changes, as the chat platforms edit their status message: in words.
+    expect(text).toMatch(/Making it black and white…\n/);
+    expect(text).toMatch(/Made it black and white\.\n/);
+    // The plan, with its bricks and timings, is behind /plan.
+    expect(text).toMatch(/Plan of turn #2 \(offline Builder\): ADJUST\(1\.3\)\n1 ADJUST (\d+\.\d s|cached)\n/);
     const written = [...text.matchAll(/wrote (\S+)/g)].map((m) => m[1]!).filter((p) => /result-/.test(p));
     // The rule needs no re-plan (the last edit used no RESIZE), so it writes no third image.
     expect(written).toEqual([join(h.dir, 'results', 'result-1.png'), join(h.dir, 'results', 'result-2.png')]);
@@ -53,12 +55,62 @@ describe('terminal chat', () => {
     expect(text).toMatch(/1\. don't use RESIZE/);
     expect(text).toMatch(/Forgot rule 1/);
     expect(text).toMatch(/No rules yet\./);
-    expect(text).toMatch(/Undone: the current image is now the one from turn 1/);
+    expect(text).toMatch(/Back to the result of #1 \("make it black and white"\)\./);
     expect(text).toMatch(/wrote .*current-[0-9a-f]{12}\.png/);
     expect(text).toMatch(/#1 \* \[done\] "make it black and white" → GRAYSCALE/);
     expect(text).toMatch(/"model": "ADJUST"/);
     expect(text).toMatch(/Unknown command \/bogus/);
     expect(text).not.toMatch(/never read/);
+  });
+
+  it('a failed first edit keeps the photo for the next instruction, and says why in one friendly line', async () => {
+    const photoPath = join(h.dir, 'snow.png');
+    await writeFile(photoPath, await gradientPng());
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const chat = new TerminalChat({ manager: h.manager, input, output, resultsDir: join(h.dir, 'results-snow'), key: { platform: 'terminal', chatId: 'snow', userId: 'newcomer' }, initialImage: photoPath });
+    const done = chat.run();
+    input.write('make it look like a watercolour painting\n');
+    await vi.waitFor(() => expect(text).toMatch(/⚠️/), { timeout: 60_000 });
+    input.end('ok, make it black and white then\n/quit\n');
+    await done;
+    expect(text.match(/⚠️ I can't make that edit here: it needs a tool this bot has not been set up with\./g)).toHaveLength(1);
+    expect(text).not.toMatch(/Send me a photo first|LEGO_EDIT_|REDIS_URL|Trying another/);
+    expect(text).toMatch(/Made it black and white\./);
+  });
+
+  it('a rule as the first message is a rule; undo says where it went back to; turns are numbered in the chat', async () => {
+    const photoPath = join(h.dir, 'first.png');
+    await writeFile(photoPath, await gradientPng());
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (d: Buffer) => (text += d.toString()));
+    const chat = new TerminalChat({
+      manager: h.manager,
+      input,
+      output,
+      resultsDir: join(h.dir, 'results-first'),
+      key: { platform: 'terminal', chatId: 'first', userId: 'newcomer' },
+      initialImage: photoPath,
+    });
+    const done = chat.run();
+    // Sent one at a time: the first message takes the photo along.
+    input.write('never use FLUX-STYLE\n');
+    await vi.waitFor(() => expect(text).toMatch(/Rule stored/), { timeout: 60_000 });
+    input.end(['/rules', 'make it look like a watercolour painting', 'ok, make it black and white then', 'undo that and make it brighter', '/undo', '/history', '/quit'].join('\n') + '\n');
+    await done;
+    expect(text).toMatch(/Rule stored: never use FLUX-STYLE\. It applies to every edit from now on\. Now tell me what to change in your photo\./);
+    expect(text).toMatch(/1\. never use FLUX-STYLE/);
+    expect(text).toMatch(/⚠️ Every way I know to do "make it look like a watercolour painting" would break your rule "never use FLUX-STYLE"/);
+    expect(text).not.toMatch(/Send me a photo first/);
+    expect(text).toMatch(/Made it black and white\./);
+    expect(text).toMatch(/Made it brighter\./);
+    expect(text).toMatch(/Back to the result of #3 \("ok, make it black and white then"\)\./);
+    // Numbered in this conversation, the current one marked.
+    expect(text).toMatch(/#3 \* \[done\] "ok, make it black and white then" → GRAYSCALE\n#4 \[done\] "undo that and make it brighter" → ADJUST\(1\.3\)/);
   });
 
   it('says clearly when the photo cannot be read, and keeps going', async () => {
@@ -95,7 +147,7 @@ add this on the left
 `);
     await done;
     expect(text).toMatch(/Open the photo to edit first/);
-    expect(text).toMatch(/Plan: ADD-PRED\('object on the left'\) → PASTE/);
+    expect(text).toMatch(/Added it to the picture\./);
     const written = [...text.matchAll(/wrote (\S+)/g)].map((m) => m[1]!);
     expect(written).toHaveLength(1);
     expect((await productShare(await readFile(written[0]!))).red).toBeGreaterThan(0.01);
