@@ -45,6 +45,8 @@ export const ERROR_CODES = [
   'internal',
   'database-busy',
   'database-unreachable',
+  // the critic (src/critic)
+  'check-failed',
   // GPU hosts (src/remote)
   'remote-brick-failed',
   'remote-timeout',

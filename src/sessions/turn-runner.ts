@@ -14,6 +14,7 @@ import type { ExecutorEvent } from '../engine/events.ts';
 import type { Executor } from '../engine/executor.ts';
 import { encodeImage } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
+import { Critic } from '../critic/critic.ts';
 import type { ImageData, MaskData } from '../engine/values.ts';
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import { type PlanRecord, plainTrace, runPipeline } from '../pipeline/index.ts';
@@ -58,6 +59,8 @@ export interface TurnRunnerOptions {
   readonly builder: Builder;
   readonly executor: Executor;
   readonly registry: BrickRegistry;
+  /** Judges each result before it is sent; the offline checks alone when not given. */
+  readonly critic?: Critic;
   readonly settings: { readonly runRepairs: number; readonly pruneEvery: number };
   readonly logger: Logger;
   readonly now: () => number;
@@ -78,10 +81,12 @@ interface Target {
 
 export class TurnRunner {
   readonly #o: TurnRunnerOptions;
+  readonly #critic: Critic;
   #available?: { readonly at: number; readonly names: Promise<ReadonlySet<string>> };
 
   constructor(options: TurnRunnerOptions) {
     this.#o = options;
+    this.#critic = options.critic ?? new Critic(options.registry);
   }
 
   /** Plans, runs and commits one turn; every outcome is stored and told through `emit`. Never throws for a failed turn. */
@@ -160,6 +165,7 @@ export class TurnRunner {
           });
         },
         onRepairing: (error) => emit({ type: 'info', turnId, text: `${error.userMessage} Trying another plan…` }),
+        review: (plan, outcome, attempt) => this.#critic.review({ request, plan, inputs, outcome, attempt }),
       });
       switch (result.status) {
         case 'cancelled':
@@ -179,7 +185,9 @@ export class TurnRunner {
         const attempts = result.record.attempts;
         return fail(outcome.error, { trace, runMs, attempts: attempts.length ? [...attempts] : null });
       }
-      return await this.#commit(turn, conv, target, plan, outcome, emit);
+      const committed = await this.#commit(turn, conv, target, plan, outcome, emit);
+      if (result.review?.note) await emit({ type: 'info', turnId, text: result.review.note });
+      return committed;
     } catch (err) {
       if (signal.aborted) return cancelled();
       return fail(err);

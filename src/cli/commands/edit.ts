@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
+import { Critic } from '../../critic/critic.ts';
 import { runPipeline } from '../../pipeline/index.ts';
 import { createRuntime } from '../../runtime.ts';
 import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
@@ -17,15 +18,17 @@ export function registerEdit(program: Command): void {
     .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
       const rt = createRuntime();
       const inputs = await readRunInputs(rt, imagePath, opts);
+      const critic = new Critic(rt.registry);
+      const request = {
+        image: inputs.image,
+        instruction,
+        hasMask: inputs.mask !== undefined,
+        hasReference: inputs.reference !== undefined,
+        available: await rt.registry.available(),
+      };
       const result = await runPipeline({
         builder: rt.builder,
-        request: {
-          image: inputs.image,
-          instruction,
-          hasMask: inputs.mask !== undefined,
-          hasReference: inputs.reference !== undefined,
-          available: await rt.registry.available(),
-        },
+        request,
         maxRepairs: rt.config.runRepairs,
         logger: rt.logger,
         run: (plan) => runWithProgress(rt, plan.workflow, inputs),
@@ -39,7 +42,9 @@ export function registerEdit(program: Command): void {
           }
         },
         onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
+        review: (plan, outcome, attempt) => critic.review({ request, plan, inputs, outcome, attempt }),
       });
+      if (result.status === 'ran' && result.review?.note) console.log(result.review.note);
       if (result.status === 'plan-failed') throw result.error;
       if (result.status === 'rejected') throw result.error;
       if (result.status === 'cancelled') throw new CliError('Cancelled.');
