@@ -7,6 +7,8 @@
 import type { PlanRequest, Plan } from '../builder/builder.ts';
 import type { RunOutcome, RunInputs } from '../engine/executor.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
+import type { MaskData } from '../engine/values.ts';
+import { checkInputOf } from './check-input.ts';
 import { offlineReview } from './offline-review.ts';
 import type { Review } from './types.ts';
 
@@ -22,7 +24,8 @@ export interface RunUnderReview {
 
 /** A model that judges a result (src/critic/mllm-critic.ts); never throws, says "unchecked" instead. */
 export interface ModelCritic {
-  review(run: RunUnderReview): Promise<Review>;
+  /** `region`: where the plan meant to edit, for the overlay. */
+  review(run: RunUnderReview, region?: MaskData): Promise<Review>;
 }
 
 export class Critic {
@@ -36,13 +39,10 @@ export class Critic {
 
   async review(run: RunUnderReview): Promise<Review> {
     const { outcome, plan, inputs } = run;
-    const offline = offlineReview(
-      { workflow: plan.workflow, before: inputs.image, ...(inputs.mask ? { userMask: inputs.mask } : {}), results: outcome.results, outputs: outcome.outputs ?? new Map() },
-      this.#registry,
-      run.attempt,
-    );
+    const finished = { workflow: plan.workflow, before: inputs.image, ...(inputs.mask ? { userMask: inputs.mask } : {}), results: outcome.results, outputs: outcome.outputs ?? new Map() };
+    const offline = offlineReview(finished, this.#registry, run.attempt);
     if (offline.problem || !this.#model) return offline;
-    const judged = await this.#model.review(run);
+    const judged = await this.#model.review(run, checkInputOf(finished, this.#registry)?.editMask);
     return { verdicts: [...offline.verdicts, ...judged.verdicts], ...(judged.problem ? { problem: judged.problem } : {}) };
   }
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { serialiseWorkflow, summariseWorkflow } from '../../engine/workflow/serialise.ts';
-import { Critic } from '../../critic/critic.ts';
 import { runPipeline } from '../../pipeline/index.ts';
 import { createRuntime } from '../../runtime.ts';
 import { CliError, readRunInputs, reportOutcome, runWithProgress } from '../shared.ts';
@@ -18,7 +17,6 @@ export function registerEdit(program: Command): void {
     .action(async (imagePath: string, instruction: string, opts: { out: string; mask?: string; reference?: string; showPlan?: boolean }) => {
       const rt = createRuntime();
       const inputs = await readRunInputs(rt, imagePath, opts);
-      const critic = new Critic(rt.registry);
       const request = {
         image: inputs.image,
         instruction,
@@ -42,7 +40,7 @@ export function registerEdit(program: Command): void {
           }
         },
         onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
-        review: (plan, outcome, attempt) => critic.review({ request, plan, inputs, outcome, attempt }),
+        review: (plan, outcome, attempt) => rt.critic.review({ request, plan, inputs, outcome, attempt }),
       });
       if (result.status === 'ran' && result.review?.note) console.log(result.review.note);
       if (result.status === 'plan-failed') throw result.error;
