@@ -15,6 +15,7 @@ import type { Executor } from '../engine/executor.ts';
 import { encodeImage } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
 import { Critic } from '../critic/critic.ts';
+import type { ReviewRecord } from '../critic/types.ts';
 import type { ImageData, MaskData } from '../engine/values.ts';
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import { type PlanRecord, plainTrace, runPipeline } from '../pipeline/index.ts';
@@ -185,9 +186,7 @@ export class TurnRunner {
         const attempts = result.record.attempts;
         return fail(outcome.error, { trace, runMs, attempts: attempts.length ? [...attempts] : null });
       }
-      const committed = await this.#commit(turn, conv, target, plan, outcome, emit);
-      if (result.review?.note) await emit({ type: 'info', turnId, text: result.review.note });
-      return committed;
+      return await this.#commit(turn, conv, target, plan, outcome, emit, result.review);
     } catch (err) {
       if (signal.aborted) return cancelled();
       return fail(err);
@@ -243,7 +242,7 @@ export class TurnRunner {
     };
   }
 
-  async #commit(turn: TurnToRun, conv: ConversationState, target: Target, plan: Plan, outcome: Extract<Awaited<ReturnType<Executor['run']>>, { status: 'ok' }>, emit: Emit): Promise<TurnStatus> {
+  async #commit(turn: TurnToRun, conv: ConversationState, target: Target, plan: Plan, outcome: Extract<Awaited<ReturnType<Executor['run']>>, { status: 'ok' }>, emit: Emit, review?: ReviewRecord): Promise<TurnStatus> {
     const { store, states, images, blobs } = this.#o;
     const { turnId } = turn;
     const runMs = Math.round(outcome.durationMs);
@@ -275,6 +274,7 @@ export class TurnRunner {
       trace,
       runMs,
       warnings,
+      ...(review ? { verdicts: review.verdicts } : {}),
     });
     if (next) states.apply(conv, next);
     conv.lastPlanned = turnId;
@@ -282,7 +282,8 @@ export class TurnRunner {
     // A concurrent prune may have removed a blob this turn just linked; put it back.
     for (const r of results) if (!(await blobs.has(r.sha256))) await blobs.put(r.bytes);
 
-    const caption = [summariseWorkflow(plan.workflow), ...warnings].join('\n');
+    // The critic's one line (what it checked, what it changed) goes with the result it is about.
+    const caption = [summariseWorkflow(plan.workflow), ...warnings, ...(review?.note ? [review.note] : [])].join('\n');
     await emit({ type: 'result', turnId, images: results, texts, caption });
     if (++conv.turnsSincePrune >= this.#o.settings.pruneEvery || this.#o.retention.overLimit) {
       conv.turnsSincePrune = 0;
