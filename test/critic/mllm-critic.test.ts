@@ -63,6 +63,32 @@ describe('MllmCritic', () => {
     expect(v.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('adds the after picture with the edited region tinted red when the edit had a mask', async () => {
+    fake.script({ reply: '{"verdict":"done","reason":"the left half is purple"}' });
+    const left = rectMask(900, 600, 0, 0, 450, 600);
+    const plan: Plan = {
+      builder: 'test',
+      workflow: {
+        nodes: [
+          {
+            step: 1,
+            brick: 'FLUX-RCM',
+            inputs: { image: { kind: 'ref', source: { kind: 'init', name: 'image' } }, mask: { kind: 'ref', source: { kind: 'init', name: 'mask' } }, prompt: { kind: 'literal', value: 'purple' } },
+            outputs: ['image'],
+          },
+        ],
+        results: [{ kind: 'step', step: 1, output: 'image' }],
+      },
+    };
+    const outcome = await executor.run(plan.workflow, { image, mask: left });
+    if (outcome.status !== 'ok') throw new Error(outcome.status);
+    const review = await new Critic(registry, mllm()).review({ request: { ...request('make the left half purple'), hasMask: true }, plan, inputs: { image, mask: left }, outcome, attempt: 0 });
+    expect(review.verdicts.map((v) => v.verdict)).toEqual(['done', 'done']);
+    const parts = fake.requests[0]!.body.messages[1]!.content as Array<{ type: string; text?: string }>;
+    expect(parts[0]!.text).toMatch(/Pictures: before, after, after with the edited region tinted red\.$/);
+    expect(parts.filter((p) => p.type === 'image_url')).toHaveLength(3);
+  });
+
   it('turns "wrong" into a problem carrying the critic’s reason', async () => {
     const review = await judged({ reply: '```json\n{"verdict": "wrong", "reason": "the left sheep was recoloured, not the right one."}\n```' });
     expect(review.problem?.code).toBe('check-failed');
