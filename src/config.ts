@@ -69,6 +69,12 @@ export const CONFIG_FIELDS = {
     schema: z.string().min(1).optional(),
     doc: 'Model on the Builder endpoint asked what free text means (edit further, revise, undo…): default BUILDER_MODEL; "off" for the deterministic rules alone',
   },
+  criticModel: {
+    env: 'CRITIC_MODEL',
+    schema: z.string().min(1).optional(),
+    doc: 'Model on the Builder endpoint that judges each result before it is sent (done, partly, wrong): default BUILDER_MODEL; "off" for the offline checks alone',
+  },
+  criticTimeoutMs: { env: 'CRITIC_TIMEOUT_MS', schema: int(1).default(20_000), doc: 'After this long the result goes out unchecked by the critic model' },
   intentTimeoutMs: { env: 'INTENT_TIMEOUT_MS', schema: int(1).default(10_000), doc: 'After this long the deterministic intent stands' },
 
   workerUrl: { env: 'LEGO_EDIT_WORKER_URL', schema: httpUrl.optional(), doc: 'HTTP GPU worker serving bricks' },

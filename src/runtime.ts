@@ -10,6 +10,8 @@ import type { IntentAdvisor } from './builder/intent-advisor.ts';
 import { MllmBuilder } from './builder/mllm-builder.ts';
 import { OfflineBuilder } from './builder/offline-builder.ts';
 import { type Config, loadConfig } from './config.ts';
+import { Critic } from './critic/critic.ts';
+import { MllmCritic } from './critic/mllm-critic.ts';
 import { Executor, type ExecutorOptions } from './engine/executor.ts';
 import { BrickPool } from './engine/pool/brick-pool.ts';
 import type { ImageLimits } from './engine/image-io.ts';
@@ -24,6 +26,8 @@ export interface Runtime {
   readonly builder: Builder;
   /** The model asked what free text means, when one is configured (see INTENT_MODEL). */
   readonly intentAdvisor?: IntentAdvisor;
+  /** Judges each result before it is sent: the offline checks, and the critic model when one is configured (CRITIC_MODEL). */
+  readonly critic: Critic;
   readonly logger: Logger;
   readonly limits: ImageLimits;
   /** Remote and config-declared bricks (GPU hosts, ComfyUI, manifest); close() releases queue connections. */
@@ -64,6 +68,22 @@ export function selectIntentAdvisor(config: Config, builder: Builder): IntentAdv
   return builder instanceof MllmBuilder && config.intentModel !== 'off' ? builder : undefined;
 }
 
+/** The offline checks, with the critic model of CRITIC_MODEL (default BUILDER_MODEL) unless it is "off" or no model is configured. */
+export function selectCritic(config: Config, registry: BrickRegistry, logger: Logger): Critic {
+  const model = config.criticModel ?? config.builderModel;
+  if (!model || model === 'off') return new Critic(registry);
+  return new Critic(
+    registry,
+    new MllmCritic({
+      model,
+      ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+      ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
+      timeoutMs: config.criticTimeoutMs,
+      logger,
+    }),
+  );
+}
+
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -79,5 +99,6 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const limits = { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
   const builder = selectBuilder(config, registry, logger);
   const intentAdvisor = selectIntentAdvisor(config, builder);
-  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), logger, limits, remote, ...(pool ? { pool } : {}) };
+  const critic = selectCritic(config, registry, logger);
+  return { config, registry, executor, builder, ...(intentAdvisor ? { intentAdvisor } : {}), critic, logger, limits, remote, ...(pool ? { pool } : {}) };
 }

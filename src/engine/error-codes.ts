@@ -50,6 +50,8 @@ export const ERROR_CODES = [
   'database-schema',
   'disk-full',
   'image-damaged',
+  // the critic (src/critic)
+  'check-failed',
   // GPU hosts (src/remote)
   'remote-brick-failed',
   'remote-timeout',

@@ -71,7 +71,15 @@ export interface StepTrace {
 }
 
 export type RunOutcome =
-  | { readonly status: 'ok'; readonly results: Value[]; readonly trace: StepTrace[]; readonly durationMs: number; readonly warnings: RunWarning[] }
+  | {
+      readonly status: 'ok';
+      readonly results: Value[];
+      readonly trace: StepTrace[];
+      readonly durationMs: number;
+      readonly warnings: RunWarning[];
+      /** Each step's outputs, by step number: what the offline checks (src/critic) read masks from. */
+      readonly outputs?: ReadonlyMap<number, StepOutputs>;
+    }
   | { readonly status: 'failed'; readonly error: LegoEditError; readonly trace: StepTrace[]; readonly durationMs: number }
   | { readonly status: 'cancelled'; readonly trace: StepTrace[]; readonly durationMs: number };
 
@@ -269,7 +277,7 @@ export class Executor {
     }
     const unresolved = wf.results.find((r) => lookup(r) === undefined);
     if (unresolved) return finish({ status: 'failed', error: unresolvedResult(unresolved, trace), trace: traceList(), durationMs: elapsed() });
-    return finish({ status: 'ok', results: wf.results.map(valueOf), trace: traceList(), durationMs: elapsed(), warnings });
+    return finish({ status: 'ok', results: wf.results.map(valueOf), trace: traceList(), durationMs: elapsed(), warnings, outputs });
   }
 
   /**

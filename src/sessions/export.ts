@@ -5,6 +5,7 @@
  */
 import { and, asc, eq, gt, inArray, isNotNull } from 'drizzle-orm';
 import { conversations, turnImages, turns } from '../../db/schema.ts';
+import type { Verdict } from '../critic/types.ts';
 import { toLegoEditJson, type LegoEditJson } from '../engine/workflow/serialise.ts';
 import { fromStored } from './store/stored-workflow.ts';
 import type { SessionDb } from './database.ts';
@@ -28,6 +29,8 @@ export interface ExportedTurn {
   readonly feedback: ReadonlyArray<{ readonly turnId: number; readonly intent: string; readonly text: string; readonly status: string }>;
   /** Undo away from this turn's result (a rejection without words) and redo back to it, in order. */
   readonly reactions: ReadonlyArray<{ readonly kind: 'undo' | 'redo'; readonly at: string }>;
+  /** What the critic said before the result was sent: the offline checks and the critic model, per run (src/critic). */
+  readonly verdicts: readonly Verdict[];
   readonly outcome: { readonly status: string; readonly errorCode: string | null; readonly error: string | null; readonly warnings: unknown };
   readonly sourceImage: string | null;
   readonly outputImages: readonly string[];
@@ -73,6 +76,7 @@ export async function exportTurns(db: SessionDb, write: (turn: ExportedTurn) => 
         attempts: t.attempts,
         feedback: followUps.filter((f) => f.revises === t.id).map((f) => ({ turnId: f.id, intent: f.intent, text: f.text, status: f.status })),
         reactions: t.reactions,
+        verdicts: t.verdicts ?? [],
         outcome: { status: t.status, errorCode: t.errorCode, error: t.errorMessage, warnings: t.warnings },
         sourceImage: t.sourceImage,
         outputImages: outputs.filter((o) => o.turnId === t.id && o.role === 'output').map((o) => o.imageSha),

@@ -8,7 +8,7 @@ import { DrizzleTurnStore } from './store/drizzle-store.ts';
 import { type SessionSettings, configuredSettings } from './settings.ts';
 
 /** What the session manager needs of a runtime. */
-export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'intentAdvisor' | 'logger' | 'limits'>;
+export type SessionRuntime = Pick<Runtime, 'config' | 'registry' | 'executor' | 'builder' | 'intentAdvisor' | 'logger' | 'limits'> & Partial<Pick<Runtime, 'critic'>>;
 
 export interface Sessions {
   readonly manager: DbSessionManager;
@@ -44,6 +44,7 @@ export async function openSessions(rt: SessionRuntime, options: OpenSessionsOpti
       limits: rt.limits,
       logger: rt.logger,
       ...(rt.intentAdvisor ? { intentAdvisor: rt.intentAdvisor } : {}),
+      ...(rt.critic ? { critic: rt.critic } : {}),
       settings: { ...configuredSettings(config), ...options.settings },
     });
     return {

@@ -20,6 +20,7 @@
  */
 import type { Logger } from 'pino';
 import type { Builder } from '../builder/builder.ts';
+import type { Critic } from '../critic/critic.ts';
 import type { IntentAdvice, IntentAdvisor } from '../builder/intent-advisor.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
 import type { Executor } from '../engine/executor.ts';
@@ -65,6 +66,8 @@ export interface SessionManagerOptions {
   readonly now?: () => number;
   /** A model asked what free text means when the deterministic classifier can only guess (edit further or revise). */
   readonly intentAdvisor?: IntentAdvisor;
+  /** Judges each result before it is sent; the offline checks alone when not given. */
+  readonly critic?: Critic;
 }
 
 /** One classified message on its way through the table. */
@@ -164,6 +167,7 @@ export class DbSessionManager implements SessionManager {
       builder: options.builder,
       executor: options.executor,
       registry: options.registry,
+      ...(options.critic ? { critic: options.critic } : {}),
       settings: this.#settings,
       logger: this.#logger,
       now,

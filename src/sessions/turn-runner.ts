@@ -14,6 +14,8 @@ import type { ExecutorEvent } from '../engine/events.ts';
 import type { Executor } from '../engine/executor.ts';
 import { encodeImage } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
+import { Critic } from '../critic/critic.ts';
+import type { ReviewRecord } from '../critic/types.ts';
 import type { ImageData, MaskData } from '../engine/values.ts';
 import { summariseWorkflow, toLegoEditJson } from '../engine/workflow/serialise.ts';
 import { type PlanRecord, plainTrace, runPipeline } from '../pipeline/index.ts';
@@ -64,6 +66,8 @@ export interface TurnRunnerOptions {
   readonly builder: Builder;
   readonly executor: Executor;
   readonly registry: BrickRegistry;
+  /** Judges each result before it is sent; the offline checks alone when not given. */
+  readonly critic?: Critic;
   readonly settings: { readonly runRepairs: number; readonly pruneEvery: number };
   readonly logger: Logger;
   readonly now: () => number;
@@ -84,10 +88,12 @@ interface Target {
 
 export class TurnRunner {
   readonly #o: TurnRunnerOptions;
+  readonly #critic: Critic;
   #available?: { readonly at: number; readonly names: Promise<ReadonlySet<string>> };
 
   constructor(options: TurnRunnerOptions) {
     this.#o = options;
+    this.#critic = options.critic ?? new Critic(options.registry);
   }
 
   /** Plans, runs and commits one turn; every outcome is stored and told through `emit`. Never throws for a failed turn. */
@@ -185,6 +191,7 @@ export class TurnRunner {
         onRepairing: (error) => {
           repairing = error;
         },
+        review: (plan, outcome, attempt) => this.#critic.review({ request, plan, inputs, outcome, attempt }),
       });
       switch (result.status) {
         case 'cancelled':
@@ -226,7 +233,7 @@ export class TurnRunner {
         encoded = await this.#encode(outcome);
         warnings.push(`${SAME_EVERY_TIME}, so this one uses ${variant.what}.`);
       }
-      return await this.#commit(turn, conv, target, plan, outcome, encoded, warnings, emit);
+      return await this.#commit(turn, conv, target, plan, outcome, encoded, warnings, emit, result.review);
     } catch (err) {
       if (signal.aborted) return cancelled();
       return fail(err);
@@ -309,6 +316,7 @@ export class TurnRunner {
     encoded: { readonly results: ResultImage[]; readonly texts: string[] },
     notes: readonly string[],
     emit: Emit,
+    review?: ReviewRecord,
   ): Promise<TurnStatus> {
     const { store, states, images, blobs } = this.#o;
     const { turnId } = turn;
@@ -327,6 +335,7 @@ export class TurnRunner {
       trace,
       runMs,
       warnings,
+      ...(review ? { verdicts: review.verdicts } : {}),
     });
     if (next) states.apply(conv, next);
     conv.lastPlanned = turnId;
@@ -335,7 +344,8 @@ export class TurnRunner {
     for (const r of results) if (!(await blobs.has(r.sha256))) await blobs.put(r.bytes);
 
     // For people: what was done and any honest warning; the plan and its timings are behind "Show plan".
-    const caption = [whatWasDone(plan.workflow, target.instruction), ...warnings].join('\n');
+    // The critic's one line (what it checked, what it changed) goes with the result it is about.
+    const caption = [whatWasDone(plan.workflow, target.instruction), ...warnings, ...(review?.note ? [review.note] : [])].join('\n');
     await emit({ type: 'result', turnId, images: results, texts, caption });
     if (++conv.turnsSincePrune >= this.#o.settings.pruneEvery || this.#o.retention.overLimit) {
       conv.turnsSincePrune = 0;

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DiskBlobStore, sha256Hex } from '../../src/sessions/blob-store.ts';
 import { MIGRATIONS_DIR, openDatabase } from '../../src/sessions/database.ts';
@@ -240,6 +241,7 @@ describe('export', () => {
         feedback: [{ turnId: 2, intent: 'revision', text: 'too much', status: 'done' }],
         outcome: { status: 'done', errorCode: null },
         builder: 'offline',
+        verdicts: [{ by: 'offline', verdict: 'done', attempt: 0 }],
       });
       expect(lines[0]!.outputImages).toHaveLength(1);
       expect(lines[1]).toMatchObject({ turnId: 2, intent: 'revision', instruction: 'make it brighter', message: 'too much', revisesTurnId: 1, feedback: [] });
@@ -267,6 +269,23 @@ describe('export', () => {
         [2, ['undo']],
       ]);
       expect(Date.parse(lines[1]!.reactions[0]!.at)).toBeGreaterThan(Date.now() - 60_000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('keeps the critic’s verdicts on a result that changed nothing beside the user’s feedback, and the user read one line about it', async () => {
+    const h = await openHarness('pglite', { memory: true });
+    try {
+      const grey = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+      const captions: string[] = [];
+      await h.manager.handle(message('ann', 'make it black and white', grey), (e) => void (e.type === 'result' && captions.push(e.caption ?? '')));
+      expect(captions).toHaveLength(1);
+      expect(captions[0]!.split('\n').filter((l) => /checked the result/.test(l))).toHaveLength(1);
+      const lines: ExportedTurn[] = [];
+      await exportTurns(h.database.db, (t) => void lines.push(JSON.parse(JSON.stringify(t)) as ExportedTurn));
+      expect(lines[0]!.verdicts[0]).toMatchObject({ by: 'offline', verdict: 'wrong', reason: 'the result is the same picture as the input', attempt: 0 });
+      expect(lines[0]!.verdicts[0]!.findings?.map((f) => f.check)).toEqual(['no-effect']);
     } finally {
       await h.close();
     }

@@ -18,6 +18,7 @@ import { EmptyMaskError } from '../../src/engine/step-errors.ts';
 import { makeImage } from '../../src/engine/values.ts';
 import { summariseWorkflow } from '../../src/engine/workflow/serialise.ts';
 import { RuleViolationError, runPipeline } from '../../src/pipeline/index.ts';
+import { Critic } from '../../src/critic/critic.ts';
 
 const registry = new BrickRegistry(builtinBricks());
 const image = makeImage(64, 48, 3);
@@ -126,5 +127,62 @@ describe('runPipeline', () => {
     const failed = await runPipeline({ builder: new OfflineBuilder(registry), request: request('qwertyuiop zxcvbnm'), maxRepairs: 2, run: runReal });
     expect(failed.status).toBe('plan-failed');
     expect(failed.status === 'plan-failed' && failed.error).toBeInstanceOf(PlanRefusedError);
+  });
+
+  describe('with a critic', () => {
+    // Mid-grey: black and white leaves it as it is (no effect); sepia tints it.
+    const grey = makeImage(64, 48, 3, new Uint8Array(64 * 48 * 3).fill(128));
+    const greyRequest = (instruction: string): PlanRequest => ({ image: grey, instruction, available: new Set(registry.names()) });
+    const runGrey = (plan: Plan): Promise<RunOutcome> => executor.run(plan.workflow, { image: grey });
+    const critic = new Critic(registry);
+    const review = (r: PlanRequest) => (plan: Plan, outcome: Extract<RunOutcome, { status: 'ok' }>, attempt: number) => critic.review({ request: r, plan, inputs: { image: grey }, outcome, attempt });
+
+    it('sends a result that passes the checks without a note, its verdict kept', async () => {
+      const r = greyRequest('make it sepia');
+      const result = await runPipeline({ builder: builder(() => Promise.reject(new Error('must not be asked'))), request: r, maxRepairs: 2, run: runGrey, review: review(r) });
+      if (result.status !== 'ran') throw new Error(result.status);
+      expect(result.review?.note).toBeUndefined();
+      expect(result.review?.verdicts.map((v) => [v.by, v.verdict, v.attempt])).toEqual([['offline', 'done', 0]]);
+    });
+
+    it('re-plans once through the repair path after a failed check, and says in one line what it checked and changed', async () => {
+      const r = greyRequest('make it black and white');
+      const b = builder((req) => new OfflineBuilder(registry).plan({ ...req, instruction: 'make it sepia', revise: undefined }));
+      const repairing: string[] = [];
+      const result = await runPipeline({ builder: b, request: r, maxRepairs: 2, run: runGrey, review: review(r), onRepairing: (e) => void repairing.push(e.userMessage) });
+      if (result.status !== 'ran') throw new Error(result.status);
+      expect(b.failures.map((f) => [f.errorCode, f.error])).toEqual([['check-failed', 'Step 1 (GRAYSCALE) failed the check after the run: the result is the same picture as the input']]);
+      expect(repairing).toEqual(['I checked the result: the result is the same picture as the input.']);
+      expect(summariseWorkflow(result.plan.workflow)).toMatch(/STYLE|sepia/i);
+      expect(result.review?.verdicts.map((v) => [v.verdict, v.attempt])).toEqual([['wrong', 0], ['done', 1]]);
+      expect(result.review?.note).toMatch(/^I checked the result \(the result is the same picture as the input\) and re-planned once: /);
+    });
+
+    it('sends the first result with an honest note when the Builder has nothing else to try', async () => {
+      const r = greyRequest('make it black and white');
+      const b = builder(() => Promise.reject(new PlanRefusedError('nothing else to try')));
+      const result = await runPipeline({ builder: b, request: r, maxRepairs: 2, run: runGrey, review: review(r) });
+      if (result.status !== 'ran' || result.outcome.status !== 'ok') throw new Error('expected the checked result');
+      expect(summariseWorkflow(result.plan.workflow)).toBe('GRAYSCALE');
+      expect(result.review?.note).toBe('Note: I checked the result and the result is the same picture as the input; it may not be what you asked for.');
+    });
+
+    it('re-plans only once, however many repairs are allowed, and says the second plan was not right either', async () => {
+      const r = greyRequest('make it black and white');
+      const b = builder((req) => new OfflineBuilder(registry).plan({ ...req, revise: undefined }));
+      const result = await runPipeline({ builder: b, request: r, maxRepairs: 3, run: runGrey, review: review(r) });
+      if (result.status !== 'ran') throw new Error(result.status);
+      expect(b.failures).toHaveLength(1);
+      expect(result.review?.verdicts.map((v) => v.verdict)).toEqual(['wrong', 'wrong']);
+      expect(result.review?.note).toMatch(/tried another plan, which is not right either/);
+    });
+
+    it('does not re-plan when RUN_REPAIRS is 0, and notes the failed check', async () => {
+      const r = greyRequest('make it black and white');
+      const b = builder(() => Promise.reject(new Error('must not be asked')));
+      const result = await runPipeline({ builder: b, request: r, maxRepairs: 0, run: runGrey, review: review(r) });
+      expect(b.failures).toEqual([]);
+      expect(result.status === 'ran' && result.review?.note).toMatch(/^Note: I checked the result/);
+    });
   });
 });

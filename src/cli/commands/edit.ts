@@ -37,15 +37,16 @@ async function edit(rt: Runtime, imagePath: string, instruction: string, opts: E
   const { runPipeline } = await import('../../pipeline/index.ts');
   const { readRunInputs, reportOutcome, runWithProgress } = await import('../shared.ts');
   const inputs = await readRunInputs(rt, imagePath, opts);
+  const request = {
+    image: inputs.image,
+    instruction,
+    hasMask: inputs.mask !== undefined,
+    hasReference: inputs.reference !== undefined,
+    available: await rt.registry.available(),
+  };
   const result = await runPipeline({
     builder: rt.builder,
-    request: {
-      image: inputs.image,
-      instruction,
-      hasMask: inputs.mask !== undefined,
-      hasReference: inputs.reference !== undefined,
-      available: await rt.registry.available(),
-    },
+    request,
     maxRepairs: rt.config.runRepairs,
     logger: rt.logger,
     run: (plan) => runWithProgress(rt, plan.workflow, inputs),
@@ -59,7 +60,9 @@ async function edit(rt: Runtime, imagePath: string, instruction: string, opts: E
       }
     },
     onRepairing: (error) => console.log(`${error.userMessage} Re-planning…`),
+    review: (plan, outcome, attempt) => rt.critic.review({ request, plan, inputs, outcome, attempt }),
   });
+  if (result.status === 'ran' && result.review?.note) console.log(result.review.note);
   if (result.status === 'plan-failed') throw result.error;
   if (result.status === 'rejected') throw result.error;
   if (result.status === 'cancelled') throw new CliError('Cancelled.');

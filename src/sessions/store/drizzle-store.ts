@@ -247,7 +247,7 @@ export class DrizzleTurnStore implements TurnStore {
       ${outputs.length ? sql`img as (insert into ${images} (sha256, bytes, width, height, format) values ${sql.join(imageRows, sql`, `)} on conflict do nothing returning bytes),` : sql``}
       ${outputs.length ? sql`lnk as (insert into ${turnImages} (turn_id, role, position, image_sha) values ${sql.join(linkRows, sql`, `)}),` : sql``}
       ${stacks ? sql`cnv as (update ${conversations} set current = ${JSON.stringify(stacks.current)}::jsonb, undo_stack = ${JSON.stringify(stacks.undo)}::jsonb, redo_stack = ${JSON.stringify(stacks.redo)}::jsonb, updated_at = now() where id = ${r.conversationId}),` : sql``}
-      trn as (update ${turns} set status = 'done', finished_at = now(), trace = ${JSON.stringify(r.trace)}::jsonb, run_ms = ${r.runMs}, warnings = ${JSON.stringify(r.warnings)}::jsonb where id = ${r.turnId} returning id)
+      trn as (update ${turns} set status = 'done', finished_at = now(), trace = ${JSON.stringify(r.trace)}::jsonb, run_ms = ${r.runMs}, warnings = ${JSON.stringify(r.warnings)}::jsonb, verdicts = ${r.verdicts ? JSON.stringify(r.verdicts) : null}::jsonb where id = ${r.turnId} returning id)
       select ${outputs.length ? sql`(select coalesce(sum(bytes), 0) from img)` : sql`0`} as added from trn`);
     return Number(rowsOf<{ added: string | number | null }>(committed)[0]?.added ?? 0);
   }

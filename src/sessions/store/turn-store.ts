@@ -16,6 +16,7 @@ import type { Rule } from '../../builder/builder.ts';
 import type { StepTrace } from '../../engine/executor.ts';
 import type { Workflow } from '../../engine/workflow/types.ts';
 import type { ConversationKey, Intent, TurnStatus } from '../types.ts';
+import type { Verdict } from '../../critic/types.ts';
 
 export type { ImageState } from '../../../db/schema.ts';
 
@@ -119,6 +120,8 @@ export interface CommittedResult {
   readonly trace: StepTrace[];
   readonly runMs: number;
   readonly warnings: readonly string[];
+  /** The critic's verdicts on the result (src/critic), kept for export. */
+  readonly verdicts?: readonly Verdict[] | undefined;
 }
 
 /** An interrupted turn whose user has not been told. */
