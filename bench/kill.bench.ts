@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import { turnImages, turns } from '../db/schema.ts';
 import { DiskBlobStore, sha256Hex } from '../src/sessions/blob-store.ts';
 import { openDatabase } from '../src/sessions/database.ts';
+import { mulberry32 } from '../bricks/lib/random.ts';
 import { repoRoot } from './support.ts';
 
 const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,17 +32,6 @@ const INSTRUCTIONS = ['make it brighter', 'make it black and white', 'flip it ho
 const STARTUP_SHARE = 0.2;
 const AFTER_READY_MS = 5_000;
 
-/** A small seeded generator (mulberry32), so a run's kill moments can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Trial {
   /** Turns the chat reported finished before it died. */
@@ -139,7 +129,7 @@ async function killRepeatedly(kind: 'pglite' | 'postgres', kills: number, seed: 
   }
   const env: Record<string, string> = { LEGO_EDIT_DATA_DIR: dir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const blobs = new DiskBlobStore(join(dir, 'blobs'));
-  const next = random(seed);
+  const next = mulberry32(seed);
   let expected = 0;
   let openFailures = 0;
   let lost = 0;

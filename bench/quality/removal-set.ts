@@ -9,6 +9,7 @@ import { decodeImage, rawFromSharp, sharpFromImage } from '../../src/engine/imag
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../src/engine/values.ts';
 import { maskBounds } from '../../bricks/lib/pixels.ts';
+import { mulberry32 } from '../../bricks/lib/random.ts';
 import { photosDir } from '../support.ts';
 import { type SegmentationEntry, segmentationDir } from './segmentation-set.ts';
 import { decodeMask } from '../../src/engine/image-io.ts';
@@ -25,17 +26,6 @@ export interface RemovalCase {
   readonly fraction: number;
 }
 
-/** Deterministic PRNG (mulberry32) so that every run builds the same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface CutOut {
   readonly id: string;
@@ -90,7 +80,7 @@ export const REMOVAL_FRACTIONS = [0.03, 0.1];
  * from `entries` at a place drawn from a fixed seed, all at `W`×`H`.
  */
 export async function removalCases(entries: readonly SegmentationEntry[], W = 1024, H = 768, keep: (background: string) => boolean = () => true): Promise<RemovalCase[]> {
-  const rand = prng(15);
+  const rand = mulberry32(15);
   const cuts: CutOut[] = [];
   for (const e of entries) cuts.push(await cutOut(e));
   const out: RemovalCase[] = [];

@@ -5,6 +5,7 @@
  * copies real texture — grass stays grass — but it can only reuse what is
  * visible around the hole; it cannot invent structure that is not there.
  */
+import { mulberry32 } from './random.ts';
 
 export interface PatchFillOptions {
   /** Hole pixels the search works on at most; larger holes are handled at reduced resolution by the caller. */
@@ -21,17 +22,6 @@ export interface PatchFillOptions {
   readonly field?: Int32Array;
 }
 
-/** Small deterministic PRNG so that a fill is reproducible (and cacheable). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Fills `hole` (non-zero = unknown) in packed RGB `rgb` of size w×h, starting
