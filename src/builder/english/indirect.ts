@@ -7,7 +7,7 @@
  * ("don't" → "do not", "I'd" → "I would"), and a gerund left at the front
  * becomes the verb's plain form ("making" → "make").
  */
-import nlp from 'compromise';
+import { compromise } from './nlp.ts';
 import { VERBS } from './vocabulary.ts';
 
 /** "do not", "I would", "it is": contractions spelt out, so one pattern reads both forms. Possessives stay. */
@@ -15,7 +15,7 @@ export function expandContractions(text: string): string {
   if (!/['’]/.test(text)) return text;
   // "the person's arm" is a possessive, whatever compromise would guess; only a pronoun's "'s" is "is" or "has".
   const guarded = text.replace(/’/g, "'").replace(/\b(?!(?:it|that|what|there|here|he|she|who|let|where|how)'s\b)([a-z]+)'s\b/gi, '$1\u2063s');
-  const doc = nlp(guarded);
+  const doc = compromise()(guarded);
   doc.contractions().expand();
   return doc.text().replaceAll('\u2063', "'");
 }
@@ -23,7 +23,7 @@ export function expandContractions(text: string): string {
 /** "making" → "make": compromise's infinitive, else the editing verb the stem spells. */
 export function plainVerb(word: string): string {
   if (!/ing$/i.test(word)) return word;
-  const inf = nlp(word).verbs().toInfinitive().text().trim();
+  const inf = compromise()(word).verbs().toInfinitive().text().trim();
   if (inf && !/\s/.test(inf)) return inf;
   const stem = word.toLowerCase().slice(0, -3);
   return [stem, `${stem}e`, stem.slice(0, -1)].find((s) => VERBS.includes(s)) ?? word;

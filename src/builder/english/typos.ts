@@ -7,28 +7,18 @@
  * (two for long words, a swap of neighbouring letters counting as one) by
  * Levenshtein distance (fastest-levenshtein).
  */
-import { createRequire } from 'node:module';
-import nlp from 'compromise';
 import { distance } from 'fastest-levenshtein';
+import { compromise, englishWords, lexiconWords } from './nlp.ts';
 import { DOMAIN_WORDS, IRREGULAR_PLURAL, PRIORITY, SHORTHANDS, VERBS } from './vocabulary.ts';
-
-const LEXICON: Readonly<Record<string, unknown>> = (nlp.model() as { one: { lexicon: Record<string, unknown> } }).one.lexicon;
-
-let english: ReadonlySet<string> | undefined;
-
-/** The English word list, read once on first use (about 50 ms). */
-function englishWords(): ReadonlySet<string> {
-  english ??= new Set(createRequire(import.meta.url)('an-array-of-english-words') as string[]);
-  return english;
-}
 
 /** Whether a word is English as it stands: in the word list, the lexicon or the vocabulary, or an inflection of a word that is. */
 function isKnown(word: string): boolean {
-  if (DOMAIN_WORDS.has(word) || word in LEXICON || englishWords().has(word)) return true;
+  const lexicon = lexiconWords();
+  if (DOMAIN_WORDS.has(word) || word in lexicon || englishWords().has(word)) return true;
   // "carss" is no plural of "cars".
   const plural = /ss$/.test(word) ? [] : [word.replace(/s$/, ''), word.replace(/es$/, '')];
   const stems = [word.replace(/'s$/, ''), ...plural, word.replace(/ies$/, 'y'), word.replace(/ed$/, ''), word.replace(/ed$/, 'e'), word.replace(/ing$/, ''), word.replace(/ing$/, 'e'), word.replace(/(er|est)$/, ''), word.replace(/ly$/, '')];
-  return stems.some((s) => s !== word && s.length > 2 && (DOMAIN_WORDS.has(s) || s in LEXICON));
+  return stems.some((s) => s !== word && s.length > 2 && (DOMAIN_WORDS.has(s) || s in lexicon));
 }
 
 /** Whether `a` becomes `b` by swapping two neighbouring letters ("balck" → "black"). */
@@ -56,7 +46,7 @@ export function correctWord(word: string, atStart = false): string | undefined {
   if (w !== base && base in IRREGULAR_PLURAL) return IRREGULAR_PLURAL[base];
   if (w.length < 3 || /\d/.test(w) || DOMAIN_WORDS.has(w)) return undefined;
   // A rare word that opens a clause where a verb belongs ("mak the picture …") is a slip for the verb.
-  const verbSlip = atStart && !nlp(w).has('#Verb');
+  const verbSlip = atStart && !compromise()(w).has('#Verb');
   if (isKnown(w) && !verbSlip) return undefined;
   const onlyVerbs = isKnown(w);
   const limit = w.length >= 7 ? 2 : 1;

@@ -13,6 +13,7 @@ export function registerChat(program: Command): void {
       const { createRuntime } = await import('../../runtime.ts');
       const { openSessions } = await import('../../sessions/index.ts');
       const { TerminalChat } = await import('../../../adapters/terminal/terminal-chat.ts');
+      const { preloadEnglish } = await import('../../builder/english/nlp.ts');
       const rt = createRuntime();
       const sessions = await openSessions(rt);
       const resultsDir = join(rt.config.dataDir, 'results');
@@ -35,6 +36,8 @@ export function registerChat(program: Command): void {
       process.on('SIGINT', onSigint);
       // The prompt is up: the models load in the pool's threads while the user types.
       rt.pool?.warm().catch((err: unknown) => rt.logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'));
+      // And the Builder's English layer loads on the main thread, on the turn after the prompt is printed.
+      void preloadEnglish();
       try {
         await chat.run();
       } finally {

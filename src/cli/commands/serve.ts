@@ -42,6 +42,7 @@ export function registerServe(program: Command): void {
       const { openSessions } = await import('../../sessions/index.ts');
       const { TelegramAdapter } = await import('../../../adapters/telegram/telegram-adapter.ts');
       const { DiscordAdapter } = await import('../../../adapters/discord/discord-adapter.ts');
+      const { preloadEnglish } = await import('../../builder/english/nlp.ts');
       const sessions = await openSessions(rt);
       const access = { ...(config.allowedChats ? { allowedChats: config.allowedChats } : {}), ...(config.adminUsers ? { adminUsers: config.adminUsers } : {}) };
       const adapters: ChatAdapter[] = [];
@@ -97,6 +98,8 @@ export function registerServe(program: Command): void {
         (threads) => logger.info({ threads: threads.length }, 'models loaded'),
         (err: unknown) => logger.warn({ err }, 'could not load the models ahead of the first edit; they load when an edit needs them'),
       );
+      // And the Builder's English layer, on the main thread, on the event loop's next turn.
+      void preloadEnglish();
       for (const notice of await sessions.manager.pendingNotices()) {
         const adapter = adapters.find((a) => a.platform === notice.key.platform);
         await adapter?.notify(notice.key, notice.text).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not deliver a notice'));
