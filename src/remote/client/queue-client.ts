@@ -6,8 +6,9 @@
  * instead of leaving a turn hanging.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import type * as BullMQ from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
 import type { Value } from '../../engine/values.ts';
@@ -58,6 +59,8 @@ interface Waiter {
 }
 
 interface Connected {
+  /** BullMQ, imported on the first call: a quarter of a second that a bot without a brick queue never pays at start-up. */
+  readonly bullmq: typeof BullMQ;
   readonly redis: Redis;
   readonly queues: Map<string, Queue<BrickJobData, BrickJobResult>>;
   readonly events: Map<string, Promise<QueueEvents>>;
@@ -81,6 +84,7 @@ export class QueueTransport implements BrickTransport {
 
   #connect(): Promise<Connected> {
     this.#conn ??= (async () => {
+      const [bullmq, { Redis }] = await Promise.all([import('bullmq'), import('ioredis')]);
       const redis = new Redis(this.#opts.redisUrl, {
         lazyConnect: true,
         // Fail commands at once while disconnected; the watchdog decides when that ends the call.
@@ -99,7 +103,7 @@ export class QueueTransport implements BrickTransport {
           cause: err,
         });
       }
-      return { redis, queues: new Map(), events: new Map() };
+      return { bullmq, redis, queues: new Map(), events: new Map() };
     })();
     this.#conn.catch(() => {
       this.#conn = undefined;
@@ -111,7 +115,7 @@ export class QueueTransport implements BrickTransport {
     const name = queueNameFor(brick);
     let q = c.queues.get(name);
     if (!q) {
-      q = new Queue<BrickJobData, BrickJobResult>(name, { connection: c.redis, prefix: this.#opts.prefix, streams: { events: { maxLen: 2_000 } } });
+      q = new c.bullmq.Queue<BrickJobData, BrickJobResult>(name, { connection: c.redis, prefix: this.#opts.prefix, streams: { events: { maxLen: 2_000 } } });
       q.on('error', (err) => this.#log.debug({ err: errorMessage(err) }, 'queue error'));
       c.queues.set(name, q);
     }
@@ -122,7 +126,7 @@ export class QueueTransport implements BrickTransport {
     const name = queueNameFor(brick);
     let p = c.events.get(name);
     if (!p) {
-      const ev = new QueueEvents(name, {
+      const ev = new c.bullmq.QueueEvents(name, {
         connection: { url: this.#opts.redisUrl, maxRetriesPerRequest: null, connectTimeout: this.#opts.connectTimeoutMs ?? 3_000, retryStrategy: (t: number) => Math.min(t * 200, 2_000) },
         prefix: this.#opts.prefix,
         blockingTimeout: 1_000,
@@ -169,7 +173,7 @@ export class QueueTransport implements BrickTransport {
     } while (cursor !== '0');
     const out: ServedBrick[] = [];
     for (const name of keys) {
-      const q = new Queue(name, { connection: c.redis, prefix: this.#opts.prefix });
+      const q = new c.bullmq.Queue(name, { connection: c.redis, prefix: this.#opts.prefix });
       const n = await q.getWorkersCount();
       await q.close();
       if (n > 0) out.push({ name: name.slice('brick-'.length), version: '?', backend: `${n} queue worker${n === 1 ? '' : 's'}` });
