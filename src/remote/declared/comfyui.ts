@@ -270,9 +270,10 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
       if (typeof x === 'number') values[name] = derive(d, x);
     }
     // Same inputs, same seed: a rerun reproduces the result, as the executor's cache assumes. "Try again" asks for a new sample.
+    // Sorted, because the parallel uploads fill `values` in whichever order they finish.
     values.seed ??= ctx.resample
       ? randomInt(2 ** 32)
-      : parseInt(createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 12), 16) % 2 ** 32;
+      : parseInt(createHash('sha256').update(JSON.stringify(Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))).digest('hex').slice(0, 12), 16) % 2 ** 32;
     const prompt = fillTemplate(backend.template, values);
     const left = [...templatePlaceholders(prompt)];
     if (left.length) throw new LegoEditError('comfyui-rejected', `${brick.name}: no value for ${left.map((n) => `{{${n}}}`).join(', ')} in its ComfyUI workflow.`);
