@@ -128,7 +128,9 @@ export class TurnRunner {
       const known = err instanceof LegoEditError;
       if (!known) this.#o.logger.error({ err, turnId }, 'turn failed unexpectedly');
       // The error's own message carries what an operator needs (a setting, a host); the user sees its userMessage.
-      else this.#o.logger.warn({ code: err.code, err: err.message, turnId }, 'turn failed');
+      // Info, not warn: the user has been told, and a service logs info by default while the terminal chat
+      // (the user is the operator there) keeps its screen for the conversation.
+      else this.#o.logger.info({ code: err.code, err: err.message, turnId }, 'turn failed');
       const code = known ? err.code : 'internal';
       const userMessage = known ? err.userMessage : 'Something went wrong on my side; your earlier images are safe. Please try again.';
       const s = await finish('failed', { errorCode: code, errorMessage: known ? err.message : errorMessage(err), ...extra });

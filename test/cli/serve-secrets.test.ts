@@ -157,7 +157,8 @@ describe('lego-edit serve keeps its secrets', () => {
       openai.script(...Array.from({ length: 4 }, () => ({ reply: '{"pipeline": [{"step": 1, "model": "FLUX-POSE", "input": {"image": "init[image]", "prompt": "waving"}}, {"result": "[step1[image]]"}]}' })));
       const second = fake.sendPhoto(ann, chat, await colourPhoto(), 'make her wave');
       await waitUntil(() => workerCalls > 0, 'the worker to be called', 60_000);
-      const failed = await fake.waitForBotMessage(chat.id, (m) => /worker|token|GPU/i.test(m.text ?? ''), { afterId: second.message_id, timeoutMs: 60_000 });
+      // Told in the user's terms (no setting names): the worker refused the bot's token.
+      const failed = await fake.waitForBotMessage(chat.id, (m) => /setup problem on my side/i.test(m.text ?? ''), { afterId: second.message_id, timeoutMs: 60_000 });
 
       expect(workerAuth[0]).toBe(`Bearer ${WORKER_TOKEN}`);
       const said = fake.botMessages(chat.id).map((m) => m.text ?? m.caption ?? '').join('\n');
