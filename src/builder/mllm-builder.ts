@@ -6,6 +6,7 @@
  * every problem goes back to the model for a corrected workflow, up to a limit.
  */
 import type OpenAI from 'openai';
+import { lazyOpenAi, type LoadedOpenAi } from './openai-client.ts';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { z } from 'zod';
@@ -109,8 +110,8 @@ function describeTurn(turn: PriorTurn, index: number): string {
 
 export class MllmBuilder implements Builder, IntentAdvisor {
   readonly name: string;
-  /** The SDK and its client, imported on the first request: the SDK is a fifth of a second that start-up need not pay. */
-  #client: Promise<{ readonly sdk: typeof OpenAI; readonly client: OpenAI }> | undefined;
+  /** The SDK and its client, imported on the first request. */
+  readonly #openai: () => Promise<LoadedOpenAi>;
   readonly #options: MllmBuilderOptions;
   readonly #logger: Logger;
   readonly #secret: string | undefined;
@@ -120,23 +121,9 @@ export class MllmBuilder implements Builder, IntentAdvisor {
     this.name = options.model;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'mllm-builder', model: options.model });
     this.#secret = options.apiKey;
+    this.#openai = lazyOpenAi({ apiKey: options.apiKey, baseURL: options.baseURL, timeoutMs: options.timeoutMs ?? 60_000, maxRetries: options.maxRetries ?? 2 });
   }
 
-  #openai(): Promise<{ readonly sdk: typeof OpenAI; readonly client: OpenAI }> {
-    const options = this.#options;
-    this.#client ??= import('openai').then(({ default: sdk }) => ({
-      sdk,
-      client: new sdk({
-        // Local servers (vLLM, Ollama, LM Studio) need no key, but the SDK insists on one.
-        apiKey: options.apiKey ?? 'none',
-        ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-        timeout: options.timeoutMs ?? 60_000,
-        maxRetries: options.maxRetries ?? 2,
-        logLevel: 'off',
-      }),
-    }));
-    return this.#client;
-  }
 
   /** The system prompt for a request (prompt.md, "system"): format, catalogue, availability, examples, rules, context. */
   systemPrompt(request: PlanRequest): string {

@@ -9,6 +9,7 @@
  */
 import { jsonrepair } from 'jsonrepair';
 import type OpenAI from 'openai';
+import { lazyOpenAi, type LoadedOpenAi } from '../builder/openai-client.ts';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { encodeImage } from '../engine/image-io.ts';
@@ -44,31 +45,18 @@ export const CRITIC_SYSTEM_PROMPT = [
 const VERDICTS = ['done', 'partly', 'wrong'] as const;
 
 export class MllmCritic implements ModelCritic {
-  /** The SDK and its client, imported on the first review: the SDK is a fifth of a second that start-up need not pay. */
-  #client: Promise<{ readonly sdk: typeof OpenAI; readonly client: OpenAI }> | undefined;
+  /** The SDK and its client, imported on the first review. */
+  readonly #openai: () => Promise<LoadedOpenAi>;
   readonly #options: MllmCriticOptions;
   readonly #logger: Logger;
 
   constructor(options: MllmCriticOptions) {
     this.#options = options;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'mllm-critic', model: options.model });
+    // A critic that fails once has cost enough: the result goes out unchecked rather than later.
+    this.#openai = lazyOpenAi({ apiKey: options.apiKey, baseURL: options.baseURL, timeoutMs: options.timeoutMs ?? 20_000, maxRetries: 0 });
   }
 
-  #openai(): Promise<{ readonly sdk: typeof OpenAI; readonly client: OpenAI }> {
-    const options = this.#options;
-    this.#client ??= import('openai').then(({ default: sdk }) => ({
-      sdk,
-      client: new sdk({
-        apiKey: options.apiKey ?? 'none',
-        ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-        timeout: options.timeoutMs ?? 20_000,
-        // A critic that fails once has cost enough: the result goes out unchecked rather than later.
-        maxRetries: 0,
-        logLevel: 'off',
-      }),
-    }));
-    return this.#client;
-  }
 
   async review(run: RunUnderReview, region?: MaskData): Promise<Review> {
     const started = performance.now();
