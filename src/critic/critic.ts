@@ -40,9 +40,11 @@ export class Critic {
   async review(run: RunUnderReview): Promise<Review> {
     const { outcome, plan, inputs } = run;
     const finished = { workflow: plan.workflow, before: inputs.image, ...(inputs.mask ? { userMask: inputs.mask } : {}), results: outcome.results, outputs: outcome.outputs ?? new Map() };
-    const offline = offlineReview(finished, this.#registry, run.attempt);
+    const started = performance.now();
+    const input = checkInputOf(finished, this.#registry);
+    const offline = offlineReview(plan.workflow, input, run.attempt, started);
     if (offline.problem || !this.#model) return offline;
-    const judged = await this.#model.review(run, checkInputOf(finished, this.#registry)?.editMask);
+    const judged = await this.#model.review(run, input?.editMask);
     return { verdicts: [...offline.verdicts, ...judged.verdicts], ...(judged.problem ? { problem: judged.problem } : {}) };
   }
 }
