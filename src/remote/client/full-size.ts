@@ -7,7 +7,7 @@
  * pixels feathered in over the inner edge of the mask so no seam shows.
  */
 import { blurPlane } from '../../../bricks/lib/filters.ts';
-import { type Box, fitImage, fitMask } from '../../../bricks/lib/pixels.ts';
+import { type Box, fitImage, fitMask, maskBounds } from '../../../bricks/lib/pixels.ts';
 import type { AnyBrick } from '../../engine/brick.ts';
 import type { ImageData, MaskData, Value } from '../../engine/values.ts';
 import { makeImage } from '../../engine/values.ts';
@@ -46,41 +46,13 @@ export async function innerFeather(mask: MaskData, box: Box = { x: 0, y: 0, widt
   return plane;
 }
 
-/** The bounds of a mask's non-zero pixels, four at a time (a 1024² mask in about 1 ms instead of 12). */
-function nonZeroBounds(mask: MaskData): Box | undefined {
-  const d = mask.data;
-  const w = mask.width;
-  let minX = w;
-  let minY = mask.height;
-  let maxX = -1;
-  let maxY = -1;
-  const mark = (p: number): void => {
-    const y = (p / w) | 0;
-    const x = p - y * w;
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
-  };
-  const head = (4 - (d.byteOffset % 4)) % 4;
-  for (let p = 0; p < Math.min(head, d.length); p++) if (d[p]) mark(p);
-  const words = new Uint32Array(d.buffer, d.byteOffset + head, Math.floor((d.length - head) / 4));
-  for (let i = 0; i < words.length; i++) {
-    if (words[i] === 0) continue;
-    const p = head + i * 4;
-    for (let k = 0; k < 4; k++) if (d[p + k]) mark(p + k);
-  }
-  for (let p = head + words.length * 4; p < d.length; p++) if (d[p]) mark(p);
-  return maxX < 0 ? undefined : { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
-}
-
 /** `generated` inside the feathered mask, `original` elsewhere; both at the original's size. */
 export async function compositeInside(original: ImageData, generated: ImageData, mask: MaskData): Promise<ImageData> {
   const g = await fitImage(generated, original.width, original.height, original.channels);
   const m = await fitMask(mask, original.width, original.height);
   const c = original.channels;
   const out = makeImage(original.width, original.height, c, new Uint8Array(original.data));
-  const bounds = nonZeroBounds(m);
+  const bounds = maskBounds(m);
   if (!bounds) return out;
   // Outside the mask's bounds nothing changes, so only they are blurred and blended. A margin of 3σ
   // keeps the blur's view of the edge the same as on the whole plane (the mask is 0 beyond its bounds).
