@@ -202,14 +202,14 @@ const COARSEST_TARGETS = 1_500;
 
 export interface RefineOptions {
   readonly signal?: AbortSignal;
-  /** FASTINPAINT's score: a good pre-fill keeps more weight in the blend. */
+  /** FASTINPAINT's score, reported with the result (the blend no longer depends on it). */
   readonly score?: number;
 }
 
 /**
  * FLUX-INPAINT's CPU pass: exemplar (PatchMatch) synthesis over the same
- * dilated hole FASTINPAINT filled, guided by its pre-fill, blended with the
- * pre-fill by its score and feathered over the outermost pixels.
+ * dilated hole FASTINPAINT filled, guided by its pre-fill, replacing the
+ * pre-fill outright and feathered over the outermost pixels.
  */
 export async function exemplarRefine(image: ImageData, mask: MaskData, preimage: ImageData, opts: RefineOptions = {}): Promise<FillResult> {
   const { width: W, height: H } = image;
@@ -288,8 +288,7 @@ export async function exemplarRefine(image: ImageData, mask: MaskData, preimage:
   });
 
   // The exemplar fill replaces the diffusion fill outright: blending the two would average the texture away.
-  const mixed = refined;
-  const { image: out, filled } = pasteHole(image, box, mixed, holeFull, featherFull, Math.min(3, grow));
+  const { image: out, filled } = pasteHole(image, box, refined, holeFull, featherFull, Math.min(3, grow));
   return { image: out, score, filled, box };
 }
 
