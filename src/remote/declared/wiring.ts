@@ -222,13 +222,11 @@ export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, log
   const routes = parseGpuRoutes(cfg.gpuRoutes);
   const builtins = new Map(registry.list().map((b) => [b.name.toUpperCase(), b]));
   const declared: string[] = [];
-  const servedByManifest = new Set<string>();
   if (cfg.bricksManifest) {
     for (const b of declaredFromSetting(cfg.bricksManifest, cfg, { role: 'bot', transport, logger })) {
       const base = builtins.get(b.name.toUpperCase());
       if (base && offersGpuHost(base) && fitsBuiltin(base, b)) {
         registry.register(withGenerativeBackend(base, b, routeOf(base, routes)));
-        servedByManifest.add(b.name.toUpperCase());
       } else {
         if (base) logger.warn({ brick: b.name }, 'the manifest brick replaces the built-in of the same name (its ports differ, or the built-in has no GPU-host line)');
         registry.register(b);
@@ -239,7 +237,8 @@ export function wireRemoteBricks(registry: BrickRegistry, cfg: RemoteConfig, log
   const remote: string[] = [];
   if (transport) {
     for (const b of builtins.values()) {
-      if (servedByManifest.has(b.name.toUpperCase()) || !offersGpuHost(b) || registry.get(b.name) !== b) continue;
+      // A built-in a manifest serves (or replaces) is no longer the registered brick of its name.
+      if (!offersGpuHost(b) || registry.get(b.name) !== b) continue;
       registry.register(withGpuHost(b, transport, routeOf(b, routes)));
       remote.push(b.name);
     }
