@@ -17,7 +17,8 @@ export function registerExport(program: Command): void {
       const config = loadConfig();
       const database = await openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
       // A damaged table can read as a shorter one: half the history exported as if it were all of it is worse than none.
-      const problems = await checkTables(database.db).catch(async (err: unknown) => {
+      // The embedded database checked its tables as it opened; PostgreSQL is checked here.
+      const problems = !config.databaseUrl ? [] : await checkTables(database.db).catch(async (err: unknown) => {
         await database.close();
         throw err;
       });
