@@ -102,6 +102,15 @@ describe('BrickPool', () => {
     expect((await running).status).toBe('cancelled');
     // The loop never yields, so only a terminated thread stops counting.
     await waitFor(() => !pool.threadIds().includes(spinner));
+    // The thread leaves the pool's list first and is terminated a moment later, so wait (up to 2 s) for the
+    // count to hold still before checking that it stays still.
+    let last = Atomics.load(cells, COUNTER_CELL);
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = Atomics.load(cells, COUNTER_CELL);
+      if (now === last) break;
+      last = now;
+    }
     const after = Atomics.load(cells, COUNTER_CELL);
     await new Promise((r) => setTimeout(r, 300));
     expect(Atomics.load(cells, COUNTER_CELL)).toBe(after);
