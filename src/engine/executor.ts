@@ -9,15 +9,16 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.ts';
 import { portOf, type AnyBrick } from './brick.ts';
+import { checkedOutputs } from './brick-outputs.ts';
 import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
-import { BrickFailedError, BrickOutputError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
+import { BrickFailedError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
 import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import type { BrickPool } from './pool/brick-pool.ts';
 import { hashValue } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
-import { describeValue, isEmptyMask, isMask, valueProblem } from './values.ts';
+import { describeValue, isEmptyMask, isMask } from './values.ts';
 import type { Source, Workflow, WorkflowNode } from './workflow/types.ts';
 import { refText } from './workflow/types.ts';
 import { WorkflowValidationError, providedInputs, validateWorkflow } from './workflow/validate.ts';
@@ -312,19 +313,7 @@ export class Executor {
     };
     const running = this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx) : brick.run(args as never, ctx);
     const out: unknown = await Promise.race([running, aborted]);
-    if (typeof out !== 'object' || out === null) throw new BrickOutputError(brick.name, Object.keys(brick.outputs)[0] ?? 'output', `it returned ${String(out)} instead of its outputs`);
-    const outputs = Object.create(null) as Record<string, Value>;
-    for (const [name, spec] of Object.entries(brick.outputs)) {
-      const v: unknown = Object.hasOwn(out, name) ? (out as Record<string, unknown>)[name] : undefined;
-      if (v === undefined || v === null) {
-        // An optional output may be left out; whether something needed it is the caller's check.
-        if (spec.optional) continue;
-        throw new BrickOutputError(brick.name, name, 'it is missing');
-      }
-      const problem = valueProblem(v, spec.type);
-      if (problem) throw new BrickOutputError(brick.name, name, problem);
-      outputs[name] = v as Value;
-    }
+    const outputs = checkedOutputs(brick, out);
     return { outputs, warnings };
   }
 

@@ -2,7 +2,7 @@
  * The worker side of a remote call, shared by the HTTP server and the queue
  * worker: check what arrived against the brick's ports (the bot validated
  * already, but a worker must not trust the network), run it with a deadline,
- * and check what it returned.
+ * and check what it returned as the bot's Executor does.
  */
 import type { Logger } from 'pino';
 import type { AnyBrick, BackendStatus, BrickProgress } from '../../engine/brick.ts';
@@ -10,6 +10,7 @@ import { isRequired, literalSchema } from '../../engine/brick.ts';
 import { BrickInputError, CancelledError, LegoEditError } from '../../engine/errors.ts';
 import type { Value } from '../../engine/values.ts';
 import { typeOfValue } from '../../engine/values.ts';
+import { checkedOutputs } from '../../engine/brick-outputs.ts';
 import type { ServedBrick } from '../client/transport.ts';
 import type { BrickPool } from '../../engine/pool/brick-pool.ts';
 
@@ -76,14 +77,8 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
     const warn = (message: string): void => void warnings.push(message);
     const ctx = { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) };
     const running = opts.pool?.serves(brick) ? opts.pool.run(brick, args, ctx) : brick.run(args as never, ctx);
-    const out = (await Promise.race([running, aborted])) as Record<string, Value>;
-    const result: Record<string, Value> = {};
-    for (const [name, spec] of Object.entries(brick.outputs)) {
-      const v = out?.[name];
-      if (v === undefined || v === null) continue;
-      if (typeOfValue(v) !== spec.type) throw new LegoEditError('brick-output', `${brick.name} returned ${typeOfValue(v)} for its ${spec.type} output "${name}"`);
-      result[name] = v;
-    }
+    // The Executor's own check: a malformed value fails here as this brick's `brick-output`, not in the encoder.
+    const result = checkedOutputs(brick, await Promise.race([running, aborted]));
     return { outputs: result, warnings };
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
