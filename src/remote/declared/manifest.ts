@@ -95,7 +95,7 @@ function pathText(path: readonly PropertyKey[]): string {
 }
 
 /** Checks what the schema cannot: names unique, ports consistent with the backend. */
-function crossCheck(m: Manifest, file: string): string[] {
+function crossCheck(m: Manifest, file: string, json: JsonFiles): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   m.bricks.forEach((b, i) => {
@@ -116,7 +116,7 @@ function crossCheck(m: Manifest, file: string): string[] {
       for (const port of Object.keys(b.outputs)) if (!(port in be.outputs)) problems.push(`${at}.backend.outputs: output "${port}" has no ComfyUI node`);
       let template: unknown;
       try {
-        template = typeof be.workflow === 'object' ? be.workflow : loadTemplate(file, be.workflow);
+        template = typeof be.workflow === 'object' ? be.workflow : loadTemplate(file, be.workflow, json);
       } catch (err) {
         problems.push(`${at}.backend.workflow: ${errorMessage(err)}`);
       }
@@ -173,36 +173,76 @@ function placeholderProblems(b: BrickDeclaration, names: ReadonlySet<string>, at
   return problems;
 }
 
-export function loadTemplate(manifestFile: string, workflow: string): Record<string, unknown> {
+/**
+ * JSON files read for one load of the configured manifests, each parsed once:
+ * a directory's JSON files are opened to see whether they declare bricks, a
+ * manifest is then validated, and its workflows are read by the validator and
+ * again by the bricks built from them.
+ */
+export class JsonFiles {
+  readonly #read = new Map<string, { value: unknown } | { error: unknown }>();
+
+  /** The parsed file; throws its read error (with `code`) or its SyntaxError, the same one each time. */
+  read(path: string): unknown {
+    let hit = this.#read.get(path);
+    if (!hit) {
+      try {
+        hit = { value: JSON.parse(readFileSync(path, 'utf8')) as unknown };
+      } catch (error) {
+        hit = { error };
+      }
+      this.#read.set(path, hit);
+    }
+    if ('error' in hit) throw hit.error;
+    return hit.value;
+  }
+}
+
+export function loadTemplate(manifestFile: string, workflow: string, json = new JsonFiles()): Record<string, unknown> {
   const path = isAbsolute(workflow) ? workflow : resolve(dirname(manifestFile), workflow);
-  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const parsed = json.read(path);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path} is not an API-format workflow (an object of nodes)`);
   return parsed as Record<string, unknown>;
 }
 
 /** Validates manifest text (YAML or JSON); `file` names it in messages and anchors relative paths. */
-export function parseManifest(text: string, file: string): Manifest {
+export function parseManifest(text: string, file: string, json = new JsonFiles()): Manifest {
   let raw: unknown;
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
     throw new ManifestError(file, [`not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(err)}`]);
   }
+  return validManifest(raw, file, json);
+}
+
+function validManifest(raw: unknown, file: string, json: JsonFiles): Manifest {
   const result = manifestSchema.safeParse(raw);
   if (!result.success) throw new ManifestError(file, result.error.issues.map((i) => `${pathText(i.path)}: ${i.message}`));
-  const problems = crossCheck(result.data, file);
+  const problems = crossCheck(result.data, file, json);
   if (problems.length) throw new ManifestError(file, problems);
   return result.data;
 }
 
-export function loadManifest(file: string): Manifest {
+/** Reads and validates a manifest; a JSON one through `json`, so a file already opened is not parsed again. */
+export function loadManifest(file: string, json = new JsonFiles()): Manifest {
+  const unreadable = (err: unknown) => new ManifestError(file, [`cannot read it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`]);
+  if (file.endsWith('.json')) {
+    let raw: unknown;
+    try {
+      raw = json.read(file);
+    } catch (err) {
+      throw err instanceof SyntaxError ? new ManifestError(file, [`not valid JSON: ${errorMessage(err)}`]) : unreadable(err);
+    }
+    return validManifest(raw, file, json);
+  }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ManifestError(file, [`cannot read it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`]);
+    throw unreadable(err);
   }
-  return parseManifest(text, file);
+  return parseManifest(text, file, json);
 }
 
 /** The declaration part of a brick (everything but how it runs). The version carries a hash of the backend, so editing a template invalidates cached results. */

@@ -5,7 +5,7 @@
  * declares.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { modelsDirOf } from '../../../bricks/environment.ts';
@@ -16,7 +16,7 @@ import type { Config } from '../../config.ts';
 import { comfyuiBrick } from './comfyui.ts';
 import { fitsBuiltin, offersGpuHost, parseGpuRoutes, routeOf, withGenerativeBackend, withGpuHost } from '../client/gpu-host.ts';
 import { HttpTransport } from '../client/http-client.ts';
-import { type BrickDeclaration, ManifestError, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
+import { type BrickDeclaration, JsonFiles, ManifestError, declaredShape, loadManifest, loadTemplate } from './manifest.ts';
 import { onnxBrick } from './onnx-brick.ts';
 import { QueueTransport } from '../client/queue-client.ts';
 import { type BrickTransport, remoteBrick } from '../client/transport.ts';
@@ -102,18 +102,18 @@ export interface DeclaredOptions {
 }
 
 /** Bricks from a manifest file, ready to register. */
-export function declaredBricks(file: string, cfg: RemoteConfig, opts: DeclaredOptions): AnyBrick[] {
-  const manifest = loadManifest(file);
+export function declaredBricks(file: string, cfg: RemoteConfig, opts: DeclaredOptions, json = new JsonFiles()): AnyBrick[] {
+  const manifest = loadManifest(file, json);
   const out: AnyBrick[] = [];
   const extra: BrickTransport[] = [];
   for (const d of manifest.bricks) {
-    const b = buildDeclared(d, file, cfg, opts, extra);
+    const b = buildDeclared(d, file, cfg, opts, extra, json);
     if (b) out.push(b);
   }
   return out;
 }
 
-function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opts: DeclaredOptions, extra: BrickTransport[]): AnyBrick | undefined {
+function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opts: DeclaredOptions, extra: BrickTransport[], json: JsonFiles): AnyBrick | undefined {
   const shape = declaredShape(d);
   const be = d.backend;
   switch (be.type) {
@@ -137,7 +137,7 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
     case 'comfyui': {
       const url = be.url ?? cfg.comfyuiUrl;
       if (!url) return unconfigured(shape, 'comfyui', 'no ComfyUI server configured (COMFYUI_URL or backend.url)');
-      const template = typeof be.workflow === 'string' ? loadTemplate(file, be.workflow) : be.workflow;
+      const template = typeof be.workflow === 'string' ? loadTemplate(file, be.workflow, json) : be.workflow;
       // The template's content is part of what the brick computes: a changed file must not reuse cached results.
       const version = `${shape.version}.${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8)}`;
       return comfyuiBrick({ ...shape, version }, { url, template, outputs: be.outputs, timeoutMs: be.timeoutMs, ...(be.derived ? { derived: be.derived } : {}) });
@@ -164,7 +164,7 @@ function buildDeclared(d: BrickDeclaration, file: string, cfg: RemoteConfig, opt
  * or a directory (its *.yaml, *.yml and *.json files that declare `bricks`, so
  * the workflows beside them are not read as manifests).
  */
-export function manifestFiles(setting: string): string[] {
+export function manifestFiles(setting: string, json = new JsonFiles()): string[] {
   const files: string[] = [];
   for (const entry of setting.split(',').map((s) => s.trim()).filter(Boolean)) {
     let isDir = false;
@@ -180,15 +180,15 @@ export function manifestFiles(setting: string): string[] {
     for (const name of readdirSync(entry).sort()) {
       const path = join(entry, name);
       if (/\.ya?ml$/i.test(name)) files.push(path);
-      else if (/\.json$/i.test(name) && declaresBricks(path)) files.push(path);
+      else if (/\.json$/i.test(name) && declaresBricks(path, json)) files.push(path);
     }
   }
   return files;
 }
 
-function declaresBricks(path: string): boolean {
+function declaresBricks(path: string, json: JsonFiles): boolean {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const v = json.read(path);
     return typeof v === 'object' && v !== null && Array.isArray((v as { bricks?: unknown }).bricks);
   } catch {
     return false;
@@ -199,8 +199,9 @@ function declaresBricks(path: string): boolean {
 export function declaredFromSetting(setting: string, cfg: RemoteConfig, opts: DeclaredOptions): AnyBrick[] {
   const seen = new Map<string, string>();
   const out: AnyBrick[] = [];
-  for (const file of manifestFiles(setting)) {
-    for (const b of declaredBricks(file, cfg, opts)) {
+  const json = new JsonFiles();
+  for (const file of manifestFiles(setting, json)) {
+    for (const b of declaredBricks(file, cfg, opts, json)) {
       const before = seen.get(b.name);
       if (before) throw new ManifestError(file, [`${b.name} is also declared in ${before}`]);
       seen.set(b.name, file);

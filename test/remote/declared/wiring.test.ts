@@ -1,14 +1,14 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinBricks } from '../../../bricks/index.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { BrickProgress } from '../../../src/engine/brick.ts';
 import { BrickRegistry } from '../../../src/engine/registry.ts';
 import type { ImageData } from '../../../src/engine/values.ts';
 import { makeMask } from '../../../src/engine/values.ts';
-import { manifestFiles, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
+import { declaredFromSetting, manifestFiles, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
 import { type FakeComfyUI, startFakeComfyUI } from '../../fakes/comfyui-server.ts';
 import { repoRoot } from '../../support/shared.ts';
 import { solidImage } from '../../support/test-bricks.ts';
@@ -132,6 +132,34 @@ describe('LEGO_EDIT_BRICKS', () => {
     writeFileSync(join(dir, 'pack', 'a.api.json'), '{"1": {"class_type": "LoadImage", "inputs": {}}}');
     expect(manifestFiles(join(dir, 'pack'))).toEqual([join(dir, 'pack', 'a.json'), join(dir, 'pack', 'b.yaml')]);
     expect(manifestFiles(`${join(dir, 'pack', 'b.yaml')}, ${join(dir, 'x.yaml')}`)).toEqual([join(dir, 'pack', 'b.yaml'), join(dir, 'x.yaml')]);
+  });
+
+  it('parses each JSON file once at start-up: a manifest found in a directory, and the workflow it names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lego-bricks-once-'));
+    const workflow = JSON.stringify({ '1': { class_type: 'LoadImage', inputs: { image: '{{image}}' } }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } } });
+    const manifest = JSON.stringify({
+      bricks: [
+        {
+          name: 'ONCE',
+          kind: 'edit',
+          description: 'Read once',
+          inputs: { image: 'Image' },
+          outputs: { image: 'Image' },
+          backend: { type: 'comfyui', url: 'http://127.0.0.1:9', workflow: 'once.api.json', outputs: { image: { node: '2' } } },
+        },
+      ],
+    });
+    writeFileSync(join(dir, 'once.api.json'), workflow);
+    writeFileSync(join(dir, 'bricks.json'), manifest);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const bricks = declaredFromSetting(dir, loadConfig({ LEGO_EDIT_DATA_DIR: dir }), { role: 'worker', logger: testLogger });
+      expect(bricks.map((b) => b.name)).toEqual(['ONCE']);
+      const times = (text: string) => parse.mock.calls.filter(([arg]) => arg === text).length;
+      expect({ manifest: times(manifest), workflow: times(workflow) }).toEqual({ manifest: 1, workflow: 1 });
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('refuses the same brick declared in two manifests, naming both files', () => {
