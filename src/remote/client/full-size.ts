@@ -5,6 +5,12 @@
  * remote result is resized to the size of the input image, and an edit given a
  * mask keeps the original pixels outside it, bit for bit, with the generated
  * pixels feathered in over the inner edge of the mask so no seam shows.
+ *
+ * This happens once, where the brick runs: a ComfyUI or ONNX brick fits its
+ * own result, and `lego-edit worker` fits what a served brick left at its
+ * model's size. Transports carry results as they are, so a remote result is
+ * what the brick gives locally; blending twice would square the feather's
+ * weight on the edge (a²·generated + (1 − a²)·original).
  */
 import { blurPlane } from '../../../bricks/lib/filters.ts';
 import { type Box, fitImage, fitMask, maskBounds } from '../../../bricks/lib/pixels.ts';
@@ -84,12 +90,16 @@ export async function compositeInside(original: ImageData, generated: ImageData,
 /**
  * A remote brick's outputs at the input's size, composited inside the edit's
  * mask when one was given. Outputs of a brick without an Image input are
- * returned as they are.
+ * returned as they are. `only: 'off-size'` is for the host that ran a brick
+ * it did not write (`lego-edit worker`): outputs already at the input's size
+ * are the brick's own result and stay as they are, so one it composited
+ * itself is not blended again.
  */
 export async function fitToInputs(
   brick: Pick<AnyBrick, 'kind' | 'inputs' | 'outputs'>,
   inputs: Readonly<Record<string, Value | null>>,
   outputs: Record<string, Value>,
+  only: 'all' | 'off-size' = 'all',
 ): Promise<Record<string, Value>> {
   const ref = referenceImage(brick, inputs);
   if (!ref) return outputs;
@@ -97,6 +107,7 @@ export async function fitToInputs(
   const out: Record<string, Value> = { ...outputs };
   for (const [name, v] of Object.entries(outputs)) {
     if (typeof v !== 'object' || v === null) continue;
+    if (only === 'off-size' && v.width === ref.width && v.height === ref.height) continue;
     if (v.kind === 'mask') {
       out[name] = await fitMask(v, ref.width, ref.height);
     } else if (mask) {

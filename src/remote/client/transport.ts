@@ -9,7 +9,6 @@ import type { AnyBrick, BackendStatus, BrickKind, BrickProgress, PortSpec } from
 import { port } from '../../engine/brick.ts';
 import type { Value, ValueType } from '../../engine/values.ts';
 import { errorMessage } from '../../engine/errors.ts';
-import { fitToInputs } from './full-size.ts';
 
 /** Interactive turns go before batch work (evaluations, benchmarks) on a shared queue. */
 export type CallPriority = 'interactive' | 'batch';
@@ -168,16 +167,14 @@ export function remoteBrick(shape: Omit<AnyBrick, 'run' | 'backends'>, transport
       ];
     },
     run: async (inputs, ctx) => {
-      const given = inputs as Record<string, Value | null>;
-      const out = await transport.call(shape.name, given, {
+      // Outputs come back as the worker's brick made them, at the input's size: the worker fits them (see full-size.ts).
+      return (await transport.call(shape.name, inputs as Record<string, Value | null>, {
         signal: ctx.signal,
         onProgress: ctx.progress,
         ...(ctx.warn ? { onWarning: ctx.warn } : {}),
         priority: currentCallPriority(),
         ...(ctx.resample ? { resample: true } : {}),
-      });
-      // Whatever size the host's model worked at, the user gets their picture's size back, untouched outside the mask.
-      return (await fitToInputs(shape, given, out)) as Awaited<ReturnType<AnyBrick['run']>>;
+      })) as Awaited<ReturnType<AnyBrick['run']>>;
     },
   };
 }

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrickProgress } from '../../../src/engine/brick.ts';
-import type { ImageData, MaskData, Value } from '../../../src/engine/values.ts';
+import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeImage, makeMask } from '../../../src/engine/values.ts';
-import { compositeInside, fitToInputs } from '../../../src/remote/client/full-size.ts';
-import { type BrickTransport, remoteBrick } from '../../../src/remote/client/transport.ts';
+import { defineBrick } from '../../../src/engine/brick.ts';
+import { compositeInside, fitToInputs, innerFeather } from '../../../src/remote/client/full-size.ts';
+import { HttpTransport } from '../../../src/remote/client/http-client.ts';
+import { remoteBrick } from '../../../src/remote/client/transport.ts';
+import { createHttpWorkerServer } from '../../../src/remote/worker/http-worker-server.ts';
+import { runServedBrick } from '../../../src/remote/worker/brick-runner.ts';
 import { comfyuiBrick } from '../../../src/remote/declared/comfyui.ts';
 import { type FakeComfyUI, startFakeComfyUI } from '../../fakes/comfyui-server.ts';
 import { testLogger } from '../support.ts';
@@ -108,24 +112,47 @@ describe('remote results at full size', () => {
     expect(drift(img, out.image, (p) => m.data[p] === 0).mean).toBeGreaterThan(3);
   });
 
-  it('fits what an HTTP or queue worker returns the same way', async () => {
+  it('fits on the worker what a served brick returns at its model’s size: full size, untouched outside the mask', async () => {
     const img = photo(101, 67);
     const m = disc(101, 67);
-    // A worker whose model works at 96×64 and repaints everything.
-    const transport: BrickTransport = {
-      kind: 'http',
-      target: 'test',
-      call: async () => ({ image: makeImage(96, 64, 3, new Uint8Array(96 * 64 * 3).fill(7)) as Value }),
-      served: async () => [],
-      close: async () => {},
-    };
-    const brick = remoteBrick(editShape('WORKER'), transport);
-    const out = (await brick.run({ image: img, mask: m, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
-    expect([out.image.width, out.image.height]).toEqual([101, 67]);
-    expect(drift(img, out.image, (p) => m.data[p] === 0).mean).toBe(0);
-    expect(out.image.data[(33 * 101 + 50) * 3]).toBe(7);
-    const unmasked = (await brick.run({ image: img, mask: null, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData };
-    expect([unmasked.image.width, unmasked.image.height, unmasked.image.data[0]]).toEqual([101, 67, 7]);
+    // A served brick whose model works at 96×64 and repaints everything.
+    const raw = defineBrick({ ...editShape('WORKER'), run: async () => ({ image: makeImage(96, 64, 3, new Uint8Array(96 * 64 * 3).fill(7)) }) });
+    const serve = async (mask: MaskData | null) =>
+      (await runServedBrick(raw, { image: img, mask, prompt: 'x' }, { signal: AbortSignal.timeout(10_000), onProgress: () => {}, logger: testLogger, timeoutMs: 10_000 })).outputs.image as ImageData;
+    const out = await serve(m);
+    expect([out.width, out.height]).toEqual([101, 67]);
+    expect(drift(img, out, (p) => m.data[p] === 0).mean).toBe(0);
+    expect(out.data[(33 * 101 + 50) * 3]).toBe(7);
+    const unmasked = await serve(null);
+    expect([unmasked.width, unmasked.height, unmasked.data[0]]).toEqual([101, 67, 7]);
+  });
+
+  it('blends the edge once when a GPU host serves a ComfyUI brick: the bot receives the single-feather profile', async () => {
+    // Sides that are multiples of 8, so the fake's VAE crop does not resample and the generated pixel is exactly 255 − original.
+    const img = photo(128, 96);
+    const m = disc(128, 96);
+    const served = comfyuiBrick(editShape('EDGE'), { url: comfy.url, template, outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
+    const server = createHttpWorkerServer({ bricks: [served], token: 'edge-token', maxPayloadBytes: 1 << 22, jobTimeoutMs: 10_000, encoding: 'png', logger: testLogger });
+    const url = await server.listen(0);
+    try {
+      const transport = new HttpTransport({ url, token: 'edge-token', maxPayloadBytes: 1 << 22, encoding: 'png', logger: testLogger, retries: 0, connectTimeoutMs: 5_000 });
+      const received = ((await remoteBrick(editShape('EDGE'), transport).run({ image: img, mask: m, prompt: 'x' } as never, ctx())) as unknown as { image: ImageData }).image;
+      const alpha = await innerFeather(m);
+      // The weight the bot's picture gives the generated pixel, measured where original and generated differ enough to read it.
+      const off: number[] = [];
+      for (let p = 0; p < 128 * 96; p++) {
+        const a = alpha[p]!;
+        const o = img.data[p * 3]!;
+        if (a === 0 || a === 255 || Math.abs(255 - 2 * o) < 64) continue;
+        off.push(Math.abs((received.data[p * 3]! - o) / (255 - 2 * o) - a / 255));
+      }
+      expect(off.length).toBeGreaterThan(20);
+      // Blended twice the weight would be a², up to 0.25 off; once, it is the feather's own up to rounding.
+      expect(Math.max(...off)).toBeLessThan(0.03);
+      expect(drift(img, received, (p) => m.data[p] === 0).mean).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('keeps a transparent original’s alpha and resizes mask outputs to the input', async () => {
