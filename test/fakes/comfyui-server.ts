@@ -116,9 +116,11 @@ async function loadedMask(prompt: Record<string, Node>, uploads: Map<string, Buf
     const band = { red: 0, green: 1, blue: 2, alpha: 3 }[channel] ?? 0;
     const hasAlpha = info.channels === 4 || info.channels === 2;
     const alphaBand = info.channels - 1;
+    // ComfyUI converts a grey (or grey-and-alpha) picture to RGBA: red, green and blue are all the grey band.
+    const colourBand = info.channels <= 2 ? 0 : band;
     for (let p = 0; p < out.length; p++) {
       if (band === 3) out[p] = hasAlpha ? 255 - data[p * info.channels + alphaBand]! : 0;
-      else out[p] = data[p * info.channels + Math.min(band, info.channels - 1)]!;
+      else out[p] = data[p * info.channels + colourBand]!;
     }
     return out;
   };

@@ -6,12 +6,13 @@
  * interrupts the prompt on the server, so the GPU is freed at once.
  */
 import { createHash, randomInt, randomUUID } from 'node:crypto';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import type { AnyBrick, BackendStatus, BrickContext } from '../../engine/brick.ts';
 import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors.ts';
 import { decodeImage, hashValue, imageToMask, sharpFromImage } from '../../engine/image-io.ts';
 import type { ImageData, MaskData, Value } from '../../engine/values.ts';
-import { makeImage, makeMask } from '../../engine/values.ts';
+import { makeMask } from '../../engine/values.ts';
 import { fitToInputs, referenceImage } from '../client/full-size.ts';
 import { type ObjectInfo, missingFromServer, serverSchema } from './comfyui-schema.ts';
 
@@ -166,26 +167,30 @@ function withAbsentInputs(brick: AnyBrick, inputs: Record<string, Value | null>)
 }
 
 /**
- * A mask as ComfyUI reads it whichever way a workflow loads it: the mask in
- * the colour channels (LoadImageMask "red"/"green"/"blue") and, inverted as
- * ComfyUI's mask editor stores it, in alpha (LoadImageMask "alpha" and
- * LoadImage's MASK output compute 1 − alpha).
+ * A mask as ComfyUI reads it whichever way a workflow loads it: a grey band
+ * holding the mask (LoadImageMask "red"/"green"/"blue": ComfyUI converts a
+ * grey-and-alpha PNG to RGBA with R = G = B = grey) and an alpha band holding
+ * it inverted, as ComfyUI's mask editor stores it (LoadImageMask "alpha" and
+ * LoadImage's MASK output compute 1 − alpha). Two bands, not four: half the
+ * bytes to build and compress.
  */
 export async function maskUploadPng(mask: MaskData): Promise<Buffer> {
-  const rgba = new Uint8Array(mask.width * mask.height * 4);
-  // One 32-bit write a pixel (R, G, B = v, A = 255 − v), in the platform's byte order.
-  const px = new Uint32Array(rgba.buffer);
-  const little = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  const la = new Uint8Array(mask.width * mask.height * 2);
+  // One 16-bit write a pixel (grey = v, alpha = 255 − v), in the platform's byte order.
+  const px = new Uint16Array(la.buffer);
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   for (let p = 0; p < mask.data.length; p++) {
     const v = mask.data[p]!;
-    px[p] = little ? (v | (v << 8) | (v << 16) | ((255 - v) << 24)) >>> 0 : ((v << 24) | (v << 16) | (v << 8) | (255 - v)) >>> 0;
+    px[p] = little ? v | ((255 - v) << 8) : (v << 8) | (255 - v);
   }
-  return uploadPng(makeImage(mask.width, mask.height, 4, rgba));
+  return sharp(la, { raw: { width: mask.width, height: mask.height, channels: 2 } }).png(UPLOAD_PNG).toBuffer();
 }
 
-/** PNG for the upload: fast compression, since it crosses a LAN once and ComfyUI decodes it at once (level 1 is ~4× faster to write than the default 6). */
+/** PNG settings for uploads: fast compression, since it crosses a LAN once and ComfyUI decodes it at once (level 1 is ~4× faster to write than the default 6). */
+const UPLOAD_PNG = { compressionLevel: 1, adaptiveFiltering: false } as const;
+
 function uploadPng(v: ImageData): Promise<Buffer> {
-  return sharpFromImage(v).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
+  return sharpFromImage(v).png(UPLOAD_PNG).toBuffer();
 }
 
 async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {

@@ -136,8 +136,8 @@ describe('ComfyUI-backed bricks (against a fake ComfyUI)', () => {
     expect(comfy.prompts.length).toBe(sent);
   });
 
-  it('uploads a mask so that LoadImageMask reads it from alpha too (ComfyUI’s default channel)', async () => {
-    const brick = comfyuiBrick(shape('ALPHA', { image: { type: 'Image' }, mask: { type: 'Mask' } }), { url: comfy.url, template: maskedTemplate('alpha'), outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
+  it.each(['alpha', 'red', 'green', 'blue'])('uploads a mask so that LoadImageMask reads it from any channel (%s; alpha is ComfyUI’s default)', async (channel) => {
+    const brick = comfyuiBrick(shape(`MASK-${channel}`, { image: { type: 'Image' }, mask: { type: 'Mask' } }), { url: comfy.url, template: maskedTemplate(channel), outputs: { image: { node: '4' } }, timeoutMs: 10_000 });
     const out = (await brick.run({ image, mask: leftHalf } as never, ctx().ctx)) as unknown as { image: ImageData };
     expect(at(out.image, 2, 5)).toEqual([245, 235, 225]);
     expect(at(out.image, 17, 5)).toEqual([10, 20, 30]);
