@@ -39,16 +39,38 @@ function featherSigma(mask: MaskData): number {
 }
 
 /**
+ * What the blur makes of a plane that is 255 everywhere. sharp blurs 8-bit
+ * planes with an integer kernel whose rounding scales everything a little
+ * (255 becomes 253 at σ 5), which would leave a trace of the original all over
+ * the mask's inside; the weights are divided by this. Measured once per σ.
+ */
+const blurPeaks = new Map<number, Promise<number>>();
+function blurPeak(sigma: number): Promise<number> {
+  let peak = blurPeaks.get(sigma);
+  if (!peak) {
+    peak = blurPlane(new Uint8Array(32 * 32).fill(255), 32, 32, sigma).then((b) => Math.max(1, b[16 * 32 + 16]!));
+    blurPeaks.set(sigma, peak);
+  }
+  return peak;
+}
+
+/**
  * Blend weights from a mask, over `box` (the mask's bounds): the mask itself,
  * softened only on its inside. A Gaussian of the mask, capped by the mask, is
- * 0 wherever the mask is 0, so nothing outside changes, and ramps up over
- * about 2σ inside the edge.
+ * 0 wherever the mask is 0, so nothing outside changes, ramps up over about
+ * 2σ inside the edge, and is 255 (the generated pixel alone) beyond that.
  */
 export async function innerFeather(mask: MaskData, box: Box = { x: 0, y: 0, width: mask.width, height: mask.height }): Promise<Uint8Array> {
   const plane = new Uint8Array(box.width * box.height);
   for (let y = 0; y < box.height; y++) plane.set(mask.data.subarray((box.y + y) * mask.width + box.x, (box.y + y) * mask.width + box.x + box.width), y * box.width);
-  const blurred = await blurPlane(plane, box.width, box.height, featherSigma(mask));
-  for (let i = 0; i < plane.length; i++) if (blurred[i]! < plane[i]!) plane[i] = blurred[i]!;
+  const sigma = featherSigma(mask);
+  const [blurred, peak] = await Promise.all([blurPlane(plane, box.width, box.height, sigma), blurPeak(sigma)]);
+  const scaled = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) scaled[v] = Math.min(255, Math.round((v * 255) / peak));
+  for (let i = 0; i < plane.length; i++) {
+    const b = scaled[blurred[i]!]!;
+    if (b < plane[i]!) plane[i] = b;
+  }
   return plane;
 }
 
@@ -73,15 +95,26 @@ export async function compositeInside(original: ImageData, generated: ImageData,
   const gd = g.data;
   const dd = out.data;
   for (let y = 0; y < box.height; y++) {
-    for (let x = 0; x < box.width; x++) {
-      const a = alpha[y * box.width + x]!;
-      if (a === 0) continue;
-      const i = ((box.y + y) * original.width + box.x + x) * c;
-      if (a === 255) {
-        for (let k = 0; k < colour; k++) dd[i + k] = gd[i + k]!;
+    const row = y * box.width;
+    const at = ((box.y + y) * original.width + box.x) * c;
+    for (let x = 0; x < box.width; ) {
+      const a = alpha[row + x]!;
+      if (a === 0) {
+        x++;
         continue;
       }
-      for (let k = 0; k < colour; k++) dd[i + k] = ((gd[i + k]! * a + od[i + k]! * (255 - a) + 127) / 255) | 0;
+      if (a === 255 && colour === c) {
+        // The mask's inside is most of the box: copy each run of it in one go.
+        let end = x + 1;
+        while (end < box.width && alpha[row + end] === 255) end++;
+        dd.set(gd.subarray(at + x * c, at + end * c), at + x * c);
+        x = end;
+        continue;
+      }
+      const i = at + x * c;
+      if (a === 255) for (let k = 0; k < colour; k++) dd[i + k] = gd[i + k]!;
+      else for (let k = 0; k < colour; k++) dd[i + k] = ((gd[i + k]! * a + od[i + k]! * (255 - a) + 127) / 255) | 0;
+      x++;
     }
   }
   return out;

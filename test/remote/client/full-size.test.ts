@@ -155,6 +155,21 @@ describe('remote results at full size', () => {
     }
   });
 
+  it('gives the mask’s inside wholly to the generated picture: the feather is 255 beyond its edge band, 0 outside the mask', async () => {
+    // A photo-sized mask, so the feather's σ is several pixels (3.84 here), where sharp's integer blur rounds 255 down.
+    const [w, h] = [1024, 768];
+    const m = disc(w, h);
+    const alpha = await innerFeather(m);
+    expect(alpha[(h / 2) * w + w / 2]).toBe(255);
+    expect(alpha.every((a, p) => m.data[p] !== 0 || a === 0)).toBe(true);
+    const img = photo(w, h);
+    const generated = makeImage(w, h, 3, img.data.map((v) => 255 - v));
+    const out = await compositeInside(img, generated, m);
+    const inside = [...Array(w * h).keys()].filter((p) => alpha[p] === 255);
+    expect(inside.length).toBeGreaterThan(0.9 * m.data.filter((v) => v === 255).length);
+    expect(inside.every((p) => out.data[p * 3] === generated.data[p * 3] && out.data[p * 3 + 2] === generated.data[p * 3 + 2])).toBe(true);
+  });
+
   it('keeps a transparent original’s alpha and resizes mask outputs to the input', async () => {
     const rgba = makeImage(10, 10, 4, new Uint8Array(400).fill(128));
     const full = makeMask(10, 10, new Uint8Array(100).fill(255));
