@@ -5,10 +5,9 @@
  */
 import sharp from 'sharp';
 import { defineBrick, port } from '../../src/engine/brick.ts';
-import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage } from '../../src/engine/values.ts';
-import { gpuHostBackend } from '../lib/backends.ts';
+import { type GpuOnly, gpuHostBackend, gpuNeedOf, gpuOnly, orNeedsGpuHost } from '../lib/backends.ts';
 import { colourLiterals, colourWords, tokens, type Rgb } from '../lib/colour.ts';
 import { blendByMask, fitMask, toChannels } from '../lib/pixels.ts';
 import { unknownWords } from '../lib/prompt-words.ts';
@@ -26,7 +25,8 @@ const KEYWORDS = new Set([
   'transparent', 'transparency', 'remove', 'removed', 'delete', 'erase', 'cutout', 'cut', 'no', 'none', 'alpha', 'top', 'bottom', 'vertical', 'behind', 'subject',
 ]);
 
-export function parseBackdrop(prompt: string): Backdrop {
+/** The backdrop a prompt asks for, or what only the generative model can paint. */
+function readBackdrop(prompt: string): Backdrop | GpuOnly {
   const words = tokens(prompt);
   const has = (...ws: string[]) => ws.some((w) => words.includes(w));
   const named = colourWords(words);
@@ -35,9 +35,7 @@ export function parseBackdrop(prompt: string): Backdrop {
   const literals = colourLiterals(prompt);
   const litWords = new Set(literals.flatMap((l) => tokens(l.text)));
   const leftovers = unknownWords(prompt, new Set([...KEYWORDS, ...litWords]), consumed);
-  if (leftovers.length) {
-    throw new NeedsGpuHostError('FLUX-CBG', `A generated background ("${prompt}")`);
-  }
+  if (leftovers.length) return gpuOnly(`A generated background ("${prompt}")`);
   const colours: Rgb[] = [...literals.map((l) => l.rgb), ...named.map((m) => m.rgb)];
   if (has('transparent', 'transparency', 'remove', 'removed', 'delete', 'erase', 'cutout', 'none', 'alpha') && colours.length === 0) return { kind: 'transparent' };
   if (has('blur', 'blurred', 'blurry', 'bokeh', 'defocus', 'defocused', 'focus', 'shallow') && colours.length === 0) return { kind: 'blur', bokeh: has('bokeh', 'lens', 'shallow') };
@@ -48,7 +46,11 @@ export function parseBackdrop(prompt: string): Backdrop {
   }
   if (has('studio', 'seamless', 'professional') && colours.length <= 1) return { kind: 'studio', rgb: colours[0] ?? [255, 255, 255] };
   if (colours.length === 1) return { kind: 'solid', rgb: colours[0]! };
-  throw new NeedsGpuHostError('FLUX-CBG', `A generated background ("${prompt}")`);
+  return gpuOnly(`A generated background ("${prompt}")`);
+}
+
+export function parseBackdrop(prompt: string): Backdrop {
+  return orNeedsGpuHost('FLUX-CBG', readBackdrop(prompt));
 }
 
 function shade(c: Rgb, f: number): Rgb {
@@ -157,6 +159,7 @@ export const FLUX_CBG = defineBrick({
     { name: 'cpu-backdrops', available: true, detail: 'solid, gradient, studio, blur/bokeh, transparent' },
     gpuHostBackend('generated scenes'),
   ],
+  gpuNeed: ({ prompt }) => gpuNeedOf(readBackdrop(prompt)),
   async run({ image, mask, prompt }, ctx) {
     const backdrop = parseBackdrop(prompt);
     ctx.signal.throwIfAborted();

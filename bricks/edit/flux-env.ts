@@ -4,9 +4,8 @@
  * rain, a blizzard) or moves light sources needs the generative model.
  */
 import { defineBrick, port } from '../../src/engine/brick.ts';
-import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData } from '../../src/engine/values.ts';
-import { gpuHostBackend } from '../lib/backends.ts';
+import { type GpuOnly, gpuHostBackend, gpuNeedOf, gpuOnly, orNeedsGpuHost } from '../lib/backends.ts';
 import { tokens } from '../lib/colour.ts';
 import { fogGrade, nightGrade, sunsetGrade } from '../lib/filters.ts';
 import { unknownWords } from '../lib/prompt-words.ts';
@@ -21,7 +20,8 @@ const GRADES: readonly { name: string; words: readonly string[]; grade: Grade }[
 
 const ALLOWED = new Set(['time', 'day', 'hour', 'during', 'weather', 'environment', 'atmosphere', 'sky', 'lighting', 'light', 'mood', 'add', 'scenery', 'setting']);
 
-export function envGrade(prompt: string): { name: string; grade: Grade } {
+/** The colour grade a prompt asks for, or what only the generative model can do. */
+function readEnvGrade(prompt: string): { name: string; grade: Grade } | GpuOnly {
   const words = tokens(prompt);
   const joined = ` ${words.join(' ')} `;
   const hits = GRADES.filter((g) => g.words.some((w) => joined.includes(` ${w} `)));
@@ -31,7 +31,11 @@ export function envGrade(prompt: string): { name: string; grade: Grade } {
     for (const w of [...g.words].sort((a, b) => b.length - a.length)) rest = rest.split(` ${w} `).join('  ');
     if (unknownWords(rest, ALLOWED).length === 0) return g;
   }
-  throw new NeedsGpuHostError('FLUX-ENV', `Changing the environment to "${prompt}" (generative environment editing)`);
+  return gpuOnly(`Changing the environment to "${prompt}" (generative environment editing)`);
+}
+
+export function envGrade(prompt: string): { name: string; grade: Grade } {
+  return orNeedsGpuHost('FLUX-ENV', readEnvGrade(prompt));
 }
 
 export const FLUX_ENV = defineBrick({
@@ -49,6 +53,7 @@ export const FLUX_ENV = defineBrick({
     { name: 'cpu-grades', available: true, detail: 'sunset/golden hour, night, fog/haze colour grades' },
     gpuHostBackend('generative weather and seasons'),
   ],
+  gpuNeed: ({ prompt }) => gpuNeedOf(readEnvGrade(prompt)),
   async run({ image, prompt }, ctx) {
     const { name, grade } = envGrade(prompt);
     ctx.signal.throwIfAborted();

@@ -23,6 +23,7 @@ export function fluxFillBrick(env: BrickEnvironment): AnyBrick {
     cpuHeavy: true,
     backendKey: () => modelBackendKey('fill', env),
     backends: () => [gpuHostBackend(), modelStatus('fill', env)],
+    gpuNeed: () => (modelStatus('fill', env).available ? undefined : 'Generative fill (FLUX.1 Fill)'),
     async run({ image, mask, prompt, preimage }, ctx) {
       const model = await loadModel('fill', env);
       if (!model) throw new NeedsGpuHostError('FLUX-FILL', 'Generative fill (FLUX.1 Fill)');

@@ -23,6 +23,7 @@ export function fluxPoseBrick(env: BrickEnvironment): AnyBrick {
     cpuHeavy: true,
     backendKey: () => modelBackendKey('pose', env),
     backends: () => [gpuHostBackend(), modelStatus('pose', env)],
+    gpuNeed: () => (modelStatus('pose', env).available ? undefined : 'Pose and expression editing'),
     async run({ image, prompt }, ctx) {
       const model = await loadModel('pose', env);
       if (!model) throw new NeedsGpuHostError('FLUX-POSE', 'Pose and expression editing');

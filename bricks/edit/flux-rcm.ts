@@ -6,10 +6,10 @@
  * texture or transparency (wood, glass, marble) need the generative model.
  */
 import { defineBrick, port } from '../../src/engine/brick.ts';
-import { BrickInputError, NeedsGpuHostError } from '../../src/engine/errors.ts';
+import { BrickInputError } from '../../src/engine/errors.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 import { makeImage } from '../../src/engine/values.ts';
-import { gpuHostBackend } from '../lib/backends.ts';
+import { type GpuOnly, gpuHostBackend, gpuNeedOf, gpuOnly, orNeedsGpuHost } from '../lib/backends.ts';
 import { colourLiterals, colourWords, labToRgb, rgbToLab, tokens, type Lab, type Rgb } from '../lib/colour.ts';
 import { blendByMask, fitMask, maskBounds } from '../lib/pixels.ts';
 import { hasPhrase } from '../lib/prompt-words.ts';
@@ -48,10 +48,10 @@ export type RecolourTarget =
   | { readonly kind: 'colour'; readonly rgb: Rgb; readonly contrast: number; readonly label: string }
   | { readonly kind: 'metal'; readonly name: string; readonly ramp: readonly Stop[]; readonly contrast: number };
 
-/** What the prompt asks for, or a NeedsGpuHostError naming why only the generative model can do it. */
-export function parseRecolourPrompt(prompt: string): RecolourTarget {
+/** What the prompt asks for, or why only the generative model can do it. */
+function readRecolourPrompt(prompt: string): RecolourTarget | GpuOnly {
   const gen = hasPhrase(prompt, GENERATIVE_ONLY);
-  if (gen) throw new NeedsGpuHostError('FLUX-RCM', `The material or pattern "${gen}"`);
+  if (gen) return gpuOnly(`The material or pattern "${gen}"`);
   const words = tokens(prompt);
   const finishWord = words.find((w) => FINISH[w] !== undefined);
   const metal = hasPhrase(prompt, Object.keys(METALS));
@@ -67,9 +67,14 @@ export function parseRecolourPrompt(prompt: string): RecolourTarget {
     return { kind: 'colour', rgb: c.rgb, contrast: finishWord ? FINISH[finishWord]! : 1, label: `${finishWord ? `${finishWord} ` : ''}${c.text}` };
   }
   if (colours.length + (metal ? 1 : 0) > 1) {
-    throw new NeedsGpuHostError('FLUX-RCM', `Painting several colours at once ("${prompt}")`);
+    return gpuOnly(`Painting several colours at once ("${prompt}")`);
   }
-  throw new NeedsGpuHostError('FLUX-RCM', `Recolouring to "${prompt}" (the CPU variant knows colour names, hex codes and gold/silver/chrome/bronze/copper)`);
+  return gpuOnly(`Recolouring to "${prompt}" (the CPU variant knows colour names, hex codes and gold/silver/chrome/bronze/copper)`);
+}
+
+/** What the prompt asks for, or a NeedsGpuHostError naming why only the generative model can do it. */
+export function parseRecolourPrompt(prompt: string): RecolourTarget {
+  return orNeedsGpuHost('FLUX-RCM', readRecolourPrompt(prompt));
 }
 
 function rampColour(ramp: readonly Stop[], t: number): [number, number, number] {
@@ -185,6 +190,8 @@ export const FLUX_RCM = defineBrick({
     { name: 'cpu-lab-recolour', available: true, detail: 'colour names, hex codes, finishes and metals as shading-preserving colour transforms' },
     gpuHostBackend('generative materials and patterns'),
   ],
+  // An empty prompt is the CPU variant's own input error, not a GPU request.
+  gpuNeed: ({ prompt }) => (prompt.trim() ? gpuNeedOf(readRecolourPrompt(prompt)) : undefined),
   async run({ image, mask, prompt }, ctx) {
     if (!prompt.trim()) throw new BrickInputError('FLUX-RCM', 'the prompt names no colour or material');
     const target = parseRecolourPrompt(prompt);

@@ -4,9 +4,8 @@
  * content and brushwork, so they need the generative model on a GPU host.
  */
 import { defineBrick, port } from '../../src/engine/brick.ts';
-import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 import type { ImageData } from '../../src/engine/values.ts';
-import { gpuHostBackend } from '../lib/backends.ts';
+import { type GpuOnly, gpuHostBackend, gpuNeedOf, gpuOnly, orNeedsGpuHost } from '../lib/backends.ts';
 import { tokens } from '../lib/colour.ts';
 import { cartoon, filmNoir, grayscale, negative, pencilSketch, posterise, sepia, vintage } from '../lib/filters.ts';
 import { blendByMask } from '../lib/pixels.ts';
@@ -51,8 +50,8 @@ const STYLES: readonly (readonly [string, Filter])[] = [
 /** Words that may accompany a style name without changing what it means. */
 const ALLOWED = new Set(['old', 'classic', 'film', 'movie', 'drawing', 'drawn', 'hand', 'effect', 'photo', 'colors', 'color', 'fashioned', 'school', 'art']);
 
-/** The filter for a style name, or a NeedsGpuHostError when only a generative model can render it. */
-export function styleFilter(style: string): { name: string; filter: Filter } {
+/** The filter for a style name, or what only a generative model can render. */
+function readStyle(style: string): { name: string; filter: Filter } | GpuOnly {
   const words = tokens(style);
   const joined = ` ${words.join(' ')} `;
   for (const [name, filter] of STYLES) {
@@ -63,7 +62,12 @@ export function styleFilter(style: string): { name: string; filter: Filter } {
     if (unknownWords(rest, ALLOWED).length === 0) return { name, filter };
     break;
   }
-  throw new NeedsGpuHostError('FLUX-STYLE', `The "${style}" style (generative style transfer)`);
+  return gpuOnly(`The "${style}" style (generative style transfer)`);
+}
+
+/** The filter for a style name, or a NeedsGpuHostError when only a generative model can render it. */
+export function styleFilter(style: string): { name: string; filter: Filter } {
+  return orNeedsGpuHost('FLUX-STYLE', readStyle(style));
 }
 
 export const FLUX_STYLE = defineBrick({
@@ -86,6 +90,7 @@ export const FLUX_STYLE = defineBrick({
     { name: 'cpu-filters', available: true, detail: 'black and white, sepia, film noir, pencil sketch, posterise, cartoon, vintage, negative' },
     gpuHostBackend('generative styles'),
   ],
+  gpuNeed: ({ style }) => gpuNeedOf(readStyle(style)),
   async run({ image, mask, style }, ctx) {
     const { name, filter } = styleFilter(style);
     ctx.signal.throwIfAborted();

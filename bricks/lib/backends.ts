@@ -1,4 +1,5 @@
 import type { BackendStatus } from '../../src/engine/brick.ts';
+import { NeedsGpuHostError } from '../../src/engine/errors.ts';
 
 /**
  * The GPU-host line of a brick's backends. A brick declares it unconfigured
@@ -30,4 +31,28 @@ export function gpuHostAs(line: BackendStatus, host: BackendStatus): BackendStat
   const detail = line.detail ?? '';
   const scope = detail.endsWith(NOT_CONFIGURED) ? detail.slice(0, -NOT_CONFIGURED.length).replace(/:\s*$/, '') : '';
   return { name: host.name, available: host.available, detail: [scope, host.detail].filter(Boolean).join(': ') };
+}
+
+/** A request a CPU variant cannot do, in words for "… needs a GPU host" (`The "Ghibli" style (generative style transfer)`). */
+export interface GpuOnly {
+  readonly gpuOnly: string;
+}
+
+export function gpuOnly(what: string): GpuOnly {
+  return { gpuOnly: what };
+}
+
+function isGpuOnly(v: unknown): v is GpuOnly {
+  return typeof v === 'object' && v !== null && typeof (v as Partial<GpuOnly>).gpuOnly === 'string';
+}
+
+/** A CPU variant's reading of a request, for its `run`: what to do, or the NeedsGpuHostError of a request only a GPU host can do. */
+export function orNeedsGpuHost<T>(brick: string, v: T | GpuOnly): T {
+  if (isGpuOnly(v)) throw new NeedsGpuHostError(brick, v.gpuOnly);
+  return v;
+}
+
+/** The same reading, for the brick's `gpuNeed`: why the request needs the GPU host, or undefined when the CPU variant can do it. */
+export function gpuNeedOf(v: unknown): string | undefined {
+  return isGpuOnly(v) ? v.gpuOnly : undefined;
 }

@@ -202,6 +202,15 @@ export interface BrickDefinition<
    * FLUX-INPAINT's exemplar fill is for diffusion). LEGO_EDIT_GPU_ROUTES overrides it.
    */
   readonly gpuRoute?: GpuRoute;
+  /**
+   * For a brick with a CPU variant and a GPU-host line: what these inputs
+   * would need the GPU host for ("The \"Ghibli\" style (generative style
+   * transfer)"), or undefined when the CPU variant can do them. Asked before
+   * anything runs, so a cpu-first route is an explicit decision the log can
+   * state. The brick's own parser answers it, so it stays the one place that
+   * knows what the CPU can do. Omitted: the CPU variant takes every request.
+   */
+  readonly gpuNeed?: (inputs: InputValues<I>) => string | undefined;
   /** Backends this brick can use, in order of preference. Omitted means always available in-process. */
   readonly backends?: () => Promise<readonly BackendStatus[]> | readonly BackendStatus[];
   readonly run: (inputs: InputValues<I>, ctx: BrickContext) => Promise<OutputValues<O>>;

@@ -1,16 +1,15 @@
 /**
- * Built-ins with a GPU-host backend, once a transport is configured. Their
- * local variant handles what it can (FLUX-STYLE "sepia") and raises
- * NeedsGpuHostError for the rest (FLUX-STYLE "Ghibli"); the wrapper sends
- * exactly those requests to the worker, under the same brick name with the
- * same inputs. GPU-only bricks (FLUX-FILL) are the case where the local variant
- * refuses everything, unless the user installed a model for it, which then
- * keeps running here. Deciding per request at the point of refusal means the
- * brick's own parser stays the one place that knows what the CPU can do.
+ * Built-ins with a GPU-host backend, once a transport or a manifest brick
+ * provides one. Where each request runs is decided before anything runs, by
+ * the route (LEGO_EDIT_GPU_ROUTES, else the brick's own, else cpu-first):
+ * "cpu" and "gpu" send everything one way; "cpu-first" asks the brick's
+ * `gpuNeed` whether its CPU variant can do these inputs (FLUX-STYLE "sepia")
+ * or they need the GPU (FLUX-STYLE "Ghibli"). The decision, with its reason,
+ * goes to the log; `routeText` says the rule for `lego-edit bricks`.
  */
 import { gpuHostAs, isGpuHostLine } from '../../../bricks/lib/backends.ts';
 import type { AnyBrick, BackendStatus, BrickContext, GpuRoute } from '../../engine/brick.ts';
-import { BrickUnavailableError, LegoEditError, NeedsGpuHostError } from '../../engine/errors.ts';
+import { BrickUnavailableError, LegoEditError } from '../../engine/errors.ts';
 import { RemoteBrickError } from '../protocol/errors.ts';
 import { type BrickTransport, remoteBrick } from './transport.ts';
 
@@ -28,39 +27,64 @@ export function offersGpuHost(b: AnyBrick): boolean {
 /** Errors that mean the GPU backend cannot be reached now (not that it refused the request). */
 const UNREACHABLE = new Set(['comfyui-unavailable', 'worker-unavailable', 'queue-unavailable']);
 
+/** Where one request runs, and why. */
+export interface RouteDecision {
+  readonly backend: 'cpu' | 'gpu';
+  readonly why: string;
+  /** What the inputs need the GPU for, when the CPU variant cannot do them. */
+  readonly need?: string;
+}
+
+/** Decides where `inputs` run on `local` under `route`, before anything runs. */
+export function decideRoute(local: AnyBrick, route: GpuRoute, inputs: Parameters<AnyBrick['run']>[0]): RouteDecision {
+  if (route === 'cpu') return { backend: 'cpu', why: 'routed cpu' };
+  if (route === 'gpu') return { backend: 'gpu', why: 'routed gpu' };
+  const need = local.gpuNeed?.(inputs);
+  return need ? { backend: 'gpu', why: `cpu-first: ${need} needs the GPU`, need } : { backend: 'cpu', why: 'cpu-first: the CPU variant can do this' };
+}
+
+/** The route's rule in words, for `lego-edit bricks`. */
+export function routeText(brick: AnyBrick): string | undefined {
+  switch (brick.gpuRoute) {
+    case undefined:
+      return undefined;
+    case 'cpu':
+      return 'cpu — every request runs on the CPU variant';
+    case 'gpu':
+      return 'gpu — every request runs on the GPU backend; the CPU variant only while that cannot be reached, with a warning';
+    case 'cpu-first':
+      return brick.gpuNeed
+        ? 'cpu-first — the CPU variant runs what it can do (see its backend line); what it cannot goes to the GPU backend, and the log says which and why per step'
+        : 'cpu-first — every request runs on the CPU variant (it takes them all)';
+  }
+}
+
 /**
- * Runs a request where `route` says: "cpu" on the CPU variant only; "gpu" on
- * the GPU backend (the CPU variant only while that backend cannot be reached,
- * with a warning); "cpu-first" on the CPU variant for what it can do, and on
- * the GPU backend for what it refuses for want of one.
+ * Runs a request where `decideRoute` sends it. A "gpu" route falls back to
+ * the CPU variant, with a warning, while the GPU backend cannot be reached; a
+ * request only the GPU can do has no such fallback.
  */
 async function runRouted(
   local: AnyBrick,
-  gpu: (inputs: Parameters<AnyBrick['run']>[0], ctx: BrickContext, refused?: NeedsGpuHostError) => ReturnType<AnyBrick['run']>,
+  gpu: (inputs: Parameters<AnyBrick['run']>[0], ctx: BrickContext, need?: string) => ReturnType<AnyBrick['run']>,
   route: GpuRoute,
   inputs: Parameters<AnyBrick['run']>[0],
   ctx: BrickContext,
 ): ReturnType<AnyBrick['run']> {
-  if (route === 'cpu') return local.run(inputs, ctx);
-  if (route === 'gpu') {
-    try {
-      return await gpu(inputs, ctx);
-    } catch (err) {
-      if (!(err instanceof LegoEditError && UNREACHABLE.has(err.code)) || ctx.signal.aborted) throw err;
-      ctx.logger.warn({ brick: local.name, err: err.message }, 'GPU backend unreachable; running the CPU variant');
-      ctx.warn?.(`${local.name}: the GPU host could not be reached, so the CPU variant did this step.`);
-      return local.run(inputs, ctx);
-    }
-  }
-  let refused: NeedsGpuHostError;
+  const decision = decideRoute(local, route, inputs);
+  ctx.logger.info({ brick: local.name, backend: decision.backend, route, why: decision.why }, `${local.name} runs on the ${decision.backend === 'gpu' ? 'GPU backend' : 'CPU variant'}`);
+  if (decision.backend === 'cpu') return local.run(inputs, ctx);
+  if (decision.need) return gpu(inputs, ctx, decision.need);
   try {
-    return await local.run(inputs, ctx);
+    return await gpu(inputs, ctx);
   } catch (err) {
-    if (!(err instanceof NeedsGpuHostError)) throw err;
-    refused = err;
+    if (!(err instanceof LegoEditError && UNREACHABLE.has(err.code)) || ctx.signal.aborted) throw err;
+    // Routed gpu, but the CPU variant cannot do these inputs either: the unreachable host is the answer.
+    if (local.gpuNeed?.(inputs)) throw err;
+    ctx.logger.warn({ brick: local.name, err: err.message }, 'GPU backend unreachable; running the CPU variant');
+    ctx.warn?.(`${local.name}: the GPU host could not be reached, so the CPU variant did this step.`);
+    return local.run(inputs, ctx);
   }
-  ctx.logger.debug({ brick: local.name, reason: refused.reason }, 'local variant cannot do this; sending it to the GPU backend');
-  return gpu(inputs, ctx, refused);
 }
 
 /** The route for `brick`: the configuration's, else the brick's own, else cpu-first. */
@@ -128,7 +152,7 @@ export function withGpuHost(local: AnyBrick, transport: BrickTransport, route: G
     run: (inputs, ctx) =>
       runRouted(
         local,
-        async (i, c, refused) => {
+        async (i, c, need) => {
           try {
             return await remote.run(i, c);
           } catch (err) {
@@ -136,7 +160,7 @@ export function withGpuHost(local: AnyBrick, transport: BrickTransport, route: G
             if (err instanceof RemoteBrickError && err.code === 'needs-gpu-host') {
               throw new BrickUnavailableError(
                 local.name,
-                `${refused ? `${refused.reason}, and ` : ''}the GPU host (${transport.kind} ${transport.target}) serves only the CPU variant of ${local.name}`,
+                `${need ? `${need} needs a GPU host, and ` : ''}the GPU host (${transport.kind} ${transport.target}) serves only the CPU variant of ${local.name}`,
                 `On the GPU host, serve a generative ${local.name}: a manifest brick of that name (ComfyUI, ONNX) or one from \`lego-edit worker --module\`; see docs/remote.md.`,
               );
             }

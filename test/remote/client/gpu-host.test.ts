@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLUX_RCM } from '../../../bricks/edit/flux-rcm.ts';
 import { FLUX_STYLE } from '../../../bricks/edit/flux-style.ts';
@@ -15,6 +16,10 @@ import type { ImageData, MaskData } from '../../../src/engine/values.ts';
 import { makeMask } from '../../../src/engine/values.ts';
 import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import { type HttpWorkerServer, createHttpWorkerServer } from '../../../src/remote/worker/http-worker-server.ts';
+import { decideRoute, offersGpuHost, routeText, withGpuHost } from '../../../src/remote/client/gpu-host.ts';
+import type { BrickTransport } from '../../../src/remote/client/transport.ts';
+import type { AnyBrick } from '../../../src/engine/brick.ts';
+import type { Value } from '../../../src/engine/values.ts';
 import { type RemoteWiring, wireRemoteBricks } from '../../../src/remote/declared/wiring.ts';
 import { call } from '../../bricks/edit/support.ts';
 import { solidImage } from '../../support/test-bricks.ts';
@@ -151,5 +156,50 @@ describe('mixed CPU/GPU bricks with no transport configured', () => {
     expect(out.status === 'failed' && out.error.cause).toBeInstanceOf(NeedsGpuHostError);
     const style = (await registry.status()).find((s) => s.brick.name === 'FLUX-STYLE')!;
     expect(style.backends[1]).toEqual({ name: 'gpu-host', available: false, detail: 'generative styles: no GPU host configured (LEGO_EDIT_WORKER_URL or REDIS_URL)' });
+  });
+});
+
+describe('routing decided before anything runs', () => {
+  /** A transport that answers with the photo and records which styles it was sent. */
+  const recording = (sent: string[]): BrickTransport => ({
+    kind: 'http',
+    target: 'test',
+    call: async (_brick, inputs) => {
+      sent.push(String(inputs.style));
+      return { image: inputs.image as Value };
+    },
+    served: async () => [],
+    close: async () => {},
+  });
+
+  it('asks the brick what its CPU variant can do: "Ghibli" goes to the GPU without running the CPU variant, "sepia" stays on the CPU, and the log says which and why', async () => {
+    let cpuRuns = 0;
+    const local: AnyBrick = { ...FLUX_STYLE, run: (inputs, ctx) => (cpuRuns++, FLUX_STYLE.run(inputs, ctx)) };
+    const sent: string[] = [];
+    const lines: { brick?: string; backend?: string; why?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const brick = withGpuHost(local, recording(sent), 'cpu-first');
+    const ctx = { signal: AbortSignal.timeout(10_000), logger, progress: () => {} };
+    await brick.run({ image, mask: null, prompt: 'a street', style: 'Ghibli' } as never, ctx);
+    expect({ cpuRuns, sent }).toEqual({ cpuRuns: 0, sent: ['Ghibli'] });
+    await brick.run({ image, mask: null, prompt: 'a street', style: 'sepia' } as never, ctx);
+    expect({ cpuRuns, sent }).toEqual({ cpuRuns: 1, sent: ['Ghibli'] });
+    expect(lines.filter((l) => l.brick === 'FLUX-STYLE').map((l) => [l.backend, l.why])).toEqual([
+      ['gpu', 'cpu-first: The "Ghibli" style (generative style transfer) needs the GPU'],
+      ['cpu', 'cpu-first: the CPU variant can do this'],
+    ]);
+  });
+
+  it('routes explicitly configured bricks one way whatever the inputs', () => {
+    expect(decideRoute(FLUX_STYLE, 'cpu', { style: 'Ghibli' } as never)).toEqual({ backend: 'cpu', why: 'routed cpu' });
+    expect(decideRoute(FLUX_STYLE, 'gpu', { style: 'sepia' } as never)).toEqual({ backend: 'gpu', why: 'routed gpu' });
+  });
+
+  it('has every built-in whose CPU variant refuses some requests say which, before running, and names the rule for `lego-edit bricks`', () => {
+    const cpuFirst = builtinBricks().filter((b) => offersGpuHost(b) && (b.gpuRoute ?? 'cpu-first') === 'cpu-first');
+    expect(cpuFirst.map((b) => b.name).sort()).toEqual(['FLUX-CBG', 'FLUX-ENV', 'FLUX-FILL', 'FLUX-POSE', 'FLUX-RCM', 'FLUX-STYLE']);
+    expect(cpuFirst.filter((b) => !b.gpuNeed).map((b) => b.name)).toEqual([]);
+    expect(routeText(withGpuHost(FLUX_STYLE, recording([]), 'cpu-first'))).toMatch(/^cpu-first — the CPU variant runs what it can do/);
+    expect(routeText(FLUX_STYLE)).toBeUndefined();
   });
 });
