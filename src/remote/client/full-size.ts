@@ -74,21 +74,43 @@ export async function innerFeather(mask: MaskData, box: Box = { x: 0, y: 0, widt
   return plane;
 }
 
-/** `generated` inside the feathered mask, `original` elsewhere; both at the original's size. */
-export async function compositeInside(original: ImageData, generated: ImageData, mask: MaskData): Promise<ImageData> {
-  const g = await fitImage(generated, original.width, original.height, original.channels);
-  const m = await fitMask(mask, original.width, original.height);
-  const c = original.channels;
-  const out = makeImage(original.width, original.height, c, new Uint8Array(original.data));
+/** Blend weights over the box around a mask's set pixels, at a picture's size; none for an empty mask. */
+export interface Feather {
+  readonly box: Box;
+  readonly alpha: Uint8Array;
+}
+
+/**
+ * The blend weights for compositing into a `width` × `height` picture. They
+ * depend only on the mask, so a remote brick computes them while the GPU
+ * generates, off the path from the result's arrival to the reply.
+ */
+export async function featherFor(mask: MaskData, width: number, height: number): Promise<Feather | undefined> {
+  const m = await fitMask(mask, width, height);
   const bounds = maskBounds(m);
-  if (!bounds) return out;
+  if (!bounds) return undefined;
   // Outside the mask's bounds nothing changes, so only they are blurred and blended. A margin of 3σ
   // keeps the blur's view of the edge the same as on the whole plane (the mask is 0 beyond its bounds).
   const margin = Math.ceil(3 * featherSigma(m));
   const x0 = Math.max(0, bounds.x - margin);
   const y0 = Math.max(0, bounds.y - margin);
   const box = { x: x0, y: y0, width: Math.min(m.width, bounds.x + bounds.width + margin) - x0, height: Math.min(m.height, bounds.y + bounds.height + margin) - y0 };
-  const alpha = await innerFeather(m, box);
+  return { box, alpha: await innerFeather(m, box) };
+}
+
+/** `generated` inside the feathered mask, `original` elsewhere; both at the original's size. `feather` is `featherFor(mask, …)` when already made. */
+export async function compositeInside(
+  original: ImageData,
+  generated: ImageData,
+  mask: MaskData,
+  feather: Promise<Feather | undefined> = featherFor(mask, original.width, original.height),
+): Promise<ImageData> {
+  const g = await fitImage(generated, original.width, original.height, original.channels);
+  const c = original.channels;
+  const out = makeImage(original.width, original.height, c, new Uint8Array(original.data));
+  const f = await feather;
+  if (!f) return out;
+  const { box, alpha } = f;
   // The alpha channel of a transparent original stays the original's: the model knows nothing of it.
   const colour = c === 4 ? 3 : c;
   const od = original.data;
@@ -133,6 +155,7 @@ export async function fitToInputs(
   inputs: Readonly<Record<string, Value | null>>,
   outputs: Record<string, Value>,
   only: 'all' | 'off-size' = 'all',
+  feather?: Promise<Feather | undefined>,
 ): Promise<Record<string, Value>> {
   const ref = referenceImage(brick, inputs);
   if (!ref) return outputs;
@@ -144,10 +167,21 @@ export async function fitToInputs(
     if (v.kind === 'mask') {
       out[name] = await fitMask(v, ref.width, ref.height);
     } else if (mask) {
-      out[name] = await compositeInside(ref, v, mask);
+      out[name] = await compositeInside(ref, v, mask, feather);
     } else {
       out[name] = await fitImage(v, ref.width, ref.height, v.channels);
     }
   }
   return out;
+}
+
+/** The weights `fitToInputs` will blend an edit's result with, started now; undefined when it will not composite. */
+export function featherForInputs(brick: Pick<AnyBrick, 'kind' | 'inputs'>, inputs: Readonly<Record<string, Value | null>>): Promise<Feather | undefined> | undefined {
+  const ref = referenceImage(brick, inputs);
+  const mask = editMask(brick, inputs);
+  if (!ref || !mask) return undefined;
+  const feather = featherFor(mask, ref.width, ref.height);
+  // Awaited later, or never if the run fails first; a failure here is the composite's to report.
+  feather.catch(() => undefined);
+  return feather;
 }

@@ -13,7 +13,7 @@ import { CancelledError, LegoEditError, errorMessage } from '../../engine/errors
 import { decodeImage, hashValue, imageToMask, sharpFromImage } from '../../engine/image-io.ts';
 import type { ImageData, MaskData, Value } from '../../engine/values.ts';
 import { makeMask } from '../../engine/values.ts';
-import { fitToInputs, referenceImage } from '../client/full-size.ts';
+import { featherForInputs, fitToInputs, referenceImage } from '../client/full-size.ts';
 import { type ObjectInfo, missingFromServer, serverSchema } from './comfyui-schema.ts';
 
 export interface ComfyUIOutput {
@@ -166,6 +166,13 @@ function withAbsentInputs(brick: AnyBrick, inputs: Record<string, Value | null>)
   return out;
 }
 
+/** Each mask value's grey-and-alpha pixel (grey = v, alpha = 255 − v) as one 16-bit word in the platform's byte order: one load and one store a pixel. */
+const GREY_ALPHA = (() => {
+  const pair = new Uint8Array(512);
+  for (let v = 0; v < 256; v++) [pair[2 * v], pair[2 * v + 1]] = [v, 255 - v];
+  return new Uint16Array(pair.buffer);
+})();
+
 /**
  * A mask as ComfyUI reads it whichever way a workflow loads it: a grey band
  * holding the mask (LoadImageMask "red"/"green"/"blue": ComfyUI converts a
@@ -176,13 +183,9 @@ function withAbsentInputs(brick: AnyBrick, inputs: Record<string, Value | null>)
  */
 export async function maskUploadPng(mask: MaskData): Promise<Buffer> {
   const la = new Uint8Array(mask.width * mask.height * 2);
-  // One 16-bit write a pixel (grey = v, alpha = 255 − v), in the platform's byte order.
   const px = new Uint16Array(la.buffer);
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  for (let p = 0; p < mask.data.length; p++) {
-    const v = mask.data[p]!;
-    px[p] = little ? v | ((255 - v) << 8) : (v << 8) | (255 - v);
-  }
+  const d = mask.data;
+  for (let p = 0; p < d.length; p++) px[p] = GREY_ALPHA[d[p]!]!;
   return sharp(la, { raw: { width: mask.width, height: mask.height, channels: 2 } }).png(UPLOAD_PNG).toBuffer();
 }
 
@@ -209,6 +212,16 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
       throw new ComfyUIUnavailableError(`ComfyUI at ${base} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err)}).`, { cause: err });
     }
   };
+
+  const inputs = withAbsentInputs(brick, given);
+  const used = templatePlaceholders(backend.template);
+  // Encoding starts at once, while the WebSocket connects; an input the workflow does not name (a mask used only to composite the result) is not uploaded.
+  const encoded = Object.entries(inputs).flatMap(([name, v]) =>
+    typeof v === 'object' && v !== null && used.has(name) ? [{ name, v, png: v.kind === 'mask' ? maskUploadPng(v) : uploadPng(v) }] : [],
+  );
+  for (const e of encoded) e.png.catch(() => undefined);
+  // The composite's weights depend only on the inputs, so they need not wait for the result.
+  const feather = featherForInputs(brick, given);
 
   // Listen before submitting, so no message about our prompt can be missed.
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?clientId=${clientId}`);
@@ -242,32 +255,19 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
       signal.addEventListener('abort', () => reject(ctx.signal.aborted ? new CancelledError() : new ComfyUIUnavailableError('ComfyUI did not accept a connection in time.')), { once: true });
     });
 
-    const inputs = withAbsentInputs(brick, given);
-    const used = templatePlaceholders(backend.template);
     const values: Record<string, string | number> = {};
-    const uploads: Promise<void>[] = [];
-    for (const [name, v] of Object.entries(inputs)) {
-      if (v === null || v === undefined) continue;
-      if (typeof v === 'string' || typeof v === 'number') {
-        values[name] = v;
-        continue;
-      }
-      // An input the workflow does not name (a mask used only to composite the result) is not uploaded.
-      if (!used.has(name)) continue;
-      uploads.push(
-        (async () => {
-          const png = v.kind === 'mask' ? await maskUploadPng(v) : await uploadPng(v);
-          const form = new FormData();
-          form.append('image', new Blob([new Uint8Array(png)], { type: 'image/png' }), `lego-edit-${v.kind}-${hashValue(v).slice(0, 24)}.png`);
-          form.append('type', 'input');
-          form.append('overwrite', 'true');
-          const up = (await jsonOrThrow(await req('/upload/image', { method: 'POST', body: form }), 'upload')) as { name: string; subfolder?: string };
-          values[name] = up.subfolder ? `${up.subfolder}/${up.name}` : up.name;
-        })(),
-      );
-    }
+    for (const [name, v] of Object.entries(inputs)) if (typeof v === 'string' || typeof v === 'number') values[name] = v;
+    const uploads = encoded.map(async ({ name, v, png }) => {
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(await png)], { type: 'image/png' }), `lego-edit-${v.kind}-${hashValue(v).slice(0, 24)}.png`);
+      form.append('type', 'input');
+      form.append('overwrite', 'true');
+      const up = (await jsonOrThrow(await req('/upload/image', { method: 'POST', body: form }), 'upload')) as { name: string; subfolder?: string };
+      values[name] = up.subfolder ? `${up.subfolder}/${up.name}` : up.name;
+    });
     // Image and mask encode and travel at once; the first failure is the one reported.
-    const settled = await Promise.allSettled(uploads);
+    // The weights are made beside the uploads; waiting for them here means a failure to make them costs no GPU time.
+    const settled = await Promise.allSettled([...uploads, ...(feather ? [feather] : [])]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     for (const [name, d] of Object.entries(backend.derived ?? {})) {
@@ -337,7 +337,7 @@ async function runOnComfy(brick: AnyBrick, backend: ComfyUIBackend, given: Recor
       const decoded = await decodeImage(new Uint8Array(await res.arrayBuffer()));
       out[port] = brick.outputs[port]?.type === 'Mask' ? imageToMask(decoded) : decoded;
     }
-    const fitted = await fitToInputs(brick, given, out);
+    const fitted = await fitToInputs(brick, given, out, 'all', feather);
     ctx.progress({ fraction: 1 });
     return fitted;
   } catch (err) {
