@@ -136,13 +136,13 @@ export function fitsBuiltin(local: AnyBrick, declared: AnyBrick): boolean {
   return inputsFit && outputsFit;
 }
 
-/** `local`, with the requests it refuses for want of a GPU sent through `transport`. */
+/** `local`, with the requests its `gpuNeed` says need a GPU (all, when routed gpu) sent through `transport`. */
 export function withGpuHost(local: AnyBrick, transport: BrickTransport, route: GpuRoute = routeOf(local, new Map())): AnyBrick {
   const remote = remoteBrick(local, transport);
   return {
     ...local,
     gpuRoute: route,
-    // What it refuses runs on the GPU host: never share cache entries with the same brick unwired, nor with another host.
+    // What needs a GPU runs on the GPU host: never share cache entries with the same brick unwired, nor with another host.
     backendKey: () => `${local.backendKey?.() ?? 'local'}+gpu-host${route === 'cpu-first' ? '' : `(${route})`}:${transport.kind}:${transport.target}`,
     async backends(): Promise<BackendStatus[]> {
       const [mine, host] = await Promise.all([local.backends?.() ?? [], remote.backends!()]);
