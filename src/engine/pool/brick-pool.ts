@@ -87,14 +87,27 @@ export class BrickPool {
    * at once; piscina starts a fresh thread in its place. Its warnings reach
    * `ctx.warn` and its progress `ctx.progress`, as if it ran here.
    */
-  async run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
+  run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
+    return this.#run(brick, inputs, ctx, true);
+  }
+
+  async #run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext, mayRetry: boolean): Promise<Record<string, Value>> {
     if (ctx.signal.aborted) throw new CancelledError();
     const { port1, port2 } = new MessageChannel();
-    const onProgress = (m: WorkerMessage): void => {
+    let started = false;
+    const onMessage = (m: WorkerMessage): void => {
+      if (m.type === 'started') {
+        started = true;
+        return;
+      }
       const { type: _type, ...progress } = m;
       ctx.progress(progress);
     };
-    port1.on('message', onProgress);
+    // The reply comes on another channel and can overtake the last messages: take what is queued first.
+    const drain = (): void => {
+      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) onMessage(m.message as WorkerMessage);
+    };
+    port1.on('message', onMessage);
     port1.unref();
     const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2, resample: ctx.resample === true };
     let reply: TaskReply;
@@ -102,10 +115,12 @@ export class BrickPool {
       reply = (await this.#pool().run(task, { signal: ctx.signal, transferList: [port2] })) as TaskReply;
     } catch (err) {
       if (ctx.signal.aborted) throw new CancelledError();
+      drain();
+      // The thread ended before it began this brick (it was on its way out after a WebAssembly abort): nothing ran, so another thread may.
+      if (!started && mayRetry) return this.#run(brick, inputs, ctx, false);
       throw new BrickWorkerCrashedError(brick.name, errorMessage(err), { cause: err });
     } finally {
-      // The reply comes on another channel and can overtake the last progress messages: take what is queued first.
-      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) onProgress(m.message as WorkerMessage);
+      drain();
       port1.close();
     }
     if (!reply.ok) throw restoreError(brick.name, reply.error);

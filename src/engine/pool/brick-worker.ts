@@ -19,6 +19,8 @@ import { serialiseError } from './worker-errors.ts';
 const data = workerData as PoolWorkerData;
 let bricks: Promise<Map<string, AnyBrick>> | undefined;
 let logger: Logger | undefined;
+/** Set by a WebAssembly abort: the thread is about to exit and begins nothing more. */
+let poisoned = false;
 
 function threadLogger(): Logger {
   logger ??= createLogger(data.logLevel);
@@ -36,6 +38,9 @@ async function loadBricks(): Promise<Map<string, AnyBrick>> {
 
 async function runBrick(task: Extract<PoolTask, { type: 'run' }>): Promise<TaskReply> {
   const send = (m: WorkerMessage): void => task.port.postMessage(m);
+  // A task that reaches this thread between its abort and its exit never starts: the pool sees no 'started' and gives it to another thread.
+  if (poisoned) return new Promise<never>(() => {});
+  send({ type: 'started' });
   try {
     bricks ??= loadBricks();
     const brick = (await bricks).get(task.brick);
@@ -55,7 +60,10 @@ async function runBrick(task: Extract<PoolTask, { type: 'run' }>): Promise<TaskR
   } catch (err) {
     const error = serialiseError(err);
     // A WebAssembly abort leaves the module's memory in an unknown state: reply, then let a fresh thread take over.
-    if (error.poisoned) setImmediate(() => process.exit(1));
+    if (error.poisoned) {
+      poisoned = true;
+      setImmediate(() => process.exit(1));
+    }
     return { ok: false, error };
   } finally {
     task.port.close();

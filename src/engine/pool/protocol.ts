@@ -27,8 +27,8 @@ export type TaskReply =
   | { readonly ok: true; readonly outputs: Record<string, Value | null | undefined>; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly error: SerialisedError };
 
-/** Progress, sent while the brick runs. */
-export type WorkerMessage = { readonly type: 'progress' } & BrickProgress;
+/** Sent as the thread begins the brick, then progress while it runs. */
+export type WorkerMessage = { readonly type: 'started' } | ({ readonly type: 'progress' } & BrickProgress);
 
 /** What a warm-up task reports: the thread's own heap and its off-heap memory (wasm, tensors). */
 export interface WarmReply {

@@ -13,10 +13,12 @@ import type { ImageData } from '../../../src/engine/values.ts';
 import { makeImage } from '../../../src/engine/values.ts';
 import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import { rectMask } from '../../support/pixels.ts';
-import { COUNTER_CELL, CRASH, INVERT, SPIN, THREAD_CELL, WASM_ABORT } from './pool-bricks.ts';
+import { withGpuHost } from '../../../src/remote/client/gpu-host.ts';
+import type { BrickTransport } from '../../../src/remote/client/transport.ts';
+import { COUNTER_CELL, CRASH, INVERT, SPIN, THREAD_CELL, WASM_ABORT, WHERE } from './pool-bricks.ts';
 
 const MODULE = fileURLToPath(new URL('./pool-bricks.ts', import.meta.url));
-const bricks: AnyBrick[] = [FLUX_RCM, FASTINPAINT, SPIN, CRASH, WASM_ABORT, INVERT];
+const bricks: AnyBrick[] = [FLUX_RCM, FASTINPAINT, SPIN, CRASH, WASM_ABORT, INVERT, WHERE];
 const pool = new BrickPool({ bricks, threads: 2, modules: [MODULE] });
 const pooled = new Executor(new BrickRegistry(bricks), { pool });
 const onMain = new Executor(new BrickRegistry(bricks), { cacheBytes: 0 });
@@ -134,6 +136,49 @@ describe('BrickPool', () => {
     // The pool is whole again: as many threads as it was given, and they work.
     await waitFor(() => pool.threadIds().length === 2);
     expect((await result(pooled, 'INVERT', { image: 'init[image]' })).data[0]).toBe(255 - photo.data[0]!);
+  });
+});
+
+describe('a thread on its way out', () => {
+  it('gives a brick that reached a thread after its WebAssembly abort to a fresh thread, which runs it', async () => {
+    const single = new BrickPool({ bricks, threads: 1, modules: [MODULE] });
+    try {
+      const executor = new Executor(new BrickRegistry(bricks), { pool: single, cacheBytes: 0 });
+      // One thread: the queued INVERT is handed to the aborted thread before it exits.
+      const [aborted, queued] = await Promise.all([
+        executor.run(workflow('WASM-ABORT', { image: 'init[image]' }), { image: photo }),
+        executor.run(workflow('INVERT', { image: 'init[image]' }), { image: photo }),
+      ]);
+      expect(aborted.status).toBe('failed');
+      assert(queued.status === 'ok', queued.status === 'failed' ? queued.error.message : queued.status);
+      expect((queued.results[0] as ImageData).data[0]).toBe(255 - photo.data[0]!);
+    } finally {
+      await single.close();
+    }
+  });
+});
+
+describe('a built-in wrapped for a GPU host', () => {
+  /** A GPU host that must not be called: every request here is one the CPU variant does. */
+  const unused: BrickTransport = {
+    kind: 'http',
+    target: 'test',
+    call: async () => {
+      throw new Error('the GPU host was called');
+    },
+    served: async () => [],
+    close: async () => {},
+  };
+
+  it('runs its CPU variant in the pool, not on the event loop, when the route chooses the CPU', async () => {
+    const wrapped = withGpuHost(WHERE, unused, 'cpu');
+    expect(pool.serves(wrapped)).toBe(false);
+    const executor = new Executor(new BrickRegistry([wrapped]), { pool, cacheBytes: 0 });
+    const wf = parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'WHERE', input: { image: 'init[image]' }, output: {} }, { result: '[step1[thread]]' }] }));
+    const outcome = await executor.run(wf, { image: photo });
+    assert(outcome.status === 'ok', outcome.status === 'failed' ? outcome.error.message : outcome.status);
+    // 0 is the main thread.
+    expect(outcome.results[0]).toBeGreaterThan(0);
   });
 });
 
