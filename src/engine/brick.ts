@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { ImageData, MaskData, ValueType } from './values.ts';
+import type { ImageData, MaskData, Value, ValueType } from './values.ts';
 
 export type BrickKind = 'predict' | 'edit' | 'function';
 
@@ -143,6 +143,14 @@ export interface BrickContext {
    * last result. Absent or false: same inputs, same result.
    */
   readonly resample?: boolean;
+  /**
+   * Runs another brick as the Executor runs a step's brick (a CPU-heavy one in
+   * the worker-thread pool), under this step's signal, progress and warnings.
+   * A wrapper that stands in for a built-in (GPU routing) runs the built-in's
+   * CPU variant through it, so choosing the CPU does not put TF.js or OpenCV
+   * on the event loop. Absent when a brick is called directly.
+   */
+  readonly runBrick?: (brick: AnyBrick, inputs: Record<string, Value | null>) => Promise<Record<string, Value>>;
 }
 
 /** Where a brick's work can happen and whether that is possible right now. */

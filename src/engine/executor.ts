@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.ts';
-import { portOf, type AnyBrick } from './brick.ts';
+import { portOf, type AnyBrick, type BrickContext } from './brick.ts';
 import { checkedOutputs } from './brick-outputs.ts';
 import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
 import { BrickFailedError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
@@ -304,17 +304,22 @@ export class Executor {
       else signal.addEventListener('abort', onAbort, { once: true });
     });
     const warnings: string[] = [];
-    const ctx = {
+    const ctx: BrickContext = {
       signal,
       logger: this.#logger.child({ step: node.step, brick: brick.name }),
       progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
       warn: (message: string) => warnings.push(message),
       ...(resample ? { resample: true } : {}),
+      runBrick: (b, inputs) => this.#runBrick(b, inputs, ctx),
     };
-    const running = this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx) : brick.run(args as never, ctx);
+    const running = this.#runBrick(brick, args, ctx);
     const out: unknown = await Promise.race([running, aborted]);
     const outputs = checkedOutputs(brick, out);
     return { outputs, warnings };
+  }
+
+  #runBrick(brick: AnyBrick, args: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
+    return this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx) : (brick.run(args as never, ctx) as Promise<Record<string, Value>>);
   }
 
   /**

@@ -9,6 +9,7 @@
  */
 import { gpuHostAs, isGpuHostLine } from '../../../bricks/lib/backends.ts';
 import type { AnyBrick, BackendStatus, BrickContext, GpuRoute } from '../../engine/brick.ts';
+import type { Value } from '../../engine/values.ts';
 import { BrickUnavailableError, LegoEditError } from '../../engine/errors.ts';
 import { RemoteBrickError } from '../protocol/errors.ts';
 import { type BrickTransport, remoteBrick } from './transport.ts';
@@ -73,7 +74,9 @@ async function runRouted(
 ): ReturnType<AnyBrick['run']> {
   const decision = decideRoute(local, route, inputs);
   ctx.logger.info({ brick: local.name, backend: decision.backend, route, why: decision.why }, `${local.name} runs on the ${decision.backend === 'gpu' ? 'GPU backend' : 'CPU variant'}`);
-  if (decision.backend === 'cpu') return local.run(inputs, ctx);
+  // Through the executor when it runs this step: a CPU-heavy variant then runs in the worker-thread pool, off the event loop.
+  const runCpu = (): ReturnType<AnyBrick['run']> => (ctx.runBrick ? (ctx.runBrick(local, inputs as Record<string, Value | null>) as ReturnType<AnyBrick['run']>) : local.run(inputs, ctx));
+  if (decision.backend === 'cpu') return runCpu();
   if (decision.need) return gpu(inputs, ctx, decision.need);
   try {
     return await gpu(inputs, ctx);
@@ -83,7 +86,7 @@ async function runRouted(
     if (local.gpuNeed?.(inputs)) throw err;
     ctx.logger.warn({ brick: local.name, err: err.message }, 'GPU backend unreachable; running the CPU variant');
     ctx.warn?.(`${local.name}: the GPU host could not be reached, so the CPU variant did this step.`);
-    return local.run(inputs, ctx);
+    return runCpu();
   }
 }
 
