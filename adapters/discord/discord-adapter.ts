@@ -70,7 +70,9 @@ const DISCONNECT_MS = 3000;
 
 const MESSAGE_CONTENT_HOW =
   'Turn on "Message Content Intent" at https://discord.com/developers/applications → your app → Bot → Privileged Gateway Intents.';
-const MESSAGE_CONTENT_OFF = `Discord: the Message Content intent is off for this app, so replies to results are not read as feedback; slash commands, buttons and mentions work. ${MESSAGE_CONTENT_HOW}`;
+// Without the intent Discord empties every guild message that does not mention the bot, and a reply's ping to an
+// interaction's response is no mention: replies to results are read only when they mention the bot.
+const MESSAGE_CONTENT_OFF = `Discord: the Message Content intent is off for this app, so a reply to a result is read as feedback only when it mentions the bot; slash commands, buttons and mentions work. ${MESSAGE_CONTENT_HOW}`;
 
 /** The gateway closed with 4014 "Disallowed intent(s)": a privileged intent the portal has not enabled. */
 function isDisallowedIntents(err: unknown): boolean {
