@@ -96,6 +96,8 @@ export interface UserFile {
   readonly declaredSize?: number;
   /** Serve the body without a Content-Length, in pieces (to test the cap applied while downloading). */
   readonly chunked?: boolean;
+  /** The URL the attachment claims instead of the fake's own (to test links the bot must not or cannot fetch). */
+  readonly url?: string;
 }
 
 interface InteractionRecord {
@@ -429,7 +431,7 @@ export class FakeDiscordServer {
     const uploaded: UploadedFile = { field: id, name: file.name, type: file.contentType ?? 'application/octet-stream', bytes: file.bytes };
     this.#uploads.set(id, uploaded);
     if (file.chunked) this.#chunked.add(id);
-    const url = `${this.origin}/attachments/${this.channelId}/${id}/${encodeURIComponent(file.name)}`;
+    const url = file.url ?? `${this.origin}/attachments/${this.channelId}/${id}/${encodeURIComponent(file.name)}`;
     return { id, filename: file.name, size: file.declaredSize ?? file.bytes.length, url, proxy_url: url, ...(file.contentType ? { content_type: file.contentType } : {}), width: 64, height: 64 };
   }
 

@@ -349,7 +349,7 @@ describe('DiscordAdapter: graceful shutdown with a turn in flight', () => {
   });
 });
 
-describe('DiscordAdapter: privileged intents, lost connections and start-up errors', () => {
+describe('DiscordAdapter: privileged intents, lost connections, start-up errors and unfetchable attachments', () => {
   const ann = { id: '400000000000000001', username: 'ann', discriminator: '0', global_name: 'Ann', avatar: null };
   let bot: BotSessions;
   beforeAll(async () => {
@@ -423,6 +423,30 @@ describe('DiscordAdapter: privileged intents, lost connections and start-up erro
       const outcome = await Promise.race([adapter.stop(1000).then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
       expect(outcome).toBe('stopped');
     } finally {
+      await fake.stop();
+    }
+  });
+
+  it('an attachment whose link cannot be fetched is refused in one line and logged with its cause', async () => {
+    const fake = await FakeDiscordServer.start();
+    const log = capturingLogger();
+    const adapter = adapterFor(fake, log.logger);
+    try {
+      await adapter.start();
+      const image = { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' };
+      const bad = fake.slashCommand(ann, 'edit', { image: { ...image, url: 'not a link' }, instruction: 'make it black and white' });
+      const reply = await fake.waitForOriginal(bad, (m) => /couldn't fetch/.test(m.content));
+      expect(reply.content).toMatch(/I couldn't fetch that file from the chat service \(the link is not a valid address\)\. Please send it again\./);
+      const elsewhere = fake.slashCommand(ann, 'edit', { image: { ...image, url: 'http://127.0.0.1:9/photo.png' }, instruction: 'make it black and white' });
+      await fake.waitForOriginal(elsewhere, (m) => /does not point at the platform’s file service/.test(m.content));
+      const logged = log.lines().filter((l) => l.msg === 'refused an attachment').map((l) => l.err as { code: string; message: string; stack: string });
+      expect(logged.map((e) => e.code)).toEqual(['download-failed', 'download-failed']);
+      // pino folds the cause into the line: the library's own words after ours, and its stack.
+      expect(logged[0]!.message).toMatch(/the link is not a valid address.*: Invalid URL$/);
+      expect(logged[0]!.stack).toMatch(/caused by: TypeError: Invalid URL/);
+      expect(fake.downloads).toHaveLength(0);
+    } finally {
+      await adapter.stop(1000);
       await fake.stop();
     }
   });
