@@ -4,7 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { Verdict } from '../src/critic/types.ts';
+import type { StoredVerdict } from '../src/critic/types.ts';
 
 /** One entry of the current-image pointer and its undo/redo stacks: an image and the turn that made it (null for an upload). */
 export interface ImageState {
@@ -67,7 +67,7 @@ export const turns = pgTable(
     /** What the user did with this turn's result afterwards: undo (they went back from it), redo (they took it back). */
     reactions: jsonb('reactions').$type<Array<{ kind: 'undo' | 'redo'; at: string }>>().notNull().default([]),
     /** What the critic said of the result before it was sent (offline checks, critic model), per run of the turn: src/critic. */
-    verdicts: jsonb('verdicts').$type<Verdict[]>(),
+    verdicts: jsonb('verdicts').$type<StoredVerdict[]>(),
     /** Interrupted by a crash and the user not yet told. */
     noticePending: boolean('notice_pending').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -29,36 +29,27 @@ import {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { UnreadableImageError } from '../../src/engine/errors.ts';
-import type { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ConversationKey, IncomingImage, IncomingMessage, SessionManager } from '../../src/sessions/types.ts';
-import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
+import type { ConversationKey, IncomingImage, IncomingMessage } from '../../src/sessions/types.ts';
+import { AccessPolicy, NOT_ALLOWED_TEXT } from '../shared/access.ts';
 import { commandsFor } from '../shared/commands.ts';
-import { ChatController } from '../shared/controller.ts';
+import { type ChatController, type PlatformAdapterOptions, adapterController } from '../shared/controller.ts';
 import { describe } from '../shared/describe.ts';
 import { downloadCapped } from '../shared/download.ts';
 import { fitUpload } from '../shared/fit-upload.ts';
 import type { Button, OutgoingFile, Surface } from '../shared/surface.ts';
 import { RESTARTING_TEXT } from '../shared/texts.ts';
-import type { AdapterTimings } from '../shared/turns.ts';
 
-export interface DiscordAdapterOptions {
+export interface DiscordAdapterOptions extends PlatformAdapterOptions {
   readonly token: string;
   readonly appId: string;
   /** REST base, e.g. https://discord.com/api; the gateway URL comes from its GET /gateway/bot. */
   readonly apiUrl?: string;
   /** Register commands in this guild only (instant) instead of globally. */
   readonly guildId?: string;
-  readonly sessions: SessionManager;
-  readonly registry: BrickRegistry;
-  readonly access?: AccessConfig;
-  readonly maxImageBytes: number;
   /** Largest attachment the bot uploads; results above it are re-encoded or downscaled (Discord's default is 10 MiB). */
   readonly maxUploadBytes?: number;
-  readonly logger: Logger;
-  readonly progressIntervalMs?: number;
   /** How long an interaction token is trusted for edits (Discord: 15 minutes; a margin is kept). */
   readonly interactionTokenTtlMs?: number;
-  readonly timings?: AdapterTimings;
 }
 
 const DISCORD_CDN_ORIGINS = ['https://cdn.discordapp.com', 'https://media.discordapp.net'];
@@ -70,7 +61,9 @@ const DISCONNECT_MS = 3000;
 
 const MESSAGE_CONTENT_HOW =
   'Turn on "Message Content Intent" at https://discord.com/developers/applications → your app → Bot → Privileged Gateway Intents.';
-const MESSAGE_CONTENT_OFF = `Discord: the Message Content intent is off for this app, so replies to results are not read as feedback; slash commands, buttons and mentions work. ${MESSAGE_CONTENT_HOW}`;
+// Without the intent Discord empties every guild message that does not mention the bot, and a reply's ping to an
+// interaction's response is no mention: replies to results are read only when they mention the bot.
+const MESSAGE_CONTENT_OFF = `Discord: the Message Content intent is off for this app, so a reply to a result is read as feedback only when it mentions the bot; slash commands, buttons and mentions work. ${MESSAGE_CONTENT_HOW}`;
 
 /** The gateway closed with 4014 "Disallowed intent(s)": a privileged intent the portal has not enabled. */
 function isDisallowedIntents(err: unknown): boolean {
@@ -126,15 +119,7 @@ export class DiscordAdapter {
     this.#options = options;
     this.#access = new AccessPolicy(options.access ?? {});
     this.#log = options.logger.child({ adapter: 'discord' });
-    this.#controller = new ChatController({
-      platform: this.platform,
-      sessions: options.sessions,
-      registry: options.registry,
-      logger: this.#log,
-      buttonPrefix: 'le:',
-      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-      ...(options.timings ? { timings: options.timings } : {}),
-    });
+    this.#controller = adapterController(this.platform, options, this.#log, 'le:');
     this.client = this.#newClient(true);
   }
 

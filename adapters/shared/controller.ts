@@ -11,6 +11,7 @@ import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
 import { planHeading } from '../../src/sessions/format.ts';
 import type { CommandReply, ConversationKey, IncomingMessage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
+import type { AccessConfig } from './access.ts';
 import { commandNamed } from './commands.ts';
 import { renderWorkflowPng } from './dag.ts';
 import { describe } from './describe.ts';
@@ -33,6 +34,32 @@ export interface ChatControllerOptions {
   /** Put in front of every button's data (Discord's custom ids start "le:"). */
   readonly buttonPrefix?: string;
   readonly timings?: AdapterTimings;
+}
+
+/** What every chat-platform adapter is given; each platform's own settings come beside these. */
+export interface PlatformAdapterOptions {
+  readonly sessions: SessionManager;
+  readonly registry: BrickRegistry;
+  readonly access?: AccessConfig;
+  readonly maxImageBytes: number;
+  readonly logger: Logger;
+  /** Least time between two edits of a status message (the platforms rate-limit edits). */
+  readonly progressIntervalMs?: number;
+  /** Adapter-latency marks, for the benchmark. */
+  readonly timings?: AdapterTimings;
+}
+
+/** The controller of a chat-platform adapter, logging through the adapter's own logger `log`. */
+export function adapterController(platform: string, options: PlatformAdapterOptions, log: Logger, buttonPrefix?: string): ChatController {
+  return new ChatController({
+    platform,
+    sessions: options.sessions,
+    registry: options.registry,
+    logger: log,
+    ...(buttonPrefix !== undefined ? { buttonPrefix } : {}),
+    ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    ...(options.timings ? { timings: options.timings } : {}),
+  });
 }
 
 const BUTTONS: Readonly<Record<ButtonAction, { readonly label: string; readonly emoji: string }>> = {

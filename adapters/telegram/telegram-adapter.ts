@@ -10,16 +10,14 @@ import type { Logger } from 'pino';
 import { Input, Markup, Telegraf, TelegramError, type Context } from 'telegraf';
 import type { File, InlineKeyboardMarkup, Message, ReplyParameters } from 'telegraf/types';
 import { ImageTooLargeError, LegoEditError, UnreadableImageError } from '../../src/engine/errors.ts';
-import type { BrickRegistry } from '../../src/engine/registry.ts';
-import type { ConversationKey, IncomingImage, IncomingMessage, SessionManager } from '../../src/sessions/types.ts';
-import { AccessPolicy, NOT_ALLOWED_TEXT, type AccessConfig } from '../shared/access.ts';
+import type { ConversationKey, IncomingImage, IncomingMessage } from '../../src/sessions/types.ts';
+import { AccessPolicy, NOT_ALLOWED_TEXT } from '../shared/access.ts';
 import { commandsFor } from '../shared/commands.ts';
-import { ChatController } from '../shared/controller.ts';
+import { type ChatController, type PlatformAdapterOptions, adapterController } from '../shared/controller.ts';
 import { describe } from '../shared/describe.ts';
 import { checkDeclaredSize, downloadCapped, mb, readLocalCapped } from '../shared/download.ts';
 import type { Button, OutgoingFile, Surface } from '../shared/surface.ts';
 import { RESTARTING_TEXT } from '../shared/texts.ts';
-import type { AdapterTimings } from '../shared/turns.ts';
 
 export interface TelegramWebhookOptions {
   /** Public https URL Telegram posts updates to; its path is where the bot listens. */
@@ -33,7 +31,7 @@ export interface TelegramWebhookOptions {
   readonly secretToken?: string;
 }
 
-export interface TelegramAdapterOptions {
+export interface TelegramAdapterOptions extends PlatformAdapterOptions {
   readonly token: string;
   /** Bot API root: a self-hosted server or a test fake. */
   readonly apiRoot?: string;
@@ -44,17 +42,8 @@ export interface TelegramAdapterOptions {
   readonly localFilesDir?: string;
   /** Webhook mode when set; long polling otherwise. */
   readonly webhook?: TelegramWebhookOptions;
-  readonly sessions: SessionManager;
-  readonly registry: BrickRegistry;
-  readonly access?: AccessConfig;
-  readonly maxImageBytes: number;
-  readonly logger: Logger;
-  /** Least time between two edits of a status message (Telegram limits edits per chat). */
-  readonly progressIntervalMs?: number;
   /** How long to wait for the rest of an album after its first photo. */
   readonly albumWaitMs?: number;
-  /** Adapter-latency marks, for the benchmark. */
-  readonly timings?: AdapterTimings;
 }
 
 /** Telegram's limit on photos sent with sendPhoto; larger results go as documents. */
@@ -137,14 +126,7 @@ export class TelegramAdapter {
     this.#options = options;
     this.#access = new AccessPolicy(options.access ?? {});
     this.#log = options.logger.child({ adapter: 'telegram' });
-    this.#controller = new ChatController({
-      platform: this.platform,
-      sessions: options.sessions,
-      registry: options.registry,
-      logger: this.#log,
-      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-      ...(options.timings ? { timings: options.timings } : {}),
-    });
+    this.#controller = adapterController(this.platform, options, this.#log);
     this.bot = new Telegraf(options.token, { telegram: { ...(options.apiRoot ? { apiRoot: options.apiRoot } : {}) }, handlerTimeout: 30_000 });
     this.bot.catch((err) => this.#log.error({ err: describe(err) }, 'telegram update failed'));
     this.#register();

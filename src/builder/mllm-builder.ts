@@ -8,12 +8,10 @@
 import type OpenAI from 'openai';
 import { lazyOpenAi, type LoadedOpenAi } from './openai-client.ts';
 import type { Logger } from 'pino';
-import sharp from 'sharp';
 import { z } from 'zod';
 import { LegoEditError } from '../engine/errors.ts';
-import { encodeImage } from '../engine/image-io.ts';
+import { jpegDataUrl } from '../engine/image-io.ts';
 import type { BrickRegistry } from '../engine/registry.ts';
-import type { ImageData } from '../engine/values.ts';
 import { WorkflowParseError, parseBuilderReply, parseLenientJson, splitReasoning } from '../engine/workflow/parse.ts';
 import { serialiseWorkflow, summariseWorkflow } from '../engine/workflow/serialise.ts';
 import type { Workflow } from '../engine/workflow/types.ts';
@@ -153,7 +151,7 @@ export class MllmBuilder implements Builder, IntentAdvisor {
 
   async plan(request: PlanRequest): Promise<Plan> {
     const started = performance.now();
-    const image = await this.#imageUrl(request.image);
+    const image = await jpegDataUrl(request.image, this.#options.imageMaxSide ?? 768, 85);
     const userText = request.revise ? renderPrompt('revise-user', { feedback: request.revise.feedback, instruction: request.revise.turn.instruction }) : request.instruction;
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: this.systemPrompt(request) },
@@ -249,12 +247,6 @@ export class MllmBuilder implements Builder, IntentAdvisor {
     return parsed.data.question ? { intent: parsed.data.intent, question: parsed.data.question } : { intent: parsed.data.intent };
   }
 
-  async #imageUrl(image: ImageData): Promise<string> {
-    const side = this.#options.imageMaxSide ?? 768;
-    const png = await encodeImage(image, 'png');
-    const jpeg = await sharp(png).resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
-    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
-  }
 
   async #complete(messages: OpenAI.Chat.ChatCompletionMessageParam[], signal: AbortSignal | undefined, model = this.#options.model): Promise<OpenAI.Chat.ChatCompletion> {
     const { sdk, client } = await this.#openai();

@@ -291,7 +291,8 @@ export function reviseWorkflow(request: PlanRequest, registry: BrickRegistry, pl
   attempts.push(() => exceptIt(turn, previous, feedback, replanOf));
   // "no, blue": a colour said alone is the colour it should have been.
   if (isColourPhrase(feedback) || isMaterialPhrase(feedback)) attempts.push(() => instead(previous, `${feedback} instead`));
-  if (/\binstead\b/i.test(feedback)) attempts.push(() => instead(previous, feedback));
+  // Reading the feedback as a command drops a trailing "instead" ("no, the truck instead" → "the truck"), so ask the user's own words.
+  if (/\binstead\b/i.test(rawFeedback)) attempts.push(() => instead(previous, /\binstead\b/i.test(feedback) ? feedback : `${feedback} instead`));
   if (WEAKER.test(feedback)) attempts.push(() => scaleStrength(previous, 0.5, feedback));
   if (STRONGER.test(feedback) && !/\bmore\s+(?!\w+er\b)[a-z]{4,}/i.test(feedback.replace(/\b(remove|cover|take) more\b/i, ''))) attempts.push(() => scaleStrength(previous, 1.6, feedback));
   for (const attempt of attempts) {

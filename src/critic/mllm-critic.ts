@@ -7,13 +7,12 @@
  * unreadable never holds the result back: its verdict is "unchecked" and the
  * result goes out as it is.
  */
-import { jsonrepair } from 'jsonrepair';
 import type OpenAI from 'openai';
 import { lazyOpenAi, type LoadedOpenAi } from '../builder/openai-client.ts';
 import type { Logger } from 'pino';
-import sharp from 'sharp';
-import { encodeImage } from '../engine/image-io.ts';
+import { jpegDataUrl } from '../engine/image-io.ts';
 import type { ImageData, MaskData } from '../engine/values.ts';
+import { parseLenientJson, splitReasoning } from '../engine/workflow/parse.ts';
 import { summariseWorkflow } from '../engine/workflow/serialise.ts';
 import { silentLogger } from '../logger.ts';
 import type { ModelCritic, RunUnderReview } from './critic.ts';
@@ -64,7 +63,8 @@ export class MllmCritic implements ModelCritic {
     const after = run.outcome.results.find((v): v is ImageData => typeof v === 'object' && v !== null && v.kind === 'image');
     if (!after) return { verdicts: [{ ...base, verdict: 'unchecked', reason: 'the run made no picture to judge' }] };
     const side = this.#options.imageMaxSide ?? 512;
-    const pictures = [await this.#jpeg(run.inputs.image, side), await this.#jpeg(after, side), ...(region ? [await this.#jpeg(overlay(after, region), side)] : [])];
+    const shown = [run.inputs.image, after, ...(region ? [overlay(after, region)] : [])];
+    const pictures = await Promise.all(shown.map((picture) => jpegDataUrl(picture, side, 80)));
     const text = [
       `Instruction: ${run.request.instruction}`,
       `Plan: ${summariseWorkflow(run.plan.workflow)}${run.plan.workflow.process ? ` (${run.plan.workflow.process})` : ''}`,
@@ -85,11 +85,11 @@ export class MllmCritic implements ModelCritic {
         run.request.signal ? { signal: run.request.signal } : {},
       );
     } catch (err) {
-      const timedOut = err instanceof sdk.APIConnectionTimeoutError;
+      const unanswered = err instanceof sdk.APIConnectionTimeoutError ? 'timeout' : 'error';
       const latencyMs = Math.round(performance.now() - started);
       this.#logger.warn({ err: err instanceof Error ? err.message : String(err), latencyMs }, 'critic did not answer; the result goes out unchecked');
-      const reason = timedOut ? `the critic did not answer within ${(this.#options.timeoutMs ?? 20_000) / 1000} s` : 'the critic could not be reached';
-      return { verdicts: [{ ...base, verdict: 'unchecked', reason, latencyMs, timedOut: true }] };
+      const reason = unanswered === 'timeout' ? `the critic did not answer within ${(this.#options.timeoutMs ?? 20_000) / 1000} s` : 'the critic could not be reached';
+      return { verdicts: [{ ...base, verdict: 'unchecked', reason, latencyMs, unanswered }] };
     }
     const latencyMs = Math.round(performance.now() - started);
     const usage = completion.usage ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens } : undefined;
@@ -98,28 +98,25 @@ export class MllmCritic implements ModelCritic {
     if (verdict.verdict !== 'wrong') return { verdicts: [verdict] };
     return { verdicts: [verdict], problem: new CheckFailedError(verdict.reason) };
   }
-
-  async #jpeg(image: ImageData, side: number): Promise<string> {
-    const jpeg = await sharp(await encodeImage(image, 'png')).resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
-    return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
-  }
 }
 
-/** The verdict and reason in a model's answer: a JSON object, repaired if need be; anything else is "unchecked". */
+/**
+ * The verdict and reason in a model's answer, read as leniently as a Builder's reply (a reasoning trace, code
+ * fences, bent JSON, full-width punctuation); anything else is "unchecked".
+ */
 export function parseVerdict(answer: string): Pick<Verdict, 'verdict' | 'reason'> {
-  const body = answer.replace(/<think>[\s\S]*?<\/think>/g, '').trim();
-  const object = /\{[\s\S]*\}/.exec(body)?.[0];
-  if (object) {
-    try {
-      const v = JSON.parse(jsonrepair(object)) as { verdict?: unknown; reason?: unknown };
-      const verdict = typeof v.verdict === 'string' ? v.verdict.trim().toLowerCase() : '';
-      if ((VERDICTS as readonly string[]).includes(verdict)) {
-        const reason = typeof v.reason === 'string' && v.reason.trim() ? oneLine(v.reason) : `the critic said "${verdict}" without a reason`;
-        return { verdict: verdict as Verdict['verdict'], reason };
-      }
-    } catch {
-      // Falls through to "unchecked" below.
-    }
+  const body = splitReasoning(answer).rest.trim();
+  let v: { verdict?: unknown; reason?: unknown } | undefined;
+  try {
+    const parsed = parseLenientJson(body);
+    if (typeof parsed === 'object' && parsed !== null) v = parsed;
+  } catch {
+    // No JSON to read: "unchecked" below.
+  }
+  const verdict = typeof v?.verdict === 'string' ? v.verdict.trim().toLowerCase() : '';
+  if ((VERDICTS as readonly string[]).includes(verdict)) {
+    const reason = typeof v?.reason === 'string' && v.reason.trim() ? oneLine(v.reason) : `the critic said "${verdict}" without a reason`;
+    return { verdict: verdict as Verdict['verdict'], reason };
   }
   return { verdict: 'unchecked', reason: `the critic's answer could not be read: "${body.replace(/\s+/g, ' ').slice(0, 80)}"` };
 }

@@ -13,7 +13,8 @@
  * of the pixels well outside the mask (beyond a margin of MARGIN of the
  * picture's diagonal, which covers feathered and dilated edges) changing.
  */
-import type { ImageData, MaskData } from '../engine/values.ts';
+import { maskBounds } from '../../bricks/lib/pixels.ts';
+import { type ImageData, type MaskData, makeMask } from '../engine/values.ts';
 import type { CheckFinding, CheckInput, SegmentUnderCheck } from './types.ts';
 
 /** Long side of the sampling grid. */
@@ -88,37 +89,29 @@ function sampleChanges(before: ImageData, after: ImageData, grid: Grid): { chang
   return { changed, identical };
 }
 
-/** Grows a grid mask by `r` cells (a square window, separably): the margin where changes are not leaks. */
+/** Grows a grid mask by `r` cells (a square window, separably: rows, then columns): the margin where changes are not leaks. */
 function grow(mask: Uint8Array, gw: number, gh: number, r: number): Uint8Array {
   if (r <= 0) return mask;
   const rows = new Uint8Array(mask.length);
-  for (let y = 0; y < gh; y++) {
-    // Two passes per row: distance to the nearest covered cell on either side.
-    let last = -Infinity;
-    for (let x = 0; x < gw; x++) {
-      if (mask[y * gw + x]) last = x;
-      if (x - last <= r) rows[y * gw + x] = 1;
-    }
-    last = Infinity;
-    for (let x = gw - 1; x >= 0; x--) {
-      if (mask[y * gw + x]) last = x;
-      if (last - x <= r) rows[y * gw + x] = 1;
-    }
-  }
+  for (let y = 0; y < gh; y++) growLine(mask, rows, y * gw, 1, gw, r);
   const out = new Uint8Array(mask.length);
-  for (let x = 0; x < gw; x++) {
-    let last = -Infinity;
-    for (let y = 0; y < gh; y++) {
-      if (rows[y * gw + x]) last = y;
-      if (y - last <= r) out[y * gw + x] = 1;
-    }
-    last = Infinity;
-    for (let y = gh - 1; y >= 0; y--) {
-      if (rows[y * gw + x]) last = y;
-      if (last - y <= r) out[y * gw + x] = 1;
-    }
-  }
+  for (let x = 0; x < gw; x++) growLine(rows, out, x, gw, gh, r);
   return out;
+}
+
+/** Marks in `out` the cells of one line (`n` cells from `start`, `stride` apart) within `r` of a covered cell of `src`. */
+function growLine(src: Uint8Array, out: Uint8Array, start: number, stride: number, n: number, r: number): void {
+  // Two passes: distance to the nearest covered cell on either side.
+  let last = -Infinity;
+  for (let i = 0, p = start; i < n; i++, p += stride) {
+    if (src[p]) last = i;
+    if (i - last <= r) out[p] = 1;
+  }
+  last = Infinity;
+  for (let i = n - 1, p = start + (n - 1) * stride; i >= 0; i--, p -= stride) {
+    if (src[p]) last = i;
+    if (last - i <= r) out[p] = 1;
+  }
 }
 
 /** Whether a segmenter's mask is a plausible outline of the one object it was asked for. */
@@ -128,22 +121,10 @@ export function checkSegment(segment: SegmentUnderCheck, width: number, height: 
   const gh = grid.ys.length;
   const m = sampleMask(segment.mask, width, height, grid);
   const what = `${segment.brick} (step ${segment.step})${segment.prompt ? ` for "${segment.prompt}"` : ''}`;
+  const box = maskBounds(makeMask(gw, gh, m));
+  if (!box) return [];
   let on = 0;
-  let x0 = gw;
-  let y0 = gh;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < gh; y++) {
-    for (let x = 0; x < gw; x++) {
-      if (!m[y * gw + x]) continue;
-      on++;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (on === 0) return [];
+  for (const cell of m) on += cell;
   const findings: CheckFinding[] = [];
   const coverage = on / (gw * gh);
   if (coverage > MAX_OBJECT_COVERAGE) {
@@ -167,7 +148,7 @@ export function checkSegment(segment: SegmentUnderCheck, width: number, height: 
     findings.push({ check: 'mask-borders', step: segment.step, detail: `the mask of ${what} runs along the ${touched.join(', ')} edges of the picture`, score: touched.length / 4 });
   }
   if (segment.outline) {
-    const boxArea = (x1 - x0 + 1) * (y1 - y0 + 1);
+    const boxArea = box.width * box.height;
     const fill = on / boxArea;
     // A few cells cannot show an outline: only boxes of some size are judged.
     if (boxArea >= 64 && fill >= BOX_FILL) {

@@ -47,10 +47,23 @@ export interface Verdict {
   readonly model?: string;
   readonly latencyMs?: number;
   readonly usage?: { readonly promptTokens: number; readonly completionTokens: number };
-  /** The critic did not answer in time, or failed: the result went out unchanged. */
-  readonly timedOut?: boolean;
+  /** The critic model gave no answer, so the result went out unchecked: it timed out, or the request failed (unreachable, refused). */
+  readonly unanswered?: 'timeout' | 'error';
   /** Which run of the turn it judged: 0 for the first, 1 for the re-planned one. */
   readonly attempt: number;
+}
+
+/**
+ * A verdict as turns.verdicts holds it: rows written before `unanswered` have `timedOut: true` instead, set
+ * for any critic that gave no answer (the reason says which).
+ */
+export type StoredVerdict = Verdict & { readonly timedOut?: boolean };
+
+/** A stored verdict in today's shape. */
+export function readVerdict(stored: StoredVerdict): Verdict {
+  const { timedOut, ...verdict } = stored;
+  if (!timedOut || verdict.unanswered) return verdict;
+  return { ...verdict, unanswered: /did not answer within/.test(verdict.reason) ? 'timeout' : 'error' };
 }
 
 /** What one judge (offline checks, MLLM critic) said about one run, and the problem to re-plan for if it failed. */

@@ -126,6 +126,15 @@ export async function encodeImage(v: ImageData | MaskData, format: OutputFormat 
   return s.png().toBuffer();
 }
 
+/**
+ * A picture as a JPEG data URL no larger than `maxSide` on its long side: how the MLLM Builder and the critic
+ * show pictures to a model. Resized from the raw pixels, with no PNG encoded on the way.
+ */
+export async function jpegDataUrl(image: ImageData, maxSide: number, quality: number): Promise<string> {
+  const jpeg = await sharpFromImage(image).resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true }).jpeg({ quality }).toBuffer();
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+}
+
 export function formatFromPath(path: string): OutputFormat {
   const ext = path.toLowerCase().split('.').pop();
   if (ext === 'jpg' || ext === 'jpeg') return 'jpeg';

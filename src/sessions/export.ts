@@ -5,7 +5,7 @@
  */
 import { and, asc, eq, gt, inArray, isNotNull } from 'drizzle-orm';
 import { conversations, turnImages, turns } from '../../db/schema.ts';
-import type { Verdict } from '../critic/types.ts';
+import { readVerdict, type Verdict } from '../critic/types.ts';
 import { toLegoEditJson, type LegoEditJson } from '../engine/workflow/serialise.ts';
 import { fromStored } from './store/stored-workflow.ts';
 import type { SessionDb } from './database.ts';
@@ -76,7 +76,7 @@ export async function exportTurns(db: SessionDb, write: (turn: ExportedTurn) => 
         attempts: t.attempts,
         feedback: followUps.filter((f) => f.revises === t.id).map((f) => ({ turnId: f.id, intent: f.intent, text: f.text, status: f.status })),
         reactions: t.reactions,
-        verdicts: t.verdicts ?? [],
+        verdicts: (t.verdicts ?? []).map(readVerdict),
         outcome: { status: t.status, errorCode: t.errorCode, error: t.errorMessage, warnings: t.warnings },
         sourceImage: t.sourceImage,
         outputImages: outputs.filter((o) => o.turnId === t.id && o.role === 'output').map((o) => o.imageSha),

@@ -162,6 +162,20 @@ export class TurnRunner {
         rules,
         ...(target.revise ? { revise: target.revise } : {}),
       };
+      // Every plan that is about to run, the pipeline's or a variant of it, is stored and told the same way.
+      const announce = async (plan: Plan, record: PlanRecord): Promise<void> => {
+        await store.markRunning(turnId, planFields(plan, record));
+        planned = { instruction: target.instruction, workflow: plan.workflow };
+        conv.lastPlanned = turnId;
+        await emit({
+          type: 'planned',
+          turnId,
+          summary: summariseWorkflow(plan.workflow),
+          workflow: toLegoEditJson(plan.workflow),
+          builder: plan.builder,
+          steps: plan.workflow.nodes.length,
+        });
+      };
       const inputs = { image: target.image, ...(target.mask ? { mask: target.mask.mask } : {}), ...(target.reference ? { reference: target.reference.image } : {}) };
       const result = await runPipeline({
         builder: this.#o.builder,
@@ -178,17 +192,7 @@ export class TurnRunner {
             await emit({ type: 'info', turnId, text: `${why} Trying another way…` });
           }
           repairing = undefined;
-          await store.markRunning(turnId, planFields(plan, record));
-          planned = { instruction: target.instruction, workflow: plan.workflow };
-          conv.lastPlanned = turnId;
-          await emit({
-            type: 'planned',
-            turnId,
-            summary: summariseWorkflow(plan.workflow),
-            workflow: toLegoEditJson(plan.workflow),
-            builder: plan.builder,
-            steps: plan.workflow.nodes.length,
-          });
+          await announce(plan, record);
         },
         onRepairing: (error) => {
           repairing = error;
@@ -226,9 +230,7 @@ export class TurnRunner {
           return 'done';
         }
         plan = { ...plan, workflow: variant.workflow, reasoning: variant.reasoning, rerun: false };
-        await store.markRunning(turnId, planFields(plan, result.record));
-        planned = { instruction: target.instruction, workflow: plan.workflow };
-        await emit({ type: 'planned', turnId, summary: summariseWorkflow(plan.workflow), workflow: toLegoEditJson(plan.workflow), builder: plan.builder, steps: plan.workflow.nodes.length });
+        await announce(plan, result.record);
         // The steps the variant shares with the plan just run come from the cache.
         outcome = await this.#o.executor.run(plan.workflow, inputs, { signal, reuseCache: true, onEvent: (e) => void stepEvent(turnId, e, emit) });
         if (outcome.status !== 'ok') return ended(outcome);

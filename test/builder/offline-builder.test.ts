@@ -399,6 +399,20 @@ describe('OfflineBuilder revisions from feedback', () => {
     same(turn.workflow!, wf, [1]);
   });
 
+  it('"instead" with a new object or a new colour revises the same plan, however it is worded', async () => {
+    const turn = await turnFor('make the car red');
+    for (const [feedback, want] of [
+      ['no, the truck instead', "RES('the truck') → FLUX-RCM('red')"],
+      ['the truck instead', "RES('the truck') → FLUX-RCM('red')"],
+      ['no, make it green instead', "RES('the car') → FLUX-RCM('green')"],
+      ['make the car green instead', "RES('the car') → FLUX-RCM('green')"],
+      ['undo that and make the car green instead', "RES('the car') → FLUX-RCM('green')"],
+      ['make the truck red instead', "RES('the truck') → FLUX-RCM('red')"],
+    ] as const) {
+      expect(summariseWorkflow(await revise(turn, feedback)), feedback).toBe(want);
+    }
+  });
+
   it('after an empty mask, "try again" asks RES for just the head noun', async () => {
     const turn = await turnFor('remove the small brown dog sitting on the sofa', { status: 'failed', error: 'Step 1 (RES) found nothing' });
     const wf = await revise(turn, 'try again');

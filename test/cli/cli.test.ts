@@ -132,6 +132,11 @@ describe('lego-edit bricks', () => {
     expect(r.stdout).toMatch(/RES \(Segmentation by object specified by prompt\)\nInput: \{Image\[image\], Str\[prompt\]\}\nOutput: \{Mask\[mask\], Image\[image\]\}/);
     expect(r.stdout).toMatch(/GRAYSCALE[^\n]*\n(.*\n)*?Backend: in-process/);
   });
+
+  it('tells the operator which setting would make a GPU-only brick ready, the hint a chat user never sees', async () => {
+    const r = await lego(['bricks'], env);
+    expect(r.stdout).toMatch(/^FLUX-FILL \(.*\n(.*\n)*?Status: not ready — no GPU host configured \(LEGO_EDIT_WORKER_URL or REDIS_URL\)/m);
+  });
 });
 
 describe('lego-edit edit', () => {

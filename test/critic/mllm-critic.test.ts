@@ -111,9 +111,9 @@ describe('MllmCritic', () => {
   it('lets the result go out unchecked when the critic is slow or failing, saying which', async () => {
     const slow = await judged({ hangMs: 3_000 }, mllm(300));
     expect(slow.problem).toBeUndefined();
-    expect(slow.verdicts[1]).toMatchObject({ verdict: 'unchecked', reason: 'the critic did not answer within 0.3 s', timedOut: true });
+    expect(slow.verdicts[1]).toMatchObject({ verdict: 'unchecked', reason: 'the critic did not answer within 0.3 s', unanswered: 'timeout' });
     const down = await judged({ status: 503, error: 'overloaded' });
-    expect(down.verdicts[1]).toMatchObject({ verdict: 'unchecked', reason: 'the critic could not be reached', timedOut: true });
+    expect(down.verdicts[1]).toMatchObject({ verdict: 'unchecked', reason: 'the critic could not be reached', unanswered: 'error' });
   });
 
   it('is not asked when the offline checks already found the result wrong', async () => {
@@ -152,6 +152,13 @@ describe('parseVerdict', () => {
     expect(parseVerdict('<think>hmm {"verdict":"done"}</think>{"Verdict":"x"}')).toEqual({ verdict: 'unchecked', reason: 'the critic\'s answer could not be read: "{"Verdict":"x"}"' });
     expect(parseVerdict('<think>look</think> {"verdict": "WRONG", "reason": "nothing changed",}')).toEqual({ verdict: 'wrong', reason: 'nothing changed' });
     expect(parseVerdict('{"verdict":"done"}')).toEqual({ verdict: 'done', reason: 'the critic said "done" without a reason' });
+  });
+
+  it('reads a verdict in a code fence, an unclosed reasoning block or full-width punctuation, as the Builder’s replies are read', () => {
+    expect(parseVerdict('Here is my verdict:\n```json\n{"verdict": "partly", "reason": "the sky is still blue"}\n```\nHope that helps {sic}')).toEqual({ verdict: 'partly', reason: 'the sky is still blue' });
+    expect(parseVerdict('<think>the car is red now {"verdict": "done"')).toEqual({ verdict: 'done', reason: 'the critic said "done" without a reason' });
+    expect(parseVerdict('｛"verdict"："wrong"，"reason"：“左边的羊被改了，不是右边的”｝')).toEqual({ verdict: 'wrong', reason: '左边的羊被改了，不是右边的' });
+    expect(parseVerdict('["done"]')).toEqual({ verdict: 'unchecked', reason: 'the critic\'s answer could not be read: "["done"]"' });
   });
 });
 

@@ -274,6 +274,28 @@ describe('export', () => {
     }
   });
 
+  it('reads verdicts stored before "unanswered" (timedOut: true for any critic that gave no answer) in today’s shape', async () => {
+    const h = await openHarness('pglite', { memory: true });
+    try {
+      await h.manager.handle(message('ann', 'make it brighter', await gradientPng()), () => {});
+      const stored = [
+        { by: 'offline', verdict: 'done', reason: 'the masks and the change look plausible', attempt: 0 },
+        { by: 'mllm', model: 'critic', verdict: 'unchecked', reason: 'the critic did not answer within 20 s', latencyMs: 20004, timedOut: true, attempt: 0 },
+        { by: 'mllm', model: 'critic', verdict: 'unchecked', reason: 'the critic could not be reached', latencyMs: 12, timedOut: true, attempt: 1 },
+      ];
+      await h.database.db.execute(sql`update turns set verdicts = ${JSON.stringify(stored)}::jsonb where id = 1`);
+      const lines: ExportedTurn[] = [];
+      await exportTurns(h.database.db, (t) => void lines.push(JSON.parse(JSON.stringify(t)) as ExportedTurn));
+      expect(lines[0]!.verdicts.map((v) => [v.verdict, v.unanswered ?? null, 'timedOut' in v])).toEqual([
+        ['done', null, false],
+        ['unchecked', 'timeout', false],
+        ['unchecked', 'error', false],
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('keeps the critic’s verdicts on a result that changed nothing beside the user’s feedback, and the user read one line about it', async () => {
     const h = await openHarness('pglite', { memory: true });
     try {

@@ -77,7 +77,11 @@ export interface FakeDiscordOptions {
   readonly appId?: string;
   readonly guildId?: string;
   readonly channelId?: string;
-  /** Whether the app has the privileged Message Content intent enabled in the portal (default true); without it, identifying with it closes 4014. */
+  /**
+   * Whether the app has the privileged Message Content intent enabled in the portal (default true). Without it,
+   * identifying with it closes 4014, and as Discord documents, a client identified without it gets guild messages
+   * with empty content, attachments, embeds and components unless they mention the bot.
+   */
   readonly messageContentIntent?: boolean;
 }
 
@@ -92,6 +96,8 @@ export interface UserFile {
   readonly declaredSize?: number;
   /** Serve the body without a Content-Length, in pieces (to test the cap applied while downloading). */
   readonly chunked?: boolean;
+  /** The URL the attachment claims instead of the fake's own (to test links the bot must not or cannot fetch). */
+  readonly url?: string;
 }
 
 interface InteractionRecord {
@@ -133,7 +139,11 @@ export class FakeDiscordServer {
   readonly #chunked = new Set<string>();
   #seq = 0;
   #identified = false;
+  /** The intents the client identified with. */
+  #intents = 0;
   readonly #messageContentIntent: boolean;
+  /** While set, answers to the bot's POSTs of channel messages wait for it (the message already exists). */
+  #held: Promise<void> | undefined;
   /** While true, the gateway is gone: sockets are dropped and new ones refused (a lost connection). */
   #gatewayDown = false;
   #port = 0;
@@ -208,27 +218,46 @@ export class FakeDiscordServer {
     return this.#interaction(user, 3, { custom_id: customId, component_type: 2 }, this.#wire(message));
   }
 
-  /** A user's channel message; `mention` prefixes a mention of the bot. */
-  sendMessage(user: DiscordUser, content: string, options: { files?: UserFile[]; replyTo?: DiscordMessage; mention?: boolean } = {}): DiscordMessage {
+  /**
+   * A user's channel message; `mention` prefixes a mention of the bot. A reply pings the author of the message
+   * it answers unless `ping` is false; as on Discord, that ping is no mention when the message answered is an
+   * interaction's response.
+   */
+  sendMessage(user: DiscordUser, content: string, options: { files?: UserFile[]; replyTo?: DiscordMessage; mention?: boolean; ping?: boolean } = {}): DiscordMessage {
     const text = options.mention ? `<@${this.bot.id}> ${content}` : content;
     const attachments = (options.files ?? []).map((f) => this.#upload(f));
+    const pingsBot = options.replyTo?.author.id === this.bot.id && options.ping !== false && options.replyTo.webhook_id === undefined;
     const message = this.#store({
       channel_id: this.channelId,
       guild_id: this.guildId,
       author: user,
       content: text,
-      mentions: options.mention || options.replyTo?.author.id === this.bot.id ? [this.bot] : [],
+      mentions: options.mention || pingsBot ? [this.bot] : [],
       attachments,
       type: options.replyTo ? 19 : 0,
       ...(options.replyTo ? { message_reference: { message_id: options.replyTo.id, channel_id: options.replyTo.channel_id, guild_id: this.guildId } } : {}),
     });
-    const wire = this.#wire(message);
+    const readable = (this.#intents & MESSAGE_CONTENT_INTENT) !== 0 || message.mentions.some((u) => u.id === this.bot.id);
+    const wire = { ...this.#wire(message), ...(readable ? {} : { content: '', attachments: [], embeds: [], components: [] }) };
     this.#dispatch('MESSAGE_CREATE', {
       ...wire,
       member: this.#member(user, false),
       ...(options.replyTo ? { referenced_message: this.#wire(options.replyTo) } : {}),
     });
     return message;
+  }
+
+  /**
+   * From now on the bot's new channel messages are stored at once but answered only when the returned function is
+   * called: a user can reply to a message before the bot has heard it was sent.
+   */
+  holdMessageResponses(): () => void {
+    let release!: () => void;
+    this.#held = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.#held = undefined;
+      release();
+    };
   }
 
   /** Makes an interaction's token invalid, as Discord does after 15 minutes. */
@@ -316,6 +345,7 @@ export class FakeDiscordServer {
       return;
     }
     this.#identified = true;
+    this.#intents = d.intents ?? 0;
     const send = (t: string, data: unknown): void => socket.send(JSON.stringify({ op: 0, t, s: ++this.#seq, d: data }));
     send('READY', {
       v: 10,
@@ -401,7 +431,7 @@ export class FakeDiscordServer {
     const uploaded: UploadedFile = { field: id, name: file.name, type: file.contentType ?? 'application/octet-stream', bytes: file.bytes };
     this.#uploads.set(id, uploaded);
     if (file.chunked) this.#chunked.add(id);
-    const url = `${this.origin}/attachments/${this.channelId}/${id}/${encodeURIComponent(file.name)}`;
+    const url = file.url ?? `${this.origin}/attachments/${this.channelId}/${id}/${encodeURIComponent(file.name)}`;
     return { id, filename: file.name, size: file.declaredSize ?? file.bytes.length, url, proxy_url: url, ...(file.contentType ? { content_type: file.contentType } : {}), width: 64, height: 64 };
   }
 
@@ -467,6 +497,8 @@ export class FakeDiscordServer {
     const authRequired = !webhookRoute;
     if (authRequired && req.headers.authorization !== `Bot ${this.token}`) return this.#json(res, 401, { message: '401: Unauthorized', code: 0 });
     const out = this.#handle(method, path, url.searchParams, body, parsed.files);
+    const held = this.#held;
+    if (held && method === 'POST' && /^\/channels\/\d+\/messages$/.test(path)) await held;
     this.#json(res, out.status, out.body);
   }
 

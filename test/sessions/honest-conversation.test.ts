@@ -5,6 +5,7 @@
  * true, and turn numbers per conversation.
  */
 import { eq } from 'drizzle-orm';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { conversations } from '../../db/schema.ts';
 import { sha256Hex } from '../../src/sessions/blob-store.ts';
@@ -55,6 +56,18 @@ describe('a failed first edit', () => {
     const tries = r.of('info').filter((i) => /Trying another way/.test(i.text));
     // Announced only when another plan was made and run.
     expect(tries).toHaveLength(r.of('planned').length - 1);
+  });
+
+  it('gives the operator, in the log, the setting the user is spared', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    h = await openHarness('pglite', { memory: true, customise: (rt) => Object.assign(rt, { logger }) });
+    const r = recorder();
+    await h.manager.handle(message('bob', 'make it look like a watercolour painting', await gradientPng()), r.listener);
+    expect(r.of('error')[0]!.userMessage).not.toMatch(/LEGO_EDIT_WORKER_URL/);
+    const failed = lines.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).filter((l) => l.msg === 'turn failed');
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]!.err)).toMatch(/LEGO_EDIT_WORKER_URL \(HTTP worker\) or REDIS_URL/);
   });
 });
 

@@ -166,12 +166,7 @@ export class DrizzleTurnStore implements TurnStore {
           values (${t.conversationId}, ${t.messageId || null}, ${t.text}, ${t.intent}, ${t.status}, ${image}, ${t.status === 'done' ? sql`now()` : null})
           returning id
         ), l as (
-          insert into ${turnImages} (turn_id, role, position, image_sha)
-          select id, 'input', 0, ${image}::text from t where ${image}::text is not null
-          union all
-          select id, 'input', 1, ${mask}::text from t where ${mask}::text is not null
-          union all
-          select id, 'input', 2, ${reference}::text from t where ${reference}::text is not null
+          insert into ${turnImages} (turn_id, role, position, image_sha) ${inputLinks(sql.raw('t'), [image, mask, reference])}
         )
         select id from t where ${this.#progressCommit}`);
       return Number(rowsOf<{ id: number }>(result)[0]!.id);
@@ -210,12 +205,7 @@ export class DrizzleTurnStore implements TurnStore {
         update ${turns} set status = 'planning', started_at = now(), instruction = ${p.instruction}, source_image = ${p.inputs.image}, revises_turn_id = ${p.revisesTurnId}
         where id = ${turnId} and ${this.#progressCommit} returning id
       )
-      insert into ${turnImages} (turn_id, role, position, image_sha)
-      select id, 'input', 0, ${p.inputs.image} from u
-      union all
-      select id, 'input', 1, ${mask}::text from u where ${mask}::text is not null
-      union all
-      select id, 'input', 2, ${reference}::text from u where ${reference}::text is not null
+      insert into ${turnImages} (turn_id, role, position, image_sha) ${inputLinks(sql.raw('u'), [p.inputs.image, mask, reference])}
       on conflict do nothing`);
   }
 
@@ -389,6 +379,18 @@ export class DrizzleTurnStore implements TurnStore {
       .returning();
     return gone.map((row) => ({ sha: row.sha256, bytes: row.bytes, width: row.width, height: row.height, format: row.format }));
   }
+}
+
+/**
+ * The rows linking the turn whose id the CTE `from` returns to its input images, for an insert into turn_images:
+ * position 0 the photo, 1 the mask, 2 the reference photo, each only when given.
+ */
+function inputLinks(from: SQL, [image, mask, reference]: readonly [string | null, string | null, string | null]): SQL {
+  return sql`select id, 'input', 0, ${image}::text from ${from} where ${image}::text is not null
+    union all
+    select id, 'input', 1, ${mask}::text from ${from} where ${mask}::text is not null
+    union all
+    select id, 'input', 2, ${reference}::text from ${from} where ${reference}::text is not null`;
 }
 
 function toConversation(row: ConversationRow): { id: number; key: ConversationKey; current: ConversationRow['current']; undo: ConversationRow['undoStack']; redo: ConversationRow['redoStack'] } {

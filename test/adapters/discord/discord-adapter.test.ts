@@ -109,6 +109,26 @@ describe('DiscordAdapter against the fake Discord server', () => {
     expect(fake.botMessages().some((m) => m.message_reference?.message_id === chatter.id)).toBe(false);
   });
 
+  it('a reply to a result sent before the bot has heard its upload succeed revises that result', async () => {
+    const sent = fake.sendMessage(bob, 'make it black and white', { mention: true, files: [{ bytes: photo, name: 'p.png', contentType: 'image/png' }] });
+    await fake.waitForBotMessage((m) => m.message_reference?.message_id === sent.id);
+    // Discord's gateway can deliver the reply before its REST answer to the upload reaches the bot.
+    const release = fake.holdMessageResponses();
+    let reply: DiscordMessage;
+    try {
+      const result = await fake.waitForBotMessage(hasResult, { after: sent.id });
+      const replying = performance.now();
+      reply = fake.sendMessage(bob, 'no, make it darker instead', { replyTo: result });
+      // The adapter shows it is typing once it has taken the reply: the upload's answer is still held.
+      await waitUntil(() => fake.requestsTo('POST', /^\/channels\/\d+\/typing$/).find((r) => r.at > replying), 'the bot to take the reply');
+    } finally {
+      release();
+    }
+    const revised = await fake.waitForBotMessage((m) => hasResult(m) && m.message_reference?.message_id === reply.id);
+    expect(await isGrayscale(resultBytes(revised))).toBe(false);
+    expect(fake.botMessages().filter((m) => /cannot find the message/.test(m.content))).toEqual([]);
+  });
+
   it('a rule is stored, and the reply says the last edit already follows it', async () => {
     const sent = fake.sendMessage(ann, "don't use RESIZE", { mention: true });
     const info = await fake.waitForBotMessage((m) => /Rule stored/.test(m.content), { after: sent.id });
@@ -329,7 +349,7 @@ describe('DiscordAdapter: graceful shutdown with a turn in flight', () => {
   });
 });
 
-describe('DiscordAdapter: privileged intents, lost connections and start-up errors', () => {
+describe('DiscordAdapter: privileged intents, lost connections, start-up errors and unfetchable attachments', () => {
   const ann = { id: '400000000000000001', username: 'ann', discriminator: '0', global_name: 'Ann', avatar: null };
   let bot: BotSessions;
   beforeAll(async () => {
@@ -356,12 +376,36 @@ describe('DiscordAdapter: privileged intents, lost connections and start-up erro
       expect(adapter.messageContent).toBe(false);
       const warnings = log.lines().filter((l) => /Message Content intent is off/.test(l.msg));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.msg).toMatch(/slash commands, buttons and mentions work\. Turn on "Message Content Intent" at https:\/\/discord\.com\/developers\/applications → your app → Bot → Privileged Gateway Intents\./);
+      expect(warnings[0]!.msg).toMatch(/a reply to a result is read as feedback only when it mentions the bot; slash commands, buttons and mentions work\. Turn on "Message Content Intent" at https:\/\/discord\.com\/developers\/applications → your app → Bot → Privileged Gateway Intents\./);
       const token = fake.slashCommand(ann, 'edit', { image: { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' }, instruction: 'make it black and white' });
       const result = await fake.waitForOriginal(token, hasResult);
       expect(await isGrayscale(resultBytes(result))).toBe(true);
       const plan = fake.pressButton(ann, result, customIds(result).find((id) => id.startsWith('le:plan:'))!);
       await fake.waitForOriginal(plan, (m) => /^Plan of turn #1/.test(m.content));
+    } finally {
+      await adapter.stop(1000);
+      await fake.stop();
+    }
+  });
+
+  it('without the Message Content intent, a mention with a photo is edited and a reply that pings the bot revises it', async () => {
+    const fake = await FakeDiscordServer.start({ messageContentIntent: false });
+    const adapter = adapterFor(fake, silentLogger);
+    try {
+      await adapter.start();
+      expect(adapter.messageContent).toBe(false);
+      const photo = await colourPhoto();
+      const sent = fake.sendMessage(ann, 'make it black and white', { mention: true, files: [{ bytes: photo, name: 'p.png', contentType: 'image/png' }] });
+      const result = await fake.waitForBotMessage(hasResult, { after: sent.id });
+      expect(result.message_reference?.message_id).toBe(sent.id);
+      expect(result.content).toBe('Made it black and white.');
+      expect(await isGrayscale(resultBytes(result))).toBe(true);
+      // The result answers a mention, so it is an ordinary message: a reply's ping to it is a mention, and readable.
+      const reply = fake.sendMessage(ann, 'no, make it darker instead', { replyTo: result });
+      const revised = await fake.waitForBotMessage(hasResult, { after: reply.id });
+      expect(revised.message_reference?.message_id).toBe(reply.id);
+      expect(await isGrayscale(resultBytes(revised))).toBe(false);
+      expect(await meanBrightness(resultBytes(revised))).toBeLessThan((await meanBrightness(photo)) * 0.85);
     } finally {
       await adapter.stop(1000);
       await fake.stop();
@@ -379,6 +423,30 @@ describe('DiscordAdapter: privileged intents, lost connections and start-up erro
       const outcome = await Promise.race([adapter.stop(1000).then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
       expect(outcome).toBe('stopped');
     } finally {
+      await fake.stop();
+    }
+  });
+
+  it('an attachment whose link cannot be fetched is refused in one line and logged with its cause', async () => {
+    const fake = await FakeDiscordServer.start();
+    const log = capturingLogger();
+    const adapter = adapterFor(fake, log.logger);
+    try {
+      await adapter.start();
+      const image = { bytes: await colourPhoto(), name: 'photo.png', contentType: 'image/png' };
+      const bad = fake.slashCommand(ann, 'edit', { image: { ...image, url: 'not a link' }, instruction: 'make it black and white' });
+      const reply = await fake.waitForOriginal(bad, (m) => /couldn't fetch/.test(m.content));
+      expect(reply.content).toMatch(/I couldn't fetch that file from the chat service \(the link is not a valid address\)\. Please send it again\./);
+      const elsewhere = fake.slashCommand(ann, 'edit', { image: { ...image, url: 'http://127.0.0.1:9/photo.png' }, instruction: 'make it black and white' });
+      await fake.waitForOriginal(elsewhere, (m) => /does not point at the platform’s file service/.test(m.content));
+      const logged = log.lines().filter((l) => l.msg === 'refused an attachment').map((l) => l.err as { code: string; message: string; stack: string });
+      expect(logged.map((e) => e.code)).toEqual(['download-failed', 'download-failed']);
+      // pino folds the cause into the line: the library's own words after ours, and its stack.
+      expect(logged[0]!.message).toMatch(/the link is not a valid address.*: Invalid URL$/);
+      expect(logged[0]!.stack).toMatch(/caused by: TypeError: Invalid URL/);
+      expect(fake.downloads).toHaveLength(0);
+    } finally {
+      await adapter.stop(1000);
       await fake.stop();
     }
   });

@@ -12,7 +12,7 @@ import { DbSessionManager } from '../../../src/sessions/manager.ts';
 import { DrizzleTurnStore } from '../../../src/sessions/store/drizzle-store.ts';
 import { MemoryTurnStore } from '../../../src/sessions/store/memory-store.ts';
 import type { TurnStore } from '../../../src/sessions/store/turn-store.ts';
-import type { ConversationKey, HistoryEntry, IncomingMessage, SessionEvent } from '../../../src/sessions/types.ts';
+import type { ConversationKey, HistoryEntry, IncomingMessage, PlanView, SessionEvent } from '../../../src/sessions/types.ts';
 import { gradientPng, testRuntime } from '../harness.ts';
 
 const key: ConversationKey = { platform: 'test', chatId: 'chat-ann', userId: 'ann' };
@@ -26,10 +26,18 @@ function seen(e: SessionEvent): unknown {
       return { type: e.type, turnId: e.turnId, step: e.step, brick: e.brick, cached: e.cached };
     case 'planned':
       return { type: e.type, turnId: e.turnId, summary: e.summary, builder: e.builder };
+    case 'info':
+      return { ...e, text: untimed(e.text) };
     default:
       return e;
   }
 }
+
+/** A plan's step lines ("1 ADJUST 0.1 s") without their times, which a loaded machine changes. */
+const untimed = (text: string): string => text.replace(/\b\d+\.\d s\b/g, '… s');
+
+/** A plan as shown, without its step times. */
+const untimedPlan = (plan: PlanView | undefined): unknown => plan && { ...plan, ...(plan.timings !== undefined ? { timings: untimed(plan.timings) } : {}) };
 
 /** History without its timestamps. */
 const undated = (entries: readonly HistoryEntry[]): unknown[] => entries.map(({ createdAt: _at, ...rest }) => rest);
@@ -62,7 +70,7 @@ async function conversation(store: TurnStore): Promise<unknown[]> {
   await say(undefined, await gradientPng(40, 30, 3));
   await say('make it brighter');
   await say('history');
-  seenAll.push(undated(await manager.history(key)), await manager.rules(key), await manager.showPlan(key, 2));
+  seenAll.push(undated(await manager.history(key)), await manager.rules(key), untimedPlan(await manager.showPlan(key, 2)));
   // A redelivered message (the same id as the last edit) is refused.
   await say('make it brighter', undefined, { messageId: 'm11' });
   await say('/forget 1');
