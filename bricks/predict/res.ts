@@ -4,7 +4,7 @@ import { makeMask } from '../../src/engine/values.ts';
 import { requireImageSize } from '../lib/input-checks.ts';
 import { detectObjects, humanStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
-import { chooseDetections, parseReference } from './referring.ts';
+import { chooseDetections, parseReference, referentCandidates, WEAK_SCORE_FLOOR } from './referring.ts';
 import { unionMasks } from '../lib/pixels.ts';
 import { checkerboardView, refineBox } from './segment.ts';
 
@@ -34,9 +34,9 @@ export const RES = defineBrick({
       return empty();
     }
     ctx.progress({ fraction: 0.1, message: 'detecting objects' });
-    const dets = await detectObjects(image, { minScore: 0.2 });
+    const dets = await detectObjects(image, { minScore: WEAK_SCORE_FLOOR, maxDetections: 100 });
     ctx.signal.throwIfAborted();
-    const candidates = dets.filter((d) => ref.labels.includes(d.label));
+    const candidates = referentCandidates(ref, dets);
     const chosen = chooseDetections(ref, candidates, image);
     ctx.logger.debug({ prompt, ref, candidates: candidates.length, chosen }, 'RES: detections');
     if (!chosen.length) return empty();

@@ -40,6 +40,18 @@ describeWithTruth('segmentation against ground truth', () => {
     expect(iou(mask, c.truth)).toBeGreaterThan(0.45);
   });
 
+  it('RES finds "the potted plant" that the detector ranks far below the vase it stands in', async () => {
+    const c = await groundTruth('coco-000000000030');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the potted plant' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.7);
+  });
+
+  it('RES takes "the motorcycle" from the bicycle box the detector gives it instead of saying "not found"', async () => {
+    const c = await groundTruth('coco-000000000086');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the motorcycle' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.15);
+  });
+
   it('SOS picks the pizza as the salient object (IoU ≥ 0.85)', async () => {
     const c = await groundTruth('coco-000000000450');
     const mask = (await runBrick(SOS, { image: c.image })).mask as MaskData;
