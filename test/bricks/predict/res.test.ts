@@ -91,5 +91,5 @@ describeWithPhotos('RES on shared photos', () => {
 
 it('RES reports its backends', async () => {
   const list = await RES.backends!();
-  expect(list.map((b) => b.name)).toEqual(['tfjs-wasm:centernet', 'opencv-wasm']);
+  expect(list.map((b) => b.name)).toEqual(['tfjs-wasm:centernet', 'opencv-wasm', 'tfjs-wasm:selfie']);
 });
