@@ -2,6 +2,7 @@
  * Quality measures against ground truth (issue 15): IoU of masks, and for
  * removal fills PSNR and a texture score against the true background.
  */
+import { cropRgb, lumaDetail } from '../../bricks/lib/inpaint.ts';
 import type { ImageData, MaskData } from '../../src/engine/values.ts';
 
 /** Intersection over union of two masks of one size, each read as "inside" above half coverage. */
@@ -34,28 +35,10 @@ export function psnr(fill: ImageData, truth: ImageData, region: Uint8Array): num
   return 10 * Math.log10((255 * 255) / (se / n));
 }
 
-function luma(img: ImageData): Float32Array {
-  const out = new Float32Array(img.width * img.height);
-  const c = img.channels;
-  for (let p = 0; p < out.length; p++) out[p] = 0.299 * img.data[p * c]! + 0.587 * img.data[p * c + 1]! + 0.114 * img.data[p * c + 2]!;
-  return out;
-}
-
-/** Mean absolute 4-neighbour Laplacian of luma over the region (pixels on the image border are skipped). */
+/** Mean absolute 4-neighbour Laplacian of luma over the region (pixels on the image border skipped): the measure the fill itself aims at. */
 export function laplacianEnergy(img: ImageData, region: Uint8Array): number {
-  const { width: w, height: h } = img;
-  const l = luma(img);
-  let sum = 0;
-  let n = 0;
-  for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const p = y * w + x;
-      if (!region[p]) continue;
-      sum += Math.abs(4 * l[p]! - l[p - 1]! - l[p + 1]! - l[p - w]! - l[p + w]!);
-      n++;
-    }
-  }
-  return n ? sum / n : 0;
+  const rgb = img.channels === 3 ? img.data : cropRgb(img, { x: 0, y: 0, width: img.width, height: img.height });
+  return lumaDetail(rgb, img.width, img.height, region);
 }
 
 /**
