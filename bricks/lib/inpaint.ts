@@ -206,6 +206,8 @@ export interface RefineOptions {
   readonly signal?: AbortSignal;
   /** FASTINPAINT's score, reported with the result (the blend no longer depends on it). */
   readonly score?: number;
+  /** How thin strokes are filled: by diffusion (the default, see diffuseThinParts), or like the rest, for comparison. */
+  readonly thinStrokes?: 'diffusion' | 'exemplar';
 }
 
 /**
@@ -276,7 +278,7 @@ export async function exemplarRefine(image: ImageData, mask: MaskData, preimage:
     seam = enlarge(seam, ww, wh, box.width, box.height);
   }
   const refined = matchTexture(orig, sharp, smooth, seam, holeFull, box.width, box.height);
-  diffuseThinParts(cv, refined, holeFull, box.width, box.height, 2 * grow);
+  if (opts.thinStrokes !== 'exemplar') diffuseThinParts(cv, refined, holeFull, box.width, box.height, thinStrokeRadius(grow));
 
   // The exemplar fill replaces the diffusion fill outright: blending the two would average the texture away.
   const { image: out, filled } = pasteHole(image, box, refined, holeFull, featherFull, Math.min(3, grow));
@@ -444,9 +446,14 @@ export function thinParts(cv: CV, hole: Uint8Array, w: number, h: number, radius
  * everything around them, the exemplar fill of the wide parts included. A strip
  * a few pixels wide is spanned by diffusion from both sides almost exactly, while a
  * 7×7 patch there is mostly known pixels and copies a seam: on the removal bench's
- * kite lines Telea is 1.5–4.5 dB closer to the truth inside such strips. `radius`
- * is twice the hole's growth: an object about as thin as the rim grown around it.
+ * kite lines Telea is 1.5–4.5 dB closer to the truth inside such strips. The radius
+ * (thinStrokeRadius) is twice the hole's growth: an object about as thin as the rim
+ * grown around it.
  */
+export function thinStrokeRadius(grow: number): number {
+  return 2 * grow;
+}
+
 function diffuseThinParts(cv: CV, rgb: Uint8Array, hole: Uint8Array, w: number, h: number, radius: number): void {
   const thin = thinParts(cv, hole, w, h, radius);
   if (thin.indexOf(255) < 0) return;
