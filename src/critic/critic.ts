@@ -42,7 +42,7 @@ export class Critic {
     const finished = { workflow: plan.workflow, before: inputs.image, ...(inputs.mask ? { userMask: inputs.mask } : {}), results: outcome.results, outputs: outcome.outputs ?? new Map() };
     const started = performance.now();
     const input = checkInputOf(finished, this.#registry);
-    const offline = offlineReview(plan.workflow, input, run.attempt, started);
+    const offline = await offlineReview(plan.workflow, input, run.attempt, started);
     if (offline.problem || !this.#model) return offline;
     const judged = await this.#model.review(run, input?.editMask);
     return { verdicts: [...offline.verdicts, ...judged.verdicts], ...(judged.problem ? { problem: judged.problem } : {}) };

@@ -114,17 +114,52 @@ function growLine(src: Uint8Array, out: Uint8Array, start: number, stride: numbe
   }
 }
 
+/**
+ * The checks run on the event loop after each turn, while other chats wait. Warm, they take a millisecond or two;
+ * the first turns of a process run them in V8's interpreter, tens of milliseconds (more while the pool's threads
+ * hold every core). So each check is written as steps that pause (`yield`) between its passes over the grid: the
+ * async form (`offlineChecksSliced`) lets the event loop run in those pauses, the plain form runs straight through.
+ * The passes themselves stay plain functions, which V8 optimises as before.
+ */
+type Steps<T> = Generator<void, T, void>;
+
+function whole<T>(steps: Steps<T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+async function paused<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Covered cells of a grid mask. */
+function coveredCells(m: Uint8Array): number {
+  let on = 0;
+  for (const cell of m) on += cell;
+  return on;
+}
+
 /** Whether a segmenter's mask is a plausible outline of the one object it was asked for. */
 export function checkSegment(segment: SegmentUnderCheck, width: number, height: number): CheckFinding[] {
+  return whole(segmentSteps(segment, width, height));
+}
+
+function* segmentSteps(segment: SegmentUnderCheck, width: number, height: number): Steps<CheckFinding[]> {
   const grid = gridFor(width, height);
   const gw = grid.xs.length;
   const gh = grid.ys.length;
   const m = sampleMask(segment.mask, width, height, grid);
+  yield;
   const what = `${segment.brick} (step ${segment.step})${segment.prompt ? ` for "${segment.prompt}"` : ''}`;
   const box = maskBounds(makeMask(gw, gh, m));
   if (!box) return [];
-  let on = 0;
-  for (const cell of m) on += cell;
+  const on = coveredCells(m);
   const findings: CheckFinding[] = [];
   const coverage = on / (gw * gh);
   if (coverage > MAX_OBJECT_COVERAGE) {
@@ -160,20 +195,11 @@ export function checkSegment(segment: SegmentUnderCheck, width: number, height: 
 
 /** Whether the edit changed anything, inside its mask when it had one, and whether it changed much outside. */
 export function checkEffect(input: Pick<CheckInput, 'before' | 'after' | 'editMask' | 'editStep'>): CheckFinding[] {
-  const { before, after, editMask } = input;
-  if (before.width !== after.width || before.height !== after.height) return [];
-  const grid = gridFor(before.width, before.height);
-  const gw = grid.xs.length;
-  const gh = grid.ys.length;
-  const { changed, identical } = sampleChanges(before, after, grid);
-  if (identical) return [{ check: 'no-effect', step: input.editStep, detail: 'the result is the same picture as the input', score: 1 }];
-  if (!editMask) {
-    // Without a mask a whole-picture edit may be subtle anywhere: only a change nowhere visible counts as none.
-    if (!changed.includes(1)) return [{ check: 'no-effect', step: input.editStep, detail: 'the result differs from the input only invisibly', score: 1 }];
-    return [];
-  }
-  const m = sampleMask(editMask, before.width, before.height, grid);
-  const margin = grow(m, gw, gh, Math.ceil(MARGIN * Math.hypot(gw, gh)));
+  return whole(effectSteps(input));
+}
+
+/** Cells inside the mask, and well outside it (beyond `margin`), with how many of each changed. */
+function changeCounts(m: Uint8Array, margin: Uint8Array, changed: Uint8Array): { inside: number; insideChanged: number; outside: number; outsideChanged: number } {
   let inside = 0;
   let insideChanged = 0;
   let outside = 0;
@@ -187,6 +213,28 @@ export function checkEffect(input: Pick<CheckInput, 'before' | 'after' | 'editMa
       outsideChanged += changed[i]!;
     }
   }
+  return { inside, insideChanged, outside, outsideChanged };
+}
+
+function* effectSteps(input: Pick<CheckInput, 'before' | 'after' | 'editMask' | 'editStep'>): Steps<CheckFinding[]> {
+  const { before, after, editMask } = input;
+  if (before.width !== after.width || before.height !== after.height) return [];
+  const grid = gridFor(before.width, before.height);
+  const gw = grid.xs.length;
+  const gh = grid.ys.length;
+  const { changed, identical } = sampleChanges(before, after, grid);
+  yield;
+  if (identical) return [{ check: 'no-effect', step: input.editStep, detail: 'the result is the same picture as the input', score: 1 }];
+  if (!editMask) {
+    // Without a mask a whole-picture edit may be subtle anywhere: only a change nowhere visible counts as none.
+    if (!changed.includes(1)) return [{ check: 'no-effect', step: input.editStep, detail: 'the result differs from the input only invisibly', score: 1 }];
+    return [];
+  }
+  const m = sampleMask(editMask, before.width, before.height, grid);
+  yield;
+  const margin = grow(m, gw, gh, Math.ceil(MARGIN * Math.hypot(gw, gh)));
+  yield;
+  const { inside, insideChanged, outside, outsideChanged } = changeCounts(m, margin, changed);
   const findings: CheckFinding[] = [];
   if (inside > 0 && insideChanged / inside < MIN_EFFECT) {
     findings.push({ check: 'no-effect', step: input.editStep, detail: `only ${Math.round((insideChanged / inside) * 100)}% of the masked region changed visibly`, score: 1 - insideChanged / inside });
@@ -197,8 +245,23 @@ export function checkEffect(input: Pick<CheckInput, 'before' | 'after' | 'editMa
   return findings;
 }
 
+function* allSteps(input: CheckInput): Steps<CheckFinding[]> {
+  const { width, height } = input.before;
+  const findings: CheckFinding[] = [];
+  for (const s of input.segments) {
+    findings.push(...(yield* segmentSteps(s, width, height)));
+    yield;
+  }
+  findings.push(...(yield* effectSteps(input)));
+  return findings;
+}
+
 /** Every offline check of one finished edit. */
 export function offlineChecks(input: CheckInput): CheckFinding[] {
-  const { width, height } = input.before;
-  return [...input.segments.flatMap((s) => checkSegment(s, width, height)), ...checkEffect(input)];
+  return whole(allSteps(input));
+}
+
+/** offlineChecks with the event loop free between its passes over the grid (a turn on a serving process). */
+export function offlineChecksSliced(input: CheckInput): Promise<CheckFinding[]> {
+  return paused(allSteps(input));
 }

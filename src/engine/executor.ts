@@ -14,7 +14,7 @@ import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
 import { BrickFailedError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
 import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import type { BrickPool } from './pool/brick-pool.ts';
-import { hashValue } from './image-io.ts';
+import { hashValueOffThread } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
@@ -137,7 +137,7 @@ export class Executor {
     const nodes = new Map(wf.nodes.map((n) => [n.step, n]));
     const initValues: Record<string, Value> = { image: inputs.image, ...(inputs.mask ? { mask: inputs.mask } : {}), ...(inputs.reference ? { reference: inputs.reference } : {}) };
     const needed = neededSteps(wf);
-    const keys = this.#cacheKeys(wf, initValues);
+    const keys = await this.#cacheKeys(wf, initValues);
     const trace = new Map<number, StepTrace>(
       wf.nodes.map((n) => [n.step, { step: n.step, brick: n.brick, status: needed.has(n.step) ? 'pending' : 'unused', inputs: {}, emptyMasks: [] }]),
     );
@@ -338,8 +338,8 @@ export class Executor {
    * A validated workflow only reads earlier steps, so computing keys in step order finds every upstream key
    * ready, without recursion (pipelines may be thousands of steps long).
    */
-  #cacheKeys(wf: Workflow, init: Record<string, Value>): Map<number, string> {
-    const initKeys = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, hashValue(v)]));
+  async #cacheKeys(wf: Workflow, init: Record<string, Value>): Promise<Map<number, string>> {
+    const initKeys = Object.fromEntries(await Promise.all(Object.entries(init).map(async ([k, v]) => [k, await hashValueOffThread(v)] as const)));
     const keys = new Map<number, string>();
     for (const node of [...wf.nodes].sort((a, b) => a.step - b.step)) {
       const brick = this.#registry.get(node.brick)!;

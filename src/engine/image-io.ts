@@ -1,6 +1,7 @@
 /** Decoding user images into raw pixels once, and encoding only final results. */
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type Sharp } from 'sharp';
+import { sha256HexOffThread } from './digest.ts';
 import { BrickInputError, ImageTooLargeError, UnreadableImageError } from './errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
 import { makeImage, makeMask } from './values.ts';
@@ -145,15 +146,25 @@ export function formatFromPath(path: string): OutputFormat {
 // Values are immutable once made, so one hash per pixel buffer serves every later run (revisions re-run the same image).
 const pixelHashes = new WeakMap<ImageData | MaskData, string>();
 
+function pixelHeader(v: ImageData | MaskData): string {
+  return `${v.kind}:${v.width}x${v.height}x${v.kind === 'image' ? v.channels : 1}:`;
+}
+
+/** A pixel value's hash from its pixels' SHA-256: the same whether those were hashed here or off the event loop. */
+function pixelHash(v: ImageData | MaskData, pixels: string): string {
+  const digest = createHash('sha256').update(`${pixelHeader(v)}${pixels}`).digest('hex');
+  pixelHashes.set(v, digest);
+  return digest;
+}
+
 /** Content hash of a value, used in cache keys. */
 export function hashValue(v: Value): string {
   if (typeof v === 'string' || typeof v === 'number') return createHash('sha256').update(`${typeof v}:${v}`).digest('hex');
-  const known = pixelHashes.get(v);
-  if (known) return known;
-  const h = createHash('sha256');
-  h.update(`${v.kind}:${v.width}x${v.height}x${v.kind === 'image' ? v.channels : 1}:`);
-  h.update(v.data);
-  const digest = h.digest('hex');
-  pixelHashes.set(v, digest);
-  return digest;
+  return pixelHashes.get(v) ?? pixelHash(v, createHash('sha256').update(v.data).digest('hex'));
+}
+
+/** hashValue, with a pixel buffer hashed in libuv's thread pool instead of on the event loop (the executor's per-run keys). */
+export async function hashValueOffThread(v: Value): Promise<string> {
+  if (typeof v === 'string' || typeof v === 'number') return hashValue(v);
+  return pixelHashes.get(v) ?? pixelHash(v, await sha256HexOffThread(v.data));
 }

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256HexOffThread } from '../engine/digest.ts';
 import { DamagedImageError } from './storage-errors.ts';
 
 export interface BlobStore {
@@ -39,12 +40,12 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
-    const sha = sha256Hex(bytes);
+    const sha = await sha256HexOffThread(bytes);
     const path = this.#path(sha);
     // Stored already, and whole: a damaged copy is replaced by these good bytes.
     if (await this.has(sha)) {
       const stored = await readFile(path).catch(() => undefined);
-      if (stored && sha256Hex(stored) === sha) return sha;
+      if (stored && (await sha256HexOffThread(stored)) === sha) return sha;
     }
     await mkdir(join(this.root, sha.slice(0, 2)), { recursive: true });
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -68,7 +69,7 @@ export class DiskBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    if (sha256Hex(bytes) !== sha256) throw new DamagedImageError(sha256, path);
+    if ((await sha256HexOffThread(bytes)) !== sha256) throw new DamagedImageError(sha256, path);
     return bytes;
   }
 

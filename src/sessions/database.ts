@@ -8,7 +8,9 @@ import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PGlite } from '@electric-sql/pglite';
 import type { PoolClient } from 'pg';
+import type { PGliteThread } from './pglite/pglite-thread.ts';
 import type { Logger } from 'pino';
 import * as schema from '../../db/schema.ts';
 import { LegoEditError, errorMessage } from '../engine/errors.ts';
@@ -194,7 +196,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       },
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGliteThread: Thread } = await import('./pglite/pglite-thread.ts');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   let dir: string | undefined;
@@ -209,14 +211,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     }
     unlock = await lockDirectory(dir, { logger: options.logger, flock: options.flock });
   }
-  let client: InstanceType<typeof PGlite> | undefined;
+  let client: PGliteThread | undefined;
   try {
     try {
-      client = dir ? await PGlite.create(dir) : await PGlite.create();
+      // In a thread of its own: PGlite runs every statement synchronously, which in this thread stalled the event loop.
+      client = await Thread.open(dir);
     } catch (err) {
       throw await unopenable(err, dir);
     }
-    const db = drizzle({ client, schema });
+    // drizzle's PGlite driver uses only query() and transaction(), which the thread's client answers alike.
+    const db = drizzle({ client: client as unknown as PGlite, schema });
     try {
       await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
       if (dir && options.checkTables !== false) {

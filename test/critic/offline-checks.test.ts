@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { grown, hasSegmentationSet, otherRegion, recolour, segmentationDir } from '../../bench/critic-cases.ts';
-import { checkEffect, checkSegment, offlineChecks } from '../../src/critic/offline-checks.ts';
+import { checkEffect, checkSegment, offlineChecks, offlineChecksSliced } from '../../src/critic/offline-checks.ts';
 import type { CheckInput } from '../../src/critic/types.ts';
 import { decodeImage, decodeMask } from '../../src/engine/image-io.ts';
 import { makeImage } from '../../src/engine/values.ts';
@@ -81,5 +81,19 @@ describe('checkEffect without a mask', () => {
 
   it('does not compare pictures of different sizes', () => {
     expect(checkEffect({ before: makeImage(64, 48, 3), after: makeImage(32, 24, 3) })).toEqual([]);
+  });
+});
+
+describe('offlineChecksSliced', () => {
+  it('finds what offlineChecks finds, and lets the event loop run between its passes', async () => {
+    const before = makeImage(400, 300, 3);
+    const after = makeImage(400, 300, 3, before.data.map((_, i) => (i % 3 === 0 ? 90 : 0)));
+    const input: CheckInput = { before, after, editMask: discMask(400, 300, 200, 150, 60), editStep: 2, segments: [{ step: 1, brick: 'RES', prompt: 'the ball', mask: rectMask(400, 300, 0, 120, 400, 180), outline: true }] };
+    let ranBetween = false;
+    setImmediate(() => (ranBetween = true));
+    const sliced = await offlineChecksSliced(input).then((findings) => ({ findings, ranBetween }));
+    expect(sliced.ranBetween).toBe(true);
+    expect(sliced.findings).toEqual(offlineChecks(input));
+    expect(sliced.findings.map((f) => f.check).sort()).toEqual(['leak', 'mask-borders', 'mask-box-shaped', 'mask-too-large']);
   });
 });

@@ -4,6 +4,7 @@
  * as the main thread, and keeps them: a brick's models load on its first call
  * in this thread and stay loaded for the thread's life.
  */
+import { setPriority } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
@@ -17,6 +18,21 @@ import { type PoolTask, type PoolWorkerData, type TaskReply, type WorkerMessage,
 import { serialiseError } from './worker-errors.ts';
 
 const data = workerData as PoolWorkerData;
+
+/**
+ * How much lower than the main thread these threads run (a Unix nice value). With every core busy on bricks the
+ * kernel shared each core evenly, so the event loop waited its turn behind them and every chat's reply with it;
+ * lowered, the threads still get every core the main thread leaves idle. Linux keeps a nice value per thread;
+ * elsewhere it would lower the whole process, so there the threads are left as they are.
+ */
+const NICENESS = 10;
+if (process.platform === 'linux') {
+  try {
+    setPriority(NICENESS);
+  } catch {
+    // Only a sandbox that forbids setpriority refuses this; the threads then run as before.
+  }
+}
 let bricks: Promise<Map<string, AnyBrick>> | undefined;
 let logger: Logger | undefined;
 /** Set by a WebAssembly abort: the thread is about to exit and begins nothing more. */

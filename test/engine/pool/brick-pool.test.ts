@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, assert, describe, expect, it } from 'vitest';
 import { FASTINPAINT } from '../../../bricks/edit/fastinpaint.ts';
@@ -72,6 +74,14 @@ describe('BrickPool', () => {
     expect(Buffer.from(inPool.data).equals(Buffer.from(inMain.data))).toBe(true);
     // The edit did something, so equality is not two untouched copies of the input.
     expect(Buffer.from(inPool.data).equals(Buffer.from(photo.data))).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')('runs its threads below the main thread\'s priority, and leaves the main thread\'s as it was', async () => {
+    await pool.warm();
+    const nice = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const tasks = readdirSync('/proc/self/task').map((tid) => ({ tid: Number(tid), nice: nice(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')) }));
+    expect(tasks.find((t) => t.tid === process.pid)!.nice).toBe(getPriority());
+    expect(tasks.filter((t) => t.nice > getPriority()).length).toBeGreaterThanOrEqual(pool.threads);
   });
 
   it("returns a brick's error as the same class, code and user message as on the main thread", async () => {
