@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { LegoEditError } from '../../src/engine/errors.ts';
 import type { BrickRegistry } from '../../src/engine/registry.ts';
 import { planHeading } from '../../src/sessions/format.ts';
-import type { CommandReply, ConversationKey, IncomingMessage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
+import type { CommandReply, ConversationKey, IncomingMessage, ResultImage, SessionEvent, SessionManager } from '../../src/sessions/types.ts';
 import type { AccessConfig } from './access.ts';
 import { commandNamed } from './commands.ts';
 import { renderWorkflowPng } from './dag.ts';
@@ -286,7 +286,9 @@ export class ChatController {
     const finalising = surface.outcomeInStatus ? turn.close() : turn.finish();
     if (surface.outcomeInStatus) await finalising;
     const ext = (format: string): string => (format === 'jpeg' ? 'jpg' : 'png');
-    const files: OutgoingFile[] = event.images.map((image, i) => ({ name: `result-${event.turnId}${event.images.length > 1 ? `-${i + 1}` : ''}.${ext(image.format)}`, bytes: image.bytes, image }));
+    // Named by the turn's number in this chat (#3 → result-3.png), as everything users see is; an image a command shows, by its content.
+    const stem = (image: ResultImage): string => (event.number === undefined ? `current-${image.sha256.slice(0, 12)}` : `result-${event.number}`);
+    const files: OutgoingFile[] = event.images.map((image, i) => ({ name: `${stem(image)}${event.images.length > 1 ? `-${i + 1}` : ''}.${ext(image.format)}`, bytes: image.bytes, image }));
     this.#o.timings?.mark(event.turnId, 'sent', performance.now());
     // A reply to this result can arrive before `send` returns (Discord's gateway beats its REST answer): until
     // the link is known, replies in this chat wait for it (see handle).

@@ -5,6 +5,7 @@
  * /plan, /quit); the status prints each line that changes, and results are written
  * as files and their paths printed.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -162,9 +163,15 @@ export class TerminalChat {
     }
   }
 
+  /** Writes a result under its name, or beside another file of that name (`result-1 (2).png`): results are numbered per conversation, and the folder outlives one. */
   async #write(name: string, bytes: Uint8Array): Promise<string> {
     await mkdir(this.#o.resultsDir, { recursive: true });
-    const path = join(this.#o.resultsDir, name);
+    const dot = name.lastIndexOf('.');
+    let path = join(this.#o.resultsDir, name);
+    for (let n = 2; existsSync(path); n++) {
+      if (Buffer.from(bytes).equals(await readFile(path))) return path;
+      path = join(this.#o.resultsDir, `${name.slice(0, dot)} (${n})${name.slice(dot)}`);
+    }
     await writeFileAtomically(path, bytes);
     return path;
   }

@@ -350,7 +350,7 @@ export class TurnRunner {
     // For people: what was done and any honest warning; the plan and its timings are behind "Show plan".
     // The critic's one line (what it checked, what it changed) goes with the result it is about.
     const caption = [whatWasDone(plan.workflow, target.instruction), ...warnings, ...(review?.note ? [review.note] : [])].join('\n');
-    await emit({ type: 'result', turnId, images: results, texts, caption });
+    await emit({ type: 'result', turnId, number: await this.#o.store.turnNumber(turn.conversationId, turnId), images: results, texts, caption });
     if (++conv.turnsSincePrune >= this.#o.settings.pruneEvery || this.#o.retention.overLimit) {
       conv.turnsSincePrune = 0;
       await this.#o.retention.prune(turn.conversationId).catch((err: unknown) => this.#o.logger.warn({ err, convId: turn.conversationId }, 'pruning failed'));

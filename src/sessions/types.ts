@@ -87,7 +87,15 @@ export type SessionEvent =
     }
   | { readonly type: 'step-failed'; readonly turnId: number; readonly step: number; readonly brick: string; readonly userMessage: string }
   /** The turn finished; the images are already stored and are now the current image. */
-  | { readonly type: 'result'; readonly turnId: number; readonly images: readonly ResultImage[]; readonly texts: readonly string[]; readonly caption: string }
+  | {
+      readonly type: 'result';
+      readonly turnId: number;
+      /** The turn's number in its conversation, as users see it (absent for an image a command shows, as after undo). */
+      readonly number?: number;
+      readonly images: readonly ResultImage[];
+      readonly texts: readonly string[];
+      readonly caption: string;
+    }
   /** Something to tell the user that is neither a result nor a failure (rule stored, undo done, earlier turn interrupted). */
   | { readonly type: 'info'; readonly text: string; readonly turnId?: number }
   /** The message could not be carried out; `userMessage` is safe to show and says what to do. */

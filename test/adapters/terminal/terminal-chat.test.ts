@@ -1,6 +1,6 @@
 /** The terminal adapter on a real session manager: lines in, plan, progress and result files out. */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
@@ -110,6 +110,19 @@ describe('terminal chat', () => {
     expect(written.every((path) => path.startsWith(resultsDir))).toBe(true);
     const mean = async (path: string) => (await sharp(path).stats()).channels.reduce((sum, c) => sum + c.mean, 0);
     expect(await mean(written[1]!)).toBeGreaterThan(await mean(written[0]!));
+  });
+
+  it("numbers results per conversation and never overwrites a file already in the results folder", async () => {
+    const chat = await openChat('numbered', 'tester', await gradientPng());
+    // Left by an earlier conversation: its first result had the same name.
+    await mkdir(chat.resultsDir, { recursive: true });
+    await writeFile(join(chat.resultsDir, 'result-1.png'), 'an earlier result');
+    chat.input.end(['make it black and white', '/quit'].join('\n') + '\n');
+    await chat.done;
+    const written = [...chat.text.matchAll(/wrote (.+)/g)].map((m) => m[1]!.trim());
+    expect(written).toEqual([join(chat.resultsDir, 'result-1 (2).png')]);
+    expect(await readFile(join(chat.resultsDir, 'result-1.png'), 'utf8')).toBe('an earlier result');
+    expect((await sharp(written[0]).metadata()).width).toBe(48);
   });
 
   it('says clearly when the photo cannot be read, and keeps going', async () => {
