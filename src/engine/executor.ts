@@ -297,9 +297,9 @@ export class Executor {
     const limitMs = brick.timeoutMs ?? this.#stepTimeoutMs;
     const timeout = AbortSignal.timeout(limitMs);
     const signal = AbortSignal.any([runSignal, timeout]);
+    let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void =>
-        reject(timeout.aborted && !runSignal.aborted ? new StepTimeoutError(node.step, brick.name, limitMs) : new CancelledError());
+      onAbort = () => reject(timeout.aborted && !runSignal.aborted ? new StepTimeoutError(node.step, brick.name, limitMs) : new CancelledError());
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -312,10 +312,16 @@ export class Executor {
       ...(resample ? { resample: true } : {}),
       runBrick: (b, inputs) => this.#runBrick(b, inputs, ctx),
     };
-    const running = this.#runBrick(brick, args, ctx);
-    const out: unknown = await Promise.race([running, aborted]);
-    const outputs = checkedOutputs(brick, out);
-    return { outputs, warnings };
+    try {
+      const running = this.#runBrick(brick, args, ctx);
+      const out: unknown = await Promise.race([running, aborted]);
+      const outputs = checkedOutputs(brick, out);
+      return { outputs, warnings };
+    } finally {
+      // Node holds a timeout-linked signal, and through this listener the whole run (its inputs, every step's
+      // pixels), until the listener goes or the timer fires: minutes after the step ended, megabytes a turn.
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
   }
 
   #runBrick(brick: AnyBrick, args: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { assert, describe, expect, it } from 'vitest';
 import { FASTINPAINT } from '../../bricks/edit/fastinpaint.ts';
@@ -238,6 +239,28 @@ describe('Executor', () => {
     const executor = new Executor(new BrickRegistry([slow]), { stepTimeoutMs: 50 });
     const outcome = await executor.run(workflow([['SLOW-GPU', { image: 'init[image]' }]], ['step1[image]']), { image });
     expect(outcome.status).toBe('ok');
+  });
+
+  it('leaves no listener on a finished step’s signal, so the run’s pixels are not held until the step timeout fires', async () => {
+    const signals: AbortSignal[] = [];
+    const keeper = defineBrick({
+      name: 'KEEPER',
+      kind: 'edit',
+      description: 'remembers its signal',
+      inputs: { image: port.image() },
+      outputs: { image: port.image() },
+      version: '1',
+      run: async ({ image: img }, ctx) => {
+        signals.push(ctx.signal);
+        return { image: img };
+      },
+    });
+    const executor = new Executor(new BrickRegistry([keeper]));
+    const outcome = await executor.run(workflow([['KEEPER', { image: 'init[image]' }], ['KEEPER', { image: 'step1[image]' }]], ['step2[image]']), { image });
+    expect(outcome.status).toBe('ok');
+    expect(signals).toHaveLength(2);
+    // Node keeps a signal tied to a timeout, and all its listener reaches, alive while an 'abort' listener is attached.
+    for (const s of signals) expect(getEventListeners(s, 'abort')).toEqual([]);
   });
 
   it('tells bricks to draw a new sample when the run does not reuse the cache ("try again"), and only then', async () => {
