@@ -259,17 +259,18 @@ export async function run(): Promise<void> {
   const two = new BrickPool({ bricks, threads: 2 });
   await two.warm();
   const rss3 = rssMb();
-  await warmModels(); // the main thread's models, for the main-thread runs
   console.log(`RSS per thread with models loaded: ${Math.round(rss1 - rss0)} MB (1 thread), ${Math.round((rss3 - rss1) / 2)} MB each (2 more); process ${Math.round(rss3)} MB`);
 
   try {
     // On a shared machine the OS alone delays a timer; this is the floor the other figures stand on.
     const idle = await largestGap(() => new Promise((r) => setTimeout(r, 10_000)));
     console.log(`event loop, largest gap of a 5 ms timer with nothing running (10 s; the machine's scheduling noise): ${ms(idle.gapMs)}`);
+    // The pool's runs come before the main thread loads models of its own: a bot with a pool never does, and TF.js
+    // and OpenCV on the main thread's heap (88 MB against 24) make each of its full collections mark four times as much.
     const pooled = await underLoad(new Executor(registry, { cacheBytes: 0, pool: two }), registry, photo);
-    const main = await underLoad(new Executor(registry, { cacheBytes: 0 }), registry, photo);
-    // PGlite runs PostgreSQL in WebAssembly on the main thread, so its statements block the loop too; on PostgreSQL they do not.
     const postgres = (await reachable(POSTGRES_URL)) ? await underLoad(new Executor(registry, { cacheBytes: 0, pool: two }), registry, photo, POSTGRES_URL) : undefined;
+    await warmModels(); // the main thread's models, for the main-thread run
+    const main = await underLoad(new Executor(registry, { cacheBytes: 0 }), registry, photo);
     console.log(`event loop, largest gap of a 5 ms timer: pool ${ms(pooled.gapMs)}, main thread ${ms(main.gapMs)} (${(main.gapMs / Math.max(1, pooled.gapMs)).toFixed(1)}× smaller; target ≤ 20 ms)`);
     console.log(
       `/history reply while they run: p99 pool ${ms(pooled.historyP99)} (max ${ms(pooled.historyMax)}), main thread ${ms(main.historyP99)} (max ${ms(main.historyMax)}) (target p99 ≤ 50 ms); edits done ${pooled.edits}/${EDITS} and ${main.edits}/${EDITS}`,
