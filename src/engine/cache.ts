@@ -9,6 +9,8 @@ export interface CachedStep {
   readonly outputs: StepOutputs;
   /** Kept so a cache hit warns as the original run did. */
   readonly warnings: readonly string[];
+  /** Outputs the run did not read, left in the pool's thread: a later run that reads one runs the step again. */
+  readonly left?: readonly string[];
 }
 
 /**

@@ -200,11 +200,13 @@ export class Executor {
       t.startSeq = seq++;
       emit({ type: 'step-started', step: node.step, brick: brick.name, seq: t.startSeq });
       const t0 = performance.now();
-      const cached = options.reuseCache === false ? undefined : this.cache.get(key);
-      t.cache = cached ? 'hit' : 'miss';
-      const ran = cached ?? (await this.#invoke(brick, node, args, runAbort.signal, emit, options.reuseCache === false));
-      // Checked on a cache hit too: the run that cached these outputs may have read different ones.
       const read = readers.get(node.step) ?? new Map<string, Reader[]>();
+      const stored = options.reuseCache === false ? undefined : this.cache.get(key);
+      // A run that read fewer outputs may have left one this run reads in the pool's thread.
+      const cached = stored?.left?.some((o) => read.has(o)) ? undefined : stored;
+      t.cache = cached ? 'hit' : 'miss';
+      const ran = cached ?? (await this.#invoke(brick, node, args, runAbort.signal, emit, options.reuseCache === false, unreadPictures(brick, read)));
+      // Checked on a cache hit too: the run that cached these outputs may have read different ones.
       for (const [output, by] of read) {
         if (ran.outputs[output] === undefined || ran.outputs[output] === null) throw new MissingOutputError(brick.name, output, by.map(describeReader));
       }
@@ -292,6 +294,7 @@ export class Executor {
     runSignal: AbortSignal,
     emit: (e: ExecutorEvent) => void,
     resample: boolean,
+    unread: readonly string[],
   ): Promise<CachedStep> {
     // A brick that declares its own limit (a slow GPU workflow) gets it; the others the executor's.
     const limitMs = brick.timeoutMs ?? this.#stepTimeoutMs;
@@ -313,10 +316,12 @@ export class Executor {
       runBrick: (b, inputs) => this.#runBrick(b, inputs, ctx),
     };
     try {
-      const running = this.#runBrick(brick, args, ctx);
+      // Pictures nothing reads stay in the pool's thread: each would be megabytes more on the main thread's heap a turn.
+      const left = this.#pool?.serves(brick) ? unread : [];
+      const running = this.#runBrick(brick, args, ctx, left);
       const out: unknown = await Promise.race([running, aborted]);
-      const outputs = checkedOutputs(brick, out);
-      return { outputs, warnings };
+      const outputs = checkedOutputs(brick, out, new Set(left));
+      return left.length ? { outputs, warnings, left } : { outputs, warnings };
     } finally {
       // Node holds a timeout-linked signal, and through this listener the whole run (its inputs, every step's
       // pixels), until the listener goes or the timer fires: minutes after the step ended, megabytes a turn.
@@ -324,8 +329,8 @@ export class Executor {
     }
   }
 
-  #runBrick(brick: AnyBrick, args: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
-    return this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx) : (brick.run(args as never, ctx) as Promise<Record<string, Value>>);
+  #runBrick(brick: AnyBrick, args: Record<string, Value | null>, ctx: BrickContext, leave: readonly string[] = []): Promise<Record<string, Value>> {
+    return this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx, { leave }) : (brick.run(args as never, ctx) as Promise<Record<string, Value>>);
   }
 
   /**
@@ -361,6 +366,14 @@ export class Executor {
     }
     return keys;
   }
+}
+
+/**
+ * The Image outputs of `brick` that this run reads nowhere. Masks always come back, read or not: the critic's
+ * checks read what a segmenter outlined, and a mask is a third of a picture's bytes.
+ */
+function unreadPictures(brick: AnyBrick, read: ReadonlyMap<string, unknown>): string[] {
+  return Object.entries(brick.outputs).flatMap(([name, spec]) => (spec.type === 'Image' && !read.has(name) ? [name] : []));
 }
 
 function resolveInputs(brick: AnyBrick, node: WorkflowNode, valueOf: (s: Source) => Value): Record<string, Value | null> {

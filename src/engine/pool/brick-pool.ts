@@ -85,13 +85,14 @@ export class BrickPool {
    * Runs `brick` in a thread. The context's signal (cancellation, the step's
    * timeout) terminates the thread running it, so a brick stuck in wasm stops
    * at once; piscina starts a fresh thread in its place. Its warnings reach
-   * `ctx.warn` and its progress `ctx.progress`, as if it ran here.
+   * `ctx.warn` and its progress `ctx.progress`, as if it ran here. Outputs named
+   * in `leave` (nothing reads them) are not sent back.
    */
-  run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext): Promise<Record<string, Value>> {
-    return this.#run(brick, inputs, ctx, true);
+  run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext, options: { readonly leave?: readonly string[] } = {}): Promise<Record<string, Value>> {
+    return this.#run(brick, inputs, ctx, options.leave ?? [], true);
   }
 
-  async #run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext, mayRetry: boolean): Promise<Record<string, Value>> {
+  async #run(brick: AnyBrick, inputs: Record<string, Value | null>, ctx: BrickContext, leave: readonly string[], mayRetry: boolean): Promise<Record<string, Value>> {
     if (ctx.signal.aborted) throw new CancelledError();
     const { port1, port2 } = new MessageChannel();
     let started = false;
@@ -109,7 +110,7 @@ export class BrickPool {
     };
     port1.on('message', onMessage);
     port1.unref();
-    const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2, resample: ctx.resample === true };
+    const task: PoolTask = { type: 'run', brick: brick.name, inputs, port: port2, resample: ctx.resample === true, ...(leave.length ? { leave } : {}) };
     let reply: TaskReply;
     try {
       reply = (await this.#pool().run(task, { signal: ctx.signal, transferList: [port2] })) as TaskReply;
@@ -117,7 +118,7 @@ export class BrickPool {
       if (ctx.signal.aborted) throw new CancelledError();
       drain();
       // The thread ended before it began this brick (it was on its way out after a WebAssembly abort): nothing ran, so another thread may.
-      if (!started && mayRetry) return this.#run(brick, inputs, ctx, false);
+      if (!started && mayRetry) return this.#run(brick, inputs, ctx, leave, false);
       throw new BrickWorkerCrashedError(brick.name, errorMessage(err), { cause: err });
     } finally {
       drain();

@@ -72,7 +72,8 @@ async function runBrick(task: Extract<PoolTask, { type: 'run' }>): Promise<TaskR
       warn: (message) => void warnings.push(message),
       ...(task.resample ? { resample: true } : {}),
     })) as Record<string, Value | null | undefined>;
-    return { ok: true, outputs, warnings };
+    const leave = new Set(task.leave);
+    return { ok: true, outputs: leave.size ? Object.fromEntries(Object.entries(outputs).filter(([name]) => !leave.has(name))) : outputs, warnings };
   } catch (err) {
     const error = serialiseError(err);
     // A WebAssembly abort leaves the module's memory in an unknown state: reply, then let a fresh thread take over.

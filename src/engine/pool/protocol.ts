@@ -20,6 +20,8 @@ export type PoolTask =
       readonly port: MessagePort;
       /** The brick's context asked for a fresh sample ("try again"). */
       readonly resample: boolean;
+      /** Outputs the caller does not read: not sent back. */
+      readonly leave?: readonly string[];
     }
   | { readonly type: 'warm' };
 

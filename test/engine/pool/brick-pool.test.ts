@@ -17,10 +17,10 @@ import { parseWorkflow } from '../../../src/engine/workflow/parse.ts';
 import { rectMask } from '../../support/pixels.ts';
 import { withGpuHost } from '../../../src/remote/client/gpu-host.ts';
 import type { BrickTransport } from '../../../src/remote/client/transport.ts';
-import { COUNTER_CELL, CRASH, INVERT, SPIN, THREAD_CELL, WASM_ABORT, WHERE } from './pool-bricks.ts';
+import { COUNTER_CELL, CRASH, INVERT, SPIN, THREAD_CELL, VIEWS, WASM_ABORT, WHERE } from './pool-bricks.ts';
 
 const MODULE = fileURLToPath(new URL('./pool-bricks.ts', import.meta.url));
-const bricks: AnyBrick[] = [FLUX_RCM, FASTINPAINT, SPIN, CRASH, WASM_ABORT, INVERT, WHERE];
+const bricks: AnyBrick[] = [FLUX_RCM, FASTINPAINT, SPIN, CRASH, WASM_ABORT, INVERT, WHERE, VIEWS];
 const pool = new BrickPool({ bricks, threads: 2, modules: [MODULE] });
 const pooled = new Executor(new BrickRegistry(bricks), { pool });
 const onMain = new Executor(new BrickRegistry(bricks), { cacheBytes: 0 });
@@ -92,6 +92,22 @@ describe('BrickPool', () => {
     expect(inPool.error.planFixable).toBe(true);
     expect(inPool.error.code).toBe(inMain.error.code);
     expect(inPool.error.userMessage).toBe(inMain.error.userMessage);
+  });
+
+  it('leaves in its thread a picture the run reads nowhere, keeps masks, and runs the step again for a later run that reads it', async () => {
+    const executor = new Executor(new BrickRegistry(bricks), { pool });
+    const reading = (output: string) => parseWorkflow(JSON.stringify({ pipeline: [{ step: 1, model: 'VIEWS', input: { image: 'init[image]' }, output: {} }, { result: `[step1[${output}]]` }] }));
+    const first = await executor.run(reading('image'), { image: photo });
+    assert(first.status === 'ok', first.status);
+    expect(Object.keys(first.outputs!.get(1)!).sort()).toEqual(['image', 'mask']);
+    expect((first.results[0] as ImageData).data[0]).toBe(255 - photo.data[0]!);
+    const second = await executor.run(reading('view'), { image: photo });
+    assert(second.status === 'ok', second.status === 'failed' ? second.error.message : second.status);
+    expect(second.trace[0]!.cache).toBe('miss');
+    expect(Buffer.from((second.results[0] as ImageData).data).equals(Buffer.from(photo.data))).toBe(true);
+    const third = await executor.run(reading('view'), { image: photo });
+    assert(third.status === 'ok');
+    expect(third.trace[0]!.cache).toBe('hit');
   });
 
   it("passes a worker's warnings and progress on to the run", async () => {

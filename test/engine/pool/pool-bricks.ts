@@ -6,7 +6,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { defineBrick, port } from '../../../src/engine/brick.ts';
-import { makeImage } from '../../../src/engine/values.ts';
+import { makeImage, makeMask } from '../../../src/engine/values.ts';
 
 /** Cells of the shared image: the spinning brick's thread id and its loop counter. */
 export const THREAD_CELL = 0;
@@ -89,4 +89,20 @@ export const WHERE = defineBrick({
   run: async () => ({ thread: threadId }),
 });
 
-export const bricks = [SPIN, CRASH, WASM_ABORT, INVERT, WHERE];
+/** Makes two pictures and a mask, as RES does (its cut-out view is read by few plans): the inverse, an untouched copy, a full mask. */
+export const VIEWS = defineBrick({
+  name: 'VIEWS',
+  kind: 'function',
+  description: 'Inverse, copy and a full mask',
+  inputs: { image: port.image() },
+  outputs: { image: port.image(), view: port.image(), mask: port.mask() },
+  version: '1',
+  cpuHeavy: true,
+  run: async ({ image }) => {
+    const inverse = makeImage(image.width, image.height, image.channels);
+    for (let i = 0; i < inverse.data.length; i++) inverse.data[i] = 255 - image.data[i]!;
+    return { image: inverse, view: makeImage(image.width, image.height, image.channels, image.data.slice()), mask: makeMask(image.width, image.height, new Uint8Array(image.width * image.height).fill(255)) };
+  },
+});
+
+export const bricks = [SPIN, CRASH, WASM_ABORT, INVERT, WHERE, VIEWS];
