@@ -10,12 +10,14 @@ export function registerChat(program: Command): void {
     .option('--chat <id>', 'conversation name, to keep several apart', 'local')
     .action(async (image: string | undefined, opts: { chat: string }) => {
       // Loaded here so that other commands never pay for the database drivers, the bricks or the Builder.
-      const { createRuntime } = await import('../../runtime.ts');
-      const { openSessions } = await import('../../sessions/index.ts');
-      const { TerminalChat } = await import('../../../adapters/terminal/terminal-chat.ts');
-      const { preloadEnglish } = await import('../../builder/english/nlp.ts');
+      const [{ createRuntime }, { openSessions }] = await Promise.all([import('../../runtime.ts'), import('../../sessions/index.ts')]);
       const rt = createRuntime();
-      const sessions = await openSessions(rt);
+      // The database opens in its own thread while this one imports the terminal adapter.
+      const opening = openSessions(rt);
+      // Its failure (a locked or damaged database) is reported where it is awaited below, not as an unhandled rejection meanwhile.
+      opening.catch(() => undefined);
+      const [{ TerminalChat }, { preloadEnglish }] = await Promise.all([import('../../../adapters/terminal/terminal-chat.ts'), import('../../builder/english/nlp.ts')]);
+      const sessions = await opening;
       const resultsDir = join(rt.config.dataDir, 'results');
       console.log(`Data directory: ${rt.config.dataDir} (database: ${sessions.database.location}); results go to ${resultsDir}`);
       const chat = new TerminalChat({
