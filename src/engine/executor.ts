@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.ts';
-import { portOf, type AnyBrick, type BrickContext } from './brick.ts';
+import { portOf, type AnyBrick } from './brick.ts';
 import { checkedOutputs } from './brick-outputs.ts';
 import { OutputCache, type CachedStep, type StepOutputs } from './cache.ts';
 import { BrickFailedError, CancelledError, LegoEditError, MissingOutputError, StepTimeoutError } from './errors.ts';
@@ -16,6 +16,7 @@ import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import type { BrickPool } from './pool/brick-pool.ts';
 import { hashValueOffThread } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
+import { runBrickWhereServed } from './run-brick.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
 import { describeValue, isEmptyMask, isMask } from './values.ts';
@@ -307,18 +308,17 @@ export class Executor {
       else signal.addEventListener('abort', onAbort, { once: true });
     });
     const warnings: string[] = [];
-    const ctx: BrickContext = {
+    const ctx = {
       signal,
       logger: this.#logger.child({ step: node.step, brick: brick.name }),
       progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
       warn: (message: string) => warnings.push(message),
       ...(resample ? { resample: true } : {}),
-      runBrick: (b, inputs) => this.#runBrick(b, inputs, ctx),
     };
     try {
       // Pictures nothing reads stay in the pool's thread: each would be megabytes more on the main thread's heap a turn.
       const left = this.#pool?.serves(brick) ? unread : [];
-      const running = this.#runBrick(brick, args, ctx, left);
+      const running = runBrickWhereServed(this.#pool, brick, args, ctx, left);
       const out: unknown = await Promise.race([running, aborted]);
       const outputs = checkedOutputs(brick, out, new Set(left));
       return left.length ? { outputs, warnings, left } : { outputs, warnings };
@@ -327,10 +327,6 @@ export class Executor {
       // pixels), until the listener goes or the timer fires: minutes after the step ended, megabytes a turn.
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }
-  }
-
-  #runBrick(brick: AnyBrick, args: Record<string, Value | null>, ctx: BrickContext, leave: readonly string[] = []): Promise<Record<string, Value>> {
-    return this.#pool?.serves(brick) ? this.#pool.run(brick, args, ctx, { leave }) : (brick.run(args as never, ctx) as Promise<Record<string, Value>>);
   }
 
   /**

@@ -11,6 +11,7 @@ import { BrickInputError, CancelledError, LegoEditError } from '../../engine/err
 import type { Value } from '../../engine/values.ts';
 import { typeOfValue } from '../../engine/values.ts';
 import { checkedOutputs } from '../../engine/brick-outputs.ts';
+import { runBrickWhereServed } from '../../engine/run-brick.ts';
 import { fitToInputs } from '../client/full-size.ts';
 import type { ServedBrick } from '../client/transport.ts';
 import type { BrickPool } from '../../engine/pool/brick-pool.ts';
@@ -77,7 +78,7 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
     const warnings: string[] = [];
     const warn = (message: string): void => void warnings.push(message);
     const ctx = { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) };
-    const running = opts.pool?.serves(brick) ? opts.pool.run(brick, args, ctx) : brick.run(args as never, ctx);
+    const running = runBrickWhereServed(opts.pool, brick, args, ctx);
     // The Executor's own check: a malformed value fails here as this brick's `brick-output`, not in the encoder.
     const checked = checkedOutputs(brick, await Promise.race([running, aborted]));
     // Whatever size the brick's model worked at, the bot gets its picture's size back, untouched outside the mask.

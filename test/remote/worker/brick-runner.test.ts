@@ -4,6 +4,8 @@ import { defineBrick, port } from '../../../src/engine/brick.ts';
 import { BrickPool } from '../../../src/engine/pool/brick-pool.ts';
 import type { ImageData } from '../../../src/engine/values.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import { withGpuHost } from '../../../src/remote/client/gpu-host.ts';
+import type { BrickTransport } from '../../../src/remote/client/transport.ts';
 import { runServedBrick } from '../../../src/remote/worker/brick-runner.ts';
 import { WHERE } from '../../engine/pool/pool-bricks.ts';
 import { solidImage } from '../../support/test-bricks.ts';
@@ -17,6 +19,21 @@ const serve = (withPool: boolean) =>
 describe('runServedBrick', () => {
   it("runs a CPU-heavy brick in the worker's pool thread, as the bot's Executor does", async () => {
     expect((await serve(true)).outputs.thread).not.toBe(0);
+  });
+
+  it("runs the CPU variant of a built-in wrapped for GPU routing in the worker's pool thread too", async () => {
+    const unused: BrickTransport = {
+      kind: 'http',
+      target: 'test',
+      call: async () => {
+        throw new Error('the GPU host was called');
+      },
+      served: async () => [],
+      close: async () => {},
+    };
+    const wrapped = withGpuHost(WHERE, unused, 'cpu');
+    const served = await runServedBrick(wrapped, { image: solidImage(4, 4, [1, 2, 3]) }, { signal: new AbortController().signal, onProgress: () => {}, logger: silentLogger, timeoutMs: 60_000, pool });
+    expect(served.outputs.thread).not.toBe(0);
   });
 
   it('runs it on the main thread when the worker has no pool', async () => {
