@@ -16,7 +16,7 @@ import type { ExecutorEvent, ExecutorEventListener } from './events.ts';
 import type { BrickPool } from './pool/brick-pool.ts';
 import { hashValueOffThread } from './image-io.ts';
 import type { BrickRegistry } from './registry.ts';
-import { runBrickWhereServed } from './run-brick.ts';
+import { runBrickWhereServed, withDeadline } from './run-brick.ts';
 import { BrickWarning, EmptyMaskError, StepFailedError, type RunWarning } from './step-errors.ts';
 import type { ImageData, MaskData, Value } from './values.ts';
 import { describeValue, isEmptyMask, isMask } from './values.ts';
@@ -299,34 +299,21 @@ export class Executor {
   ): Promise<CachedStep> {
     // A brick that declares its own limit (a slow GPU workflow) gets it; the others the executor's.
     const limitMs = brick.timeoutMs ?? this.#stepTimeoutMs;
-    const timeout = AbortSignal.timeout(limitMs);
-    const signal = AbortSignal.any([runSignal, timeout]);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(timeout.aborted && !runSignal.aborted ? new StepTimeoutError(node.step, brick.name, limitMs) : new CancelledError());
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
     const warnings: string[] = [];
-    const ctx = {
-      signal,
-      logger: this.#logger.child({ step: node.step, brick: brick.name }),
-      progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
-      warn: (message: string) => warnings.push(message),
-      ...(resample ? { resample: true } : {}),
-    };
-    try {
-      // Pictures nothing reads stay in the pool's thread: each would be megabytes more on the main thread's heap a turn.
-      const left = this.#pool?.serves(brick) ? unread : [];
-      const running = runBrickWhereServed(this.#pool, brick, args, ctx, left);
-      const out: unknown = await Promise.race([running, aborted]);
-      const outputs = checkedOutputs(brick, out, new Set(left));
-      return left.length ? { outputs, warnings, left } : { outputs, warnings };
-    } finally {
-      // Node holds a timeout-linked signal, and through this listener the whole run (its inputs, every step's
-      // pixels), until the listener goes or the timer fires: minutes after the step ended, megabytes a turn.
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    // Pictures nothing reads stay in the pool's thread: each would be megabytes more on the main thread's heap a turn.
+    const left = this.#pool?.serves(brick) ? unread : [];
+    const out: unknown = await withDeadline(runSignal, limitMs, () => new StepTimeoutError(node.step, brick.name, limitMs), (signal) => {
+      const ctx = {
+        signal,
+        logger: this.#logger.child({ step: node.step, brick: brick.name }),
+        progress: (p: { fraction?: number; message?: string }) => emit({ type: 'step-progress', step: node.step, brick: brick.name, ...p }),
+        warn: (message: string) => warnings.push(message),
+        ...(resample ? { resample: true } : {}),
+      };
+      return runBrickWhereServed(this.#pool, brick, args, ctx, left);
+    });
+    const outputs = checkedOutputs(brick, out, new Set(left));
+    return left.length ? { outputs, warnings, left } : { outputs, warnings };
   }
 
   /**

@@ -7,11 +7,11 @@
 import type { Logger } from 'pino';
 import type { AnyBrick, BackendStatus, BrickProgress } from '../../engine/brick.ts';
 import { isRequired, literalSchema } from '../../engine/brick.ts';
-import { BrickInputError, CancelledError, LegoEditError } from '../../engine/errors.ts';
+import { BrickInputError, LegoEditError } from '../../engine/errors.ts';
 import type { Value } from '../../engine/values.ts';
 import { typeOfValue } from '../../engine/values.ts';
 import { checkedOutputs } from '../../engine/brick-outputs.ts';
-import { runBrickWhereServed } from '../../engine/run-brick.ts';
+import { runBrickWhereServed, withDeadline } from '../../engine/run-brick.ts';
 import { fitToInputs } from '../client/full-size.ts';
 import type { ServedBrick } from '../client/transport.ts';
 import type { BrickPool } from '../../engine/pool/brick-pool.ts';
@@ -66,27 +66,16 @@ export async function runServedBrick(brick: AnyBrick, inputs: Record<string, Val
   const args = checkInputs(brick, inputs);
   // A brick that declares its own limit (a manifest's timeoutMs for a slow GPU workflow) gets it.
   const limitMs = brick.timeoutMs ?? opts.timeoutMs;
-  const timeout = AbortSignal.timeout(limitMs);
-  const signal = AbortSignal.any([opts.signal, timeout]);
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(timeout.aborted && !opts.signal.aborted ? new BrickTimeoutError(brick.name, limitMs) : new CancelledError());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    const warnings: string[] = [];
-    const warn = (message: string): void => void warnings.push(message);
-    const ctx = { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) };
-    const running = runBrickWhereServed(opts.pool, brick, args, ctx);
-    // The Executor's own check: a malformed value fails here as this brick's `brick-output`, not in the encoder.
-    const checked = checkedOutputs(brick, await Promise.race([running, aborted]));
-    // Whatever size the brick's model worked at, the bot gets its picture's size back, untouched outside the mask.
-    const result = await fitToInputs(brick, args, checked, 'off-size');
-    return { outputs: result, warnings };
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
+  const warnings: string[] = [];
+  const warn = (message: string): void => void warnings.push(message);
+  const out = await withDeadline(opts.signal, limitMs, () => new BrickTimeoutError(brick.name, limitMs), (signal) =>
+    runBrickWhereServed(opts.pool, brick, args, { signal, progress: opts.onProgress, logger: opts.logger, warn, ...(opts.resample ? { resample: true } : {}) }),
+  );
+  // The Executor's own check: a malformed value fails here as this brick's `brick-output`, not in the encoder.
+  const checked = checkedOutputs(brick, out);
+  // Whatever size the brick's model worked at, the bot gets its picture's size back, untouched outside the mask.
+  const result = await fitToInputs(brick, args, checked, 'off-size');
+  return { outputs: result, warnings };
 }
 
 /** The name of the backend a served brick will use here, for the worker's list. */
